@@ -1,0 +1,97 @@
+-- core.lua — coroutine objects (aio.async), await, create_task, run and pcall: the
+-- thin Lua layer over the C runtime. Loaded first; later layers build on it.
+local aio, priv = ...
+
+local Coroutine = aio._Coroutine
+aio._Coroutine = nil
+local spawn, await_future, core_run = aio.spawn, aio._await_future, aio._run
+aio._await_future, aio._run = nil, nil
+local select, error, type, pcall, getmetatable, setmetatable, unpack =
+  select, error, type, pcall, getmetatable, setmetatable, table.unpack
+
+Coroutine.__name = "luaio.Coroutine"
+Coroutine.__index = Coroutine
+Coroutine.__tostring = function(c) return "coroutine object: " .. tostring(c.fn) end
+
+local function is_coro(v) return getmetatable(v) == Coroutine end
+aio.iscoroutine = is_coro
+
+-- A coroutine object runs once: awaited in place or wrapped in a task.
+local function take(c, what)
+  if c.started then
+    error(aio.RuntimeError("cannot reuse an already " .. c.started .. " coroutine object"), 3)
+  end
+  c.started = what
+  return c.fn, unpack(c, 1, c.n)
+end
+
+function aio.async(fn)
+  if type(fn) ~= "function" and not (getmetatable(fn) or {}).__call then
+    error("bad argument #1 to 'async' (function expected, got " .. type(fn) .. ")", 2)
+  end
+  return function(...)
+    return setmetatable({ fn = fn, n = select("#", ...), ... }, Coroutine)
+  end
+end
+
+function Coroutine:await() return (function(f, ...) return f(...) end)(take(self, "awaited")) end
+
+local function coro_task(c) return spawn(take(c, "scheduled")) end
+priv.coro_task = coro_task
+
+function aio.await(aw)
+  if is_coro(aw) then return aw:await() end
+  return await_future(aw)
+end
+
+function aio.create_task(coro, name)
+  if not is_coro(coro) then
+    error("bad argument #1 to 'create_task' (coroutine object expected, got "
+      .. (type(coro) == "function" and "function; use aio.spawn for functions" or type(coro)) .. ")", 2)
+  end
+  if name ~= nil and type(name) ~= "string" then
+    error("bad argument #2 to 'create_task' (string expected, got " .. type(name) .. ")", 2)
+  end
+  local t = coro_task(coro)
+  if name then t:set_name(name) end
+  return t
+end
+
+-- A future for any awaitable (tasks for coroutine objects and functions).
+function priv.ensure_future(aw, fname, argn)
+  if is_coro(aw) then return coro_task(aw) end
+  local tp = type(aw)
+  if tp == "function" then return spawn(aw) end
+  local mt = getmetatable(aw)
+  if tp == "userdata" and mt and (mt.__name == "luaio.Future" or mt.__name == "luaio.Task") then
+    return aw
+  end
+  error(("bad argument #%d to '%s' (Future, Task, coroutine object or function expected, got %s)")
+    :format(argn or 1, fname, tp), 3)
+end
+
+local in_task = aio._in_task
+aio._in_task = nil
+priv.in_task = in_task
+
+function aio.run(main, ...)
+  if is_coro(main) then
+    if in_task() then return main:await() end
+    return core_run(function() return main:await() end)
+  end
+  if type(main) ~= "function" and not (getmetatable(main) or {}).__call then
+    error("bad argument #1 to 'run' (function or coroutine object expected, got " .. type(main) .. ")", 2)
+  end
+  if in_task() then return main(...) end
+  return core_run(main, ...)
+end
+
+local CancelledError = aio.CancelledError
+local function is_cancel(e) return getmetatable(e) == CancelledError end
+priv.is_cancel = is_cancel
+
+local function repcall(ok, ...)
+  if not ok and is_cancel((...)) then error((...), 0) end
+  return ok, ...
+end
+function aio.pcall(f, ...) return repcall(pcall(f, ...)) end

@@ -1,0 +1,112 @@
+/* errors.c — the error classes of API §10: tables {name=, message=} whose metatable is
+ * their class aio.<name>; tostring gives "<name>: <message>". Also the opts-key check. */
+#include <stdarg.h>
+#include <string.h>
+#include "runtime.h"
+
+#define ERRORS_KEY "luaio.errors"
+
+static const char *const error_names[] = {
+  "CancelledError", "TimeoutError", "InvalidStateError", "QueueEmpty", "QueueFull",
+  "QueueShutDown", "IncompleteReadError", "LimitOverrunError", "BrokenBarrierError",
+  "ExceptionGroup", "RuntimeError", "ValueError", "OSError", NULL
+};
+
+static int error_tostring(lua_State *L) {
+  lua_getfield(L, 1, "name");
+  lua_getfield(L, 1, "message");
+  const char *name = lua_tostring(L, -2);
+  if (!name) name = "Error";
+  if (lua_isnil(L, -1)) { lua_pushstring(L, name); return 1; }
+  lua_pushfstring(L, "%s: %s", name, luaL_tolstring(L, -1, NULL));
+  return 1;
+}
+
+/* aio.<Name>(message [, fields]) builds an instance; fields are copied in. */
+static int error_call(lua_State *L) {
+  lua_settop(L, 3);
+  lua_createtable(L, 0, 4);
+  if (lua_istable(L, 3)) {
+    lua_pushnil(L);
+    while (lua_next(L, 3)) { lua_pushvalue(L, -2); lua_insert(L, -2); lua_rawset(L, -4); }
+  }
+  lua_getfield(L, 1, "name");
+  lua_setfield(L, -2, "name");
+  if (!lua_isnil(L, 2)) { lua_pushvalue(L, 2); lua_setfield(L, -2, "message"); }
+  lua_pushvalue(L, 1);
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
+void luaio_errors_open(lua_State *L) {
+  /* module table on top */
+  lua_newtable(L); /* registry table name -> class */
+  for (int i = 0; error_names[i]; i++) {
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, error_names[i]);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, error_names[i]);
+    lua_setfield(L, -2, "__name");
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, error_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_createtable(L, 0, 1); /* the class is callable */
+    lua_pushcfunction(L, error_call);
+    lua_setfield(L, -2, "__call");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, error_names[i]);
+    lua_setfield(L, -3, error_names[i]);
+  }
+  lua_setfield(L, LUA_REGISTRYINDEX, ERRORS_KEY);
+}
+
+void luaio_push_error(lua_State *L, const char *name, const char *msg) {
+  lua_createtable(L, 0, 2);
+  lua_pushstring(L, name);
+  lua_setfield(L, -2, "name");
+  if (msg) { lua_pushstring(L, msg); lua_setfield(L, -2, "message"); }
+  lua_getfield(L, LUA_REGISTRYINDEX, ERRORS_KEY);
+  lua_getfield(L, -1, name);
+  lua_remove(L, -2);
+  lua_setmetatable(L, -2);
+}
+
+int luaio_raise(lua_State *L, const char *name, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  const char *msg = lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  luaio_push_error(L, name, msg);
+  return lua_error(L);
+}
+
+int luaio_is_error(lua_State *L, int idx, const char *name) {
+  if (!lua_istable(L, idx) || !lua_getmetatable(L, idx)) return 0;
+  lua_getfield(L, LUA_REGISTRYINDEX, ERRORS_KEY);
+  lua_getfield(L, -1, name);
+  int r = lua_rawequal(L, -1, -3);
+  lua_pop(L, 3);
+  return r;
+}
+
+/* A typo in an opts table never passes silently. */
+void luaio_check_opts(lua_State *L, int idx, const char *fname, const char *const *keys) {
+  if (lua_isnoneornil(L, idx)) return;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    int ok = 0;
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      const char *k = lua_tostring(L, -1);
+      for (int i = 0; keys[i]; i++)
+        if (strcmp(k, keys[i]) == 0) { ok = 1; break; }
+    }
+    if (!ok) {
+      const char *k = luaL_tolstring(L, -1, NULL);
+      luaL_error(L, "bad argument #%d to '%s' (unknown option '%s')", idx, fname, k);
+    }
+  }
+}

@@ -1,0 +1,205 @@
+/* gather.c — aio.gather in C: one watch per child (no callback, no ready-queue hop per
+ * child), the parent woken once when all are done or on the first failure. */
+#include <stdlib.h>
+#include <string.h>
+#include "runtime.h"
+
+#define LUAIO_GATHER "luaio.Gather"
+
+typedef struct gather {
+  luaio_task *parent;  /* NULL once the parent has left the gather */
+  luaio_watch *watches;
+  int n, pending;
+  int first_fail;      /* index of the first child that failed, in time order */
+  unsigned char return_exceptions, cancel_requested;
+  /* uservalue 1: the list of children futures */
+} gather;
+
+static void gather_detach(gather *g) {
+  if (!g->watches) return;
+  for (int i = 0; i < g->n; i++) luaio_list_unlink(&g->watches[i].node);
+  free(g->watches);
+  g->watches = NULL;
+  g->parent = NULL;
+}
+
+static int gather_gc(lua_State *L) {
+  gather_detach(lua_touserdata(L, 1));
+  return 0;
+}
+
+static void gather_fire(luaio_watch *w, luaio_future *f) {
+  gather *g = w->ctx;
+  g->pending--;
+  f->unretrieved = 0; /* gather looks at every child's outcome */
+  int failed = f->state != FUT_OK;
+  if (failed && !g->first_fail) g->first_fail = w->index;
+  if (!g->parent) return;
+  if (g->pending == 0 || (failed && !g->return_exceptions && !g->cancel_requested))
+    luaio_wake(f->rt, g->parent);
+}
+
+/* Cancelling the gathering task cancels the children; it then waits for them. */
+static int gather_on_cancel(lua_State *L, luaio_task *t, int msgidx) {
+  lua_pushvalue(t->co, t->wait_idx);
+  lua_xmove(t->co, L, 1);
+  gather *g = lua_touserdata(L, -1);
+  lua_getiuservalue(L, -1, 1);
+  int list = lua_gettop(L), any = 0;
+  for (int i = 1; i <= g->n; i++) {
+    lua_rawgeti(L, list, i);
+    luaio_future *f = lua_touserdata(L, -1);
+    if (f->state == FUT_PENDING)
+      any |= f->is_task ? luaio_task_cancel(L, (luaio_task *)f, msgidx)
+                        : luaio_future_cancel(L, lua_gettop(L), msgidx);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 2);
+  if (any) g->cancel_requested = 1;
+  return any;
+}
+
+/* The result list {r1, ..., n = N}: first results, or error values when asked. */
+static int gather_results(lua_State *L, int list, int n) {
+  lua_createtable(L, n, 1);
+  for (int i = 1; i <= n; i++) {
+    lua_rawgeti(L, list, i);
+    int fi = lua_gettop(L);
+    luaio_future *f = lua_touserdata(L, fi);
+    if (f->state == FUT_OK) {
+      int nr = luaio_future_push_results(L, fi);
+      if (nr == 0) lua_pushnil(L);
+      else if (nr > 1) lua_pop(L, nr - 1);
+    } else {
+      f->unretrieved = 0;
+      luaio_future_push_error(L, fi);
+    }
+    lua_rawseti(L, fi - 1, i);
+    lua_settop(L, fi - 1);
+  }
+  lua_pushinteger(L, n);
+  lua_setfield(L, -2, "n");
+  return 1;
+}
+
+static int gather_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  luaio_task *t = luaio_rt(L)->current;
+  gather *g = lua_touserdata(L, (int)ctx);
+  lua_getiuservalue(L, (int)ctx, 1);
+  int list = lua_gettop(L);
+  if (luaio_take_wake_cancel(t)) {
+    gather_detach(g);
+    return luaio_raise_cancelled(L, t);
+  }
+  if (g->cancel_requested) {
+    if (g->pending > 0) { /* still waiting for the cancelled children */
+      lua_pop(L, 1);
+      t->on_cancel = NULL;
+      return luaio_park(L, t, W_GATHER, (int)ctx, gather_k);
+    }
+    gather_detach(g);
+    return luaio_raise_cancelled(L, t);
+  }
+  if (g->first_fail && !g->return_exceptions) {
+    g->parent = NULL; /* the other children keep running; their watches stay */
+    lua_rawgeti(L, list, g->first_fail);
+    return luaio_await_results(L, t, lua_gettop(L));
+  }
+  gather_detach(g);
+  return gather_results(L, list, g->n);
+}
+
+/* Turns argument `i` into a future: tasks and futures as they are, coroutine objects
+ * and functions as new tasks. */
+static void to_future(lua_State *L, luaio_runtime *rt, int i, int argn) {
+  lua_pushvalue(L, i);
+  if (luaio_testfuture(L, -1)) return;
+  if (lua_isfunction(L, -1)) { luaio_task_push_new(L, rt, 0); return; }
+  if (luaio_is_coro(L, -1)) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
+    lua_getfield(L, -1, "coro_task"); /* Lua layer: coroutine object -> task */
+    lua_remove(L, -2);
+    lua_insert(L, -2);
+    lua_call(L, 1, 1);
+    return;
+  }
+  luaL_error(L, "bad argument #%d to 'gather' (Future, Task, coroutine object or function "
+             "expected, got %s)", argn, luaL_typename(L, -1));
+}
+
+static int l_gather(lua_State *L) {
+  luaio_runtime *rt = luaio_rt(L);
+  int nargs = lua_gettop(L), list_form = 0, return_exceptions = 0;
+  if (nargs >= 1 && lua_type(L, 1) == LUA_TTABLE && !lua_getmetatable(L, 1)) {
+    static const char *const keys[] = {"return_exceptions", NULL};
+    if (nargs > 2) luaL_argerror(L, 3, "no value expected after the options table");
+    luaio_check_opts(L, 2, "gather", keys);
+    if (lua_istable(L, 2)) {
+      lua_getfield(L, 2, "return_exceptions");
+      return_exceptions = lua_toboolean(L, -1);
+      lua_pop(L, 1);
+    }
+    list_form = 1;
+  }
+  luaio_check_task(L, "gather");
+  int n = list_form ? (int)luaL_len(L, 1) : nargs;
+  lua_createtable(L, n, 0);
+  int list = lua_gettop(L);
+  for (int i = 1; i <= n; i++) {
+    if (list_form) {
+      lua_rawgeti(L, 1, i);
+      to_future(L, rt, lua_gettop(L), i);
+      lua_remove(L, -2);
+    } else {
+      to_future(L, rt, i, i);
+    }
+    lua_rawseti(L, list, i);
+  }
+  gather *g = lua_newuserdatauv(L, sizeof *g, 1);
+  memset(g, 0, sizeof *g);
+  luaL_setmetatable(L, LUAIO_GATHER);
+  lua_pushvalue(L, list);
+  lua_setiuservalue(L, -2, 1);
+  int gidx = lua_gettop(L);
+  g->n = n;
+  g->return_exceptions = (unsigned char)return_exceptions;
+  for (int i = 1; i <= n; i++) {
+    lua_rawgeti(L, list, i);
+    luaio_future *f = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (f->state == FUT_PENDING) g->pending++;
+    else if (f->state != FUT_OK && !g->first_fail) g->first_fail = i;
+  }
+  if (g->pending == 0 || (g->first_fail && !return_exceptions)) {
+    if (g->first_fail && !return_exceptions) {
+      lua_rawgeti(L, list, g->first_fail);
+      return luaio_future_push_results(L, lua_gettop(L));
+    }
+    return gather_results(L, list, n);
+  }
+  luaio_task *t = luaio_check_suspend(L, "gather");
+  g->watches = calloc((size_t)n, sizeof *g->watches);
+  if (!g->watches) return luaL_error(L, "not enough memory");
+  g->parent = t;
+  for (int i = 1; i <= n; i++) {
+    lua_rawgeti(L, list, i);
+    luaio_future *f = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    luaio_watch *w = &g->watches[i - 1];
+    w->node.kind = NODE_WATCH;
+    w->fire = gather_fire;
+    w->ctx = g;
+    w->index = i;
+    if (f->state == FUT_PENDING) luaio_list_append(&f->waiters, &w->node);
+  }
+  t->on_cancel = gather_on_cancel;
+  return luaio_park(L, t, W_GATHER, gidx, gather_k);
+}
+
+void luaio_gather_open(lua_State *L, luaio_runtime *rt) {
+  static const luaL_Reg meta[] = {{"__gc", gather_gc}, {NULL, NULL}};
+  luaio_new_class(L, LUAIO_GATHER, meta, rt);
+  static const luaL_Reg funcs[] = {{"gather", l_gather}, {NULL, NULL}};
+  luaio_register(L, funcs, rt);
+}

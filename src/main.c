@@ -1,0 +1,279 @@
+/* main.c — the luaio binary: a drop-in lua5.4 whose chunks run as the main task of the
+ * luaio runtime, so top-level code may suspend. SIGINT cancels the running chunk. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <lua.h>
+#include <lualib.h>
+#include <lauxlib.h>
+#include "luaio.h"
+#include "repl.h"
+
+#define PROGNAME "luaio"
+
+static void print_usage(const char *badoption) {
+  if (badoption[1] == 'e' || badoption[1] == 'l')
+    fprintf(stderr, "%s: '%s' needs argument\n", PROGNAME, badoption);
+  else
+    fprintf(stderr, "%s: unrecognized option '%s'\n", PROGNAME, badoption);
+  fprintf(stderr,
+          "usage: %s [options] [script [args]]\n"
+          "Available options are:\n"
+          "  -e stat   execute string 'stat'\n"
+          "  -i        enter interactive mode after executing 'script'\n"
+          "  -l mod    require library 'mod' into global 'mod'\n"
+          "  -l g=mod  require library 'mod' into global 'g'\n"
+          "  -v        show version information\n"
+          "  -E        ignore environment variables\n"
+          "  -W        turn warnings on\n"
+          "  --        stop handling options\n"
+          "  -         stop handling options and execute stdin\n",
+          PROGNAME);
+  fflush(stderr);
+}
+
+static void print_version(void) {
+  printf("luaio %s (%s, libuv %s, line editing: %s)\n", LUAIO_VERSION, LUA_RELEASE,
+         uv_version_string(), luaio_repl_editor());
+  fflush(stdout);
+}
+
+/* Runs the function below nargs arguments as the main task; on failure prints the
+ * error and the failed task's traceback. Returns 0 on success, 1 on error, 130 when
+ * an interrupt (SIGINT) cancelled it. */
+int luaio_main_run(lua_State *L, int nargs, int nresults) {
+  char *tb = NULL;
+  luaio_main_interrupted = 0;
+  int status = luaio_run(L, nargs, nresults, &tb);
+  if (status == LUA_OK) { free(tb); return 0; }
+  int code = 1;
+  const char *msg = luaL_tolstring(L, -1, NULL);
+  if (luaio_main_interrupted && strncmp(msg, "CancelledError", 14) == 0) {
+    fprintf(stderr, "%s: interrupted\n", PROGNAME);
+    code = 130;
+  } else {
+    fprintf(stderr, "%s: %s\n", PROGNAME, msg);
+    if (tb) fprintf(stderr, "%s\n", tb);
+  }
+  fflush(stderr);
+  free(tb);
+  lua_pop(L, 2);
+  return code;
+}
+
+static int dochunk(lua_State *L, int status) {
+  if (status != LUA_OK) {
+    fprintf(stderr, "%s: %s\n", PROGNAME, lua_tostring(L, -1));
+    fflush(stderr);
+    lua_pop(L, 1);
+    return 1;
+  }
+  return luaio_main_run(L, 0, 0);
+}
+
+static int dostring(lua_State *L, const char *s, const char *name) {
+  return dochunk(L, luaL_loadbuffer(L, s, strlen(s), name));
+}
+
+/* -l [g=]mod: require mod into global g */
+static int dolibrary(lua_State *L, char *globname) {
+  char *modname = strchr(globname, '=');
+  if (modname) { *modname = '\0'; modname++; }
+  else { modname = globname; }
+  lua_getglobal(L, "require");
+  lua_pushstring(L, modname);
+  int code = luaio_main_run(L, 1, 1);
+  if (code == 0) lua_setglobal(L, globname);
+  return code;
+}
+
+/* the arg table: script at 0, its arguments at 1.., interpreter and options below 0 */
+static void createargtable(lua_State *L, char **argv, int argc, int script) {
+  if (script == argc) script = 0;
+  int narg = argc - (script + 1);
+  lua_createtable(L, narg, script + 1);
+  for (int i = 0; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i - script);
+  }
+  lua_setglobal(L, "arg");
+}
+
+static int handle_script(lua_State *L, char **argv) {
+  const char *fname = argv[0];
+  if (strcmp(fname, "-") == 0 && strcmp(argv[-1], "--") != 0) fname = NULL;
+  int status = luaL_loadfile(L, fname);
+  if (status != LUA_OK) return dochunk(L, status);
+  int n = 0;
+  lua_getglobal(L, "arg");
+  if (lua_istable(L, -1)) {
+    n = (int)luaL_len(L, -1);
+    luaL_checkstack(L, n + 3, "too many arguments to script");
+    for (int i = 1; i <= n; i++) lua_rawgeti(L, -i, i);
+  }
+  lua_remove(L, -n - 1);
+  return luaio_main_run(L, n, 0);
+}
+
+enum { has_error = 1, has_i = 2, has_v = 4, has_e = 8, has_E = 16 };
+
+static int collectargs(char **argv, int *first) {
+  int args = 0, i;
+  if (argv[0] == NULL) { *first = 0; return 0; }
+  for (i = 1; argv[i] != NULL; i++) {
+    *first = i;
+    if (argv[i][0] != '-') return args;
+    switch (argv[i][1]) {
+    case '-':
+      if (argv[i][2] != '\0') return has_error;
+      *first = i + 1;
+      return args;
+    case '\0':
+      return args;
+    case 'E':
+      if (argv[i][2] != '\0') return has_error;
+      args |= has_E;
+      break;
+    case 'W':
+      if (argv[i][2] != '\0') return has_error;
+      break;
+    case 'i':
+      args |= has_i; /* fall through: -i implies -v */
+      /* FALLTHROUGH */
+    case 'v':
+      if (argv[i][2] != '\0') return has_error;
+      args |= has_v;
+      break;
+    case 'e':
+      args |= has_e;
+      /* FALLTHROUGH */
+    case 'l':
+      if (argv[i][2] == '\0') {
+        i++;
+        if (argv[i] == NULL || argv[i][0] == '-') return has_error;
+      }
+      break;
+    default:
+      return has_error;
+    }
+  }
+  *first = i;
+  return args;
+}
+
+static int runargs(lua_State *L, char **argv, int n) {
+  for (int i = 1; i < n; i++) {
+    int option = argv[i][1];
+    switch (option) {
+    case 'e':
+    case 'l': {
+      char *extra = argv[i] + 2;
+      if (*extra == '\0') extra = argv[++i];
+      int code = option == 'e' ? dostring(L, extra, "=(command line)") : dolibrary(L, extra);
+      if (code) return code;
+      break;
+    }
+    case 'W':
+      lua_warning(L, "@on", 0);
+      break;
+    }
+  }
+  return 0;
+}
+
+static int handle_luainit(lua_State *L) {
+  const char *name = "=LUA_INIT_5_4";
+  const char *init = getenv(name + 1);
+  if (init == NULL) {
+    name = "=LUA_INIT";
+    init = getenv(name + 1);
+  }
+  if (init == NULL) return 0;
+  if (init[0] == '@') return dochunk(L, luaL_loadfile(L, init + 1));
+  return dostring(L, init, name);
+}
+
+static int pmain(lua_State *L) {
+  int argc = (int)lua_tointeger(L, 1);
+  char **argv = (char **)lua_touserdata(L, 2);
+  int *exit_code = (int *)lua_touserdata(L, 3);
+  int script;
+  int args = collectargs(argv, &script);
+  luaL_checkversion(L);
+  if (args == has_error) {
+    print_usage(argv[script]);
+    *exit_code = 1;
+    return 0;
+  }
+  if (args & has_v) print_version();
+  if (args & has_E) {
+    lua_pushboolean(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
+  }
+  luaL_openlibs(L);
+  luaL_requiref(L, "luaio", luaopen_luaio, 0);
+  lua_pop(L, 1);
+  luaio_main_install_signals(L);
+  createargtable(L, argv, argc, script);
+  lua_gc(L, LUA_GCGEN, 0, 0);
+  if (!(args & has_E) && (*exit_code = handle_luainit(L))) return 0;
+  if ((*exit_code = runargs(L, argv, script))) return 0;
+  if (script < argc && (*exit_code = handle_script(L, argv + script))) return 0;
+  if (args & has_i) {
+    *exit_code = luaio_repl(L);
+  } else if (script == argc && !(args & (has_e | has_v))) {
+    if (isatty(STDIN_FILENO)) {
+      print_version();
+      *exit_code = luaio_repl(L);
+    } else {
+      *exit_code = dochunk(L, luaL_loadfile(L, NULL));
+    }
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  int exit_code = 0;
+  lua_State *L = luaL_newstate();
+  if (L == NULL) {
+    fprintf(stderr, "%s: cannot create state: not enough memory\n", argv[0]);
+    return 1;
+  }
+  lua_pushcfunction(L, pmain);
+  lua_pushinteger(L, argc);
+  lua_pushlightuserdata(L, argv);
+  lua_pushlightuserdata(L, &exit_code);
+  if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
+    fprintf(stderr, "%s: %s\n", PROGNAME, lua_tostring(L, -1));
+    exit_code = 1;
+  }
+  lua_close(L);
+  return exit_code;
+}
+
+/* ---- signals: like lua.c, the process keeps one pointer for its handler ---- */
+volatile sig_atomic_t luaio_main_interrupted = 0;
+static luaio_runtime *signal_runtime;
+
+static void on_sigint(int sig) {
+  (void)sig;
+  if (luaio_main_interrupted >= 2) { /* a third Ctrl-C: the default action */
+    signal(SIGINT, SIG_DFL);
+    raise(SIGINT);
+    return;
+  }
+  luaio_main_interrupted++;
+  if (signal_runtime) luaio_interrupt(signal_runtime);
+}
+
+void luaio_main_install_signals(lua_State *L) {
+  signal_runtime = luaio_get(L);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+}

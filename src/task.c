@@ -1,0 +1,489 @@
+/* task.c — Task: a future that owns one coroutine, the resume protocol (park, wake,
+ * step), cancellation, and the task-level functions (spawn, run, current_task ...). */
+#include <string.h>
+#include "runtime.h"
+
+#define CANCEL_MSG "cancel_msg"
+
+int luaio_push_task(lua_State *L, luaio_task *t) {
+  if (t->ref == LUA_NOREF) { lua_pushnil(L); return 0; }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, t->fut.rt->anchors);
+  lua_rawgeti(L, -1, t->ref);
+  lua_remove(L, -2);
+  return 1;
+}
+
+luaio_task *luaio_totask(lua_State *L, int idx) {
+  return luaL_checkudata(L, idx, LUAIO_TASK);
+}
+
+/* extras table of the task on top of L's stack (created on demand), replacing it */
+static void task_extras(lua_State *L) {
+  if (lua_getiuservalue(L, -1, 2) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, -3, 2);
+  }
+  lua_remove(L, -2);
+}
+
+/* ---- suspension protocol ---- */
+luaio_task *luaio_check_task(lua_State *L, const char *fname) {
+  luaio_task *t = luaio_rt(L)->current;
+  if (!t || t->co != L) {
+    if (t) luaL_error(L, "luaio.%s: called from a coroutine that is not a task (run it with aio.spawn)", fname);
+    luaL_error(L, "luaio.%s: must be called from inside a task (see luaio.run)", fname);
+  }
+  if (!lua_isyieldable(L))
+    luaL_error(L, "luaio.%s: cannot suspend here (attempt to yield across a C-call boundary, "
+               "e.g. inside a metamethod or a table.sort comparator)", fname);
+  return t;
+}
+
+/* Pushes CancelledError carrying the message of the last cancel(msg). */
+static void push_cancelled_error(lua_State *L, luaio_task *t) {
+  int top = lua_gettop(L);
+  const char *msg = NULL;
+  if (luaio_push_task(L, t)) {
+    task_extras(L);
+    lua_getfield(L, -1, CANCEL_MSG);
+    msg = lua_tostring(L, -1);
+  }
+  luaio_push_error(L, "CancelledError", msg);
+  lua_replace(L, top + 1);
+  lua_settop(L, top + 1);
+}
+
+int luaio_raise_cancelled(lua_State *L, luaio_task *t) {
+  push_cancelled_error(L, t);
+  return lua_error(L);
+}
+
+luaio_task *luaio_check_suspend(lua_State *L, const char *fname) {
+  luaio_task *t = luaio_check_task(L, fname);
+  if (t->must_cancel) {
+    t->must_cancel = 0;
+    luaio_raise_cancelled(L, t);
+  }
+  return t;
+}
+
+int luaio_take_wake_cancel(luaio_task *t) {
+  int c = t->wake_cancel;
+  t->wake_cancel = 0;
+  return c;
+}
+
+void luaio_raise_if_cancelled(lua_State *L, luaio_task *t) {
+  if (luaio_take_wake_cancel(t)) luaio_raise_cancelled(L, t);
+}
+
+int luaio_park(lua_State *L, luaio_task *t, int kind, int idx, lua_KFunction k) {
+  t->state = T_WAITING;
+  t->wait_kind = (unsigned char)kind;
+  t->wait_idx = idx;
+  return lua_yieldk(L, 0, idx, k);
+}
+
+int luaio_requeue(lua_State *L, luaio_task *t, lua_KFunction k) {
+  t->state = T_READY;
+  t->wait_kind = W_NONE;
+  luaio_ready_push(t->fut.rt, &t->node);
+  return lua_yieldk(L, 0, 0, k);
+}
+
+void luaio_wake(luaio_runtime *rt, luaio_task *t) {
+  if (t->state != T_WAITING) return;
+  luaio_list_unlink(&t->node);
+  luaio_timer_remove(rt, &t->timer);
+  t->on_cancel = NULL;
+  t->state = T_READY;
+  luaio_ready_push(rt, &t->node);
+}
+
+void luaio_task_set_chain(lua_State *L, luaio_task *t, int eidx, int tbidx) {
+  eidx = lua_absindex(L, eidx);
+  tbidx = lua_absindex(L, tbidx);
+  if (!luaio_push_task(L, t)) { lua_pop(L, 1); return; }
+  task_extras(L);
+  lua_pushvalue(L, eidx);
+  lua_setfield(L, -2, "chain_err");
+  lua_pushvalue(L, tbidx);
+  lua_setfield(L, -2, "chain_tb");
+  lua_pop(L, 1);
+}
+
+/* Message handler of every task body: records the traceback where the error happened
+ * (with the awaited task's, when this error was re-raised from it) and returns the
+ * error value unchanged. */
+static int task_msgh(lua_State *co) {
+  luaio_task *t = luaio_rt(co)->current;
+  if (!t || luaio_is_error(co, 1, "CancelledError")) return 1;
+  luaL_traceback(co, co, NULL, 1);
+  luaio_push_task(co, t);
+  task_extras(co);
+  lua_getfield(co, -1, "chain_err");
+  if (!lua_isnil(co, -1) && lua_rawequal(co, -1, 1)) {
+    lua_getfield(co, -2, "chain_tb");
+    lua_pushfstring(co, "%s\n(raised in an awaited task)\n%s", lua_tostring(co, 2), lua_tostring(co, -1));
+    lua_replace(co, 2);
+    lua_pop(co, 1);
+  }
+  lua_pop(co, 1);
+  lua_pushvalue(co, 2);
+  lua_setfield(co, -2, "traceback");
+  lua_settop(co, 1);
+  return 1;
+}
+
+/* The coroutine body: the task's function under a yieldable protected call, so errors
+ * and cancellations unwind (closing <close> variables, which may suspend) inside it. */
+static int task_main_k(lua_State *co, int status, lua_KContext ctx) {
+  (void)ctx;
+  luaio_task *t = luaio_rt(co)->current;
+  if (status == LUA_OK || status == LUA_YIELD) return lua_gettop(co) - 1;
+  t->body_failed = 1;
+  return 1;
+}
+
+static int task_main(lua_State *co) {
+  int nargs = lua_gettop(co) - 1;
+  lua_pushvalue(co, lua_upvalueindex(2)); /* task_msgh */
+  lua_insert(co, 1);
+  return task_main_k(co, lua_pcallk(co, nargs, LUA_MULTRET, 1, 0, task_main_k), 0);
+}
+
+/* ---- creation, steps, completion ---- */
+void luaio_task_push_new(lua_State *L, luaio_runtime *rt, int nargs) {
+  luaL_checkstack(L, 4, NULL);
+  luaio_task *t = lua_newuserdatauv(L, sizeof *t, 3);
+  memset(t, 0, sizeof *t);
+  t->fut.rt = rt;
+  t->fut.is_task = 1;
+  luaio_list_init(&t->fut.waiters);
+  t->node.kind = NODE_TASK;
+  t->timer.idx = -1;
+  t->timer.kind = TIMER_TASK;
+  t->id = ++rt->next_id;
+  t->parent_id = rt->current ? rt->current->id : 0;
+  luaL_setmetatable(L, LUAIO_TASK);
+  lua_State *co = lua_newthread(L);
+  t->co = co;
+  lua_setiuservalue(L, -2, 3);
+  lua_insert(L, -(nargs + 2)); /* task, fn, args... */
+  lua_checkstack(co, nargs + 2);
+  lua_rawgeti(co, LUA_REGISTRYINDEX, rt->anchors);
+  lua_getfield(co, -1, "task_main");
+  lua_remove(co, -2);
+  lua_xmove(L, co, nargs + 1);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
+  lua_pushvalue(L, -2);
+  t->ref = luaL_ref(L, -2);
+  lua_pop(L, 1);
+  rt->ntasks++;
+  t->state = T_NEW;
+  luaio_ready_push(rt, &t->node);
+}
+
+static void task_finish(luaio_runtime *rt, lua_State *L, luaio_task *t, int status, int nres) {
+  lua_State *co = t->co;
+  luaL_checkstack(L, nres + 4, "too many results");
+  luaio_push_task(L, t);
+  int tidx = lua_gettop(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
+  luaL_unref(L, -1, t->ref);
+  lua_pop(L, 1);
+  t->ref = LUA_NOREF;
+  t->state = T_DONE;
+  t->co = NULL;
+  rt->ntasks--;
+  if (status == LUA_OK && !t->body_failed) {
+    lua_xmove(co, L, nres);
+    lua_pushnil(L);
+    lua_setiuservalue(L, tidx, 3);
+    luaio_future_set(L, tidx, tidx + 1, nres);
+  } else {
+    if (status != LUA_OK) { /* an error escaped the protected body (e.g. in its handler) */
+      luaL_traceback(L, co, NULL, 0);
+      lua_pushvalue(L, tidx);
+      task_extras(L);
+      lua_insert(L, -2);
+      lua_setfield(L, -2, "traceback");
+      lua_pop(L, 1);
+    }
+    lua_xmove(co, L, 1);
+    lua_pushnil(L);
+    lua_setiuservalue(L, tidx, 3);
+    if (luaio_is_error(L, -1, "CancelledError")) {
+      lua_setiuservalue(L, tidx, 1);
+      t->fut.state = FUT_CANCELLED;
+      luaio_future_complete(rt, &t->fut);
+    } else {
+      luaio_future_fail_with(L, tidx, -1, 0);
+    }
+  }
+  lua_settop(L, tidx - 1);
+}
+
+void luaio_task_step(luaio_runtime *rt, lua_State *L, luaio_task *t) {
+  lua_State *co = t->co;
+  int nargs;
+  if (t->state == T_NEW) {
+    if (t->must_cancel) { /* cancelled before it started: the body never runs */
+      lua_settop(co, 0);
+      push_cancelled_error(co, t);
+      t->body_failed = 1;
+      task_finish(rt, L, t, LUA_OK, 1);
+      return;
+    }
+    nargs = lua_gettop(co) - 1;
+  } else if (t->state == T_READY) {
+    nargs = t->nargs;
+  } else {
+    return;
+  }
+  t->nargs = 0;
+  t->state = T_RUNNING;
+  t->bare_yield = 0;
+  luaio_task *prev = rt->current;
+  rt->current = t;
+  int nres;
+  int status = lua_resume(co, L, nargs, &nres);
+  rt->current = prev;
+  if (status == LUA_YIELD) {
+    if (t->state == T_RUNNING) { /* a plain coroutine.yield(): acts as sleep(0) */
+      lua_pop(co, nres);
+      t->bare_yield = 1;
+      t->state = T_READY;
+      luaio_ready_push(rt, &t->node);
+    }
+    return;
+  }
+  task_finish(rt, L, t, status, nres);
+}
+
+int luaio_task_cancel(lua_State *L, luaio_task *t, int msgidx) {
+  if (t->state == T_DONE) return 0;
+  msgidx = msgidx ? lua_absindex(L, msgidx) : 0;
+  t->num_cancels++;
+  if (msgidx && !lua_isnil(L, msgidx) && luaio_push_task(L, t)) {
+    task_extras(L);
+    lua_pushvalue(L, msgidx);
+    lua_setfield(L, -2, CANCEL_MSG);
+    lua_pop(L, 1);
+  }
+  switch (t->state) {
+  case T_NEW:
+  case T_RUNNING:
+    t->must_cancel = 1;
+    break;
+  case T_READY:
+    if (t->bare_yield) t->must_cancel = 1;
+    else t->wake_cancel = 1;
+    break;
+  case T_WAITING:
+    if (t->on_cancel && t->on_cancel(L, t, msgidx)) break;
+    luaio_wake(t->fut.rt, t);
+    t->wake_cancel = 1;
+    break;
+  }
+  return 1;
+}
+
+/* ---- Task methods (Future's are in the same metatable) ---- */
+static int t_get_name(lua_State *L) {
+  luaio_task *t = luaio_totask(L, 1);
+  lua_settop(L, 1);
+  task_extras(L);
+  if (lua_getfield(L, -1, "name") == LUA_TNIL) lua_pushfstring(L, "Task-%d", t->id);
+  return 1;
+}
+
+static int t_set_name(lua_State *L) {
+  luaio_totask(L, 1);
+  luaL_checkany(L, 2);
+  luaL_tolstring(L, 2, NULL);
+  lua_pushvalue(L, 1);
+  task_extras(L);
+  lua_insert(L, -2);
+  lua_setfield(L, -2, "name");
+  return 0;
+}
+
+static int t_cancelling(lua_State *L) {
+  lua_pushinteger(L, luaio_totask(L, 1)->num_cancels);
+  return 1;
+}
+
+static int t_uncancel(lua_State *L) {
+  luaio_task *t = luaio_totask(L, 1);
+  if (t->num_cancels > 0 && --t->num_cancels == 0) t->must_cancel = 0;
+  lua_pushinteger(L, t->num_cancels);
+  return 1;
+}
+
+/* The live task's current stack, or the failure's traceback. */
+static int t_traceback(lua_State *L) {
+  luaio_task *t = luaio_totask(L, 1);
+  if (t->co) {
+    luaL_traceback(L, t->co, NULL, 0);
+    return 1;
+  }
+  lua_settop(L, 1);
+  luaio_push_traceback(L, &t->fut, 1);
+  if (lua_isnil(L, -1)) lua_pushliteral(L, "");
+  return 1;
+}
+
+static const char *const state_names[] = {"pending", "ready", "running", "waiting", "done"};
+
+static int t_tostring(lua_State *L) {
+  luaio_task *t = luaio_totask(L, 1);
+  lua_settop(L, 1);
+  t_get_name(L);
+  const char *st = state_names[t->state];
+  if (t->state == T_DONE)
+    st = t->fut.state == FUT_OK ? "finished" : t->fut.state == FUT_ERR ? "failed" : "cancelled";
+  lua_pushfstring(L, "Task<%s %s>", lua_tostring(L, -1), st);
+  return 1;
+}
+
+static const luaL_Reg task_methods[] = {
+  {"get_name", t_get_name}, {"set_name", t_set_name}, {"cancelling", t_cancelling},
+  {"uncancel", t_uncancel}, {"traceback", t_traceback}, {"__tostring", t_tostring},
+  {NULL, NULL}
+};
+
+/* ---- module functions ---- */
+static void check_callable(lua_State *L, int idx) {
+  if (lua_isfunction(L, idx)) return;
+  if (luaL_getmetafield(L, idx, "__call") != LUA_TNIL) { lua_pop(L, 1); return; }
+  luaL_typeerror(L, idx, "function");
+}
+
+static int l_spawn(lua_State *L) {
+  check_callable(L, 1);
+  luaio_task_push_new(L, luaio_rt(L), lua_gettop(L) - 1);
+  return 1;
+}
+
+static int l_current_task(lua_State *L) {
+  luaio_task *t = luaio_rt(L)->current;
+  if (!t) lua_pushnil(L);
+  else luaio_push_task(L, t);
+  return 1;
+}
+
+/* Pushes a list of the live tasks. */
+static int l_all_tasks(lua_State *L) {
+  luaio_runtime *rt = luaio_rt(L);
+  lua_createtable(L, rt->ntasks, 0);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
+  int n = 0;
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    if (luaL_testudata(L, -1, LUAIO_TASK)) lua_rawseti(L, -4, ++n);
+    else lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return 1;
+}
+
+/* Cancels every live task and runs the loop until they have all finished (or nothing
+ * can progress any more). */
+void luaio_shutdown_tasks(luaio_runtime *rt, lua_State *L) {
+  int top = lua_gettop(L);
+  l_all_tasks(L);
+  int n = (int)lua_rawlen(L, -1);
+  for (int i = 1; i <= n; i++) {
+    lua_rawgeti(L, top + 1, i);
+    luaio_task_cancel(L, lua_touserdata(L, -1), 0);
+    lua_pop(L, 1);
+  }
+  lua_settop(L, top);
+  if (rt->ntasks) luaio_run_loop(rt, L, NULL);
+}
+
+static const char *const wait_names[] = {
+  "nothing", "a sleep", "a Future", "a gather", "a Queue", "a Lock", "a stream", "something"
+};
+
+/* core.run(fn, ...): runs fn as the main task until it ends; the Lua layer handles
+ * coroutine objects and the in-task case. */
+static int l_run(lua_State *L) {
+  luaio_runtime *rt = luaio_rt(L);
+  if (rt->runL)
+    return luaio_raise(L, "RuntimeError", "luaio.run: cannot be called from a running event loop "
+                       "(use aio.spawn, or call it from a task)");
+  check_callable(L, 1);
+  luaio_task_push_new(L, rt, lua_gettop(L) - 1);
+  luaio_task *t = lua_touserdata(L, -1);
+  int tidx = lua_gettop(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
+  lua_pushvalue(L, tidx);
+  lua_setfield(L, -2, "main_task");
+  lua_pop(L, 1);
+  int stuck = luaio_run_loop(rt, L, t);
+  const char *waits = wait_names[t->wait_kind < W_OTHER ? t->wait_kind : W_OTHER];
+  if (stuck) luaio_task_cancel(L, t, 0);
+  luaio_shutdown_tasks(rt, L);
+  if (stuck || t->fut.state == FUT_PENDING) {
+    t->fut.unretrieved = 0;
+    luaio_report_unretrieved(rt, L);
+    return luaio_raise(L, "RuntimeError", "deadlock: the main task waits on %s that nothing can "
+                       "complete (no ready task, timer, open handle or pending request)", waits);
+  }
+  t->fut.unretrieved = 0;
+  luaio_report_unretrieved(rt, L);
+  return luaio_future_push_results(L, tidx);
+}
+
+static int l_in_task(lua_State *L) {
+  luaio_task *t = luaio_rt(L)->current;
+  lua_pushboolean(L, t && t->co == L);
+  return 1;
+}
+
+static int l_set_exception_handler(lua_State *L) {
+  luaio_runtime *rt = luaio_rt(L);
+  if (!lua_isnil(L, 1)) check_callable(L, 1);
+  lua_settop(L, 1);
+  luaL_unref(L, LUA_REGISTRYINDEX, rt->handler_ref);
+  rt->handler_ref = lua_isnil(L, 1) ? LUA_NOREF : luaL_ref(L, LUA_REGISTRYINDEX);
+  return 0;
+}
+
+static int l_get_exception_handler(lua_State *L) {
+  luaio_runtime *rt = luaio_rt(L);
+  if (rt->handler_ref == LUA_NOREF) lua_pushnil(L);
+  else lua_rawgeti(L, LUA_REGISTRYINDEX, rt->handler_ref);
+  return 1;
+}
+
+static int l_call_exception_handler(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaio_report(luaio_rt(L), L, 1);
+  return 0;
+}
+
+void luaio_task_open(lua_State *L, luaio_runtime *rt) {
+  luaL_getmetatable(L, LUAIO_TASK);
+  luaio_register(L, task_methods, rt);
+  lua_pop(L, 1);
+  /* the coroutine body, shared by every task */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
+  lua_pushlightuserdata(L, rt);
+  lua_pushlightuserdata(L, rt);
+  lua_pushcclosure(L, task_msgh, 1);
+  lua_pushcclosure(L, task_main, 2);
+  lua_setfield(L, -2, "task_main");
+  lua_pop(L, 1);
+  static const luaL_Reg funcs[] = {
+    {"spawn", l_spawn}, {"current_task", l_current_task}, {"all_tasks", l_all_tasks},
+    {"_run", l_run}, {"_in_task", l_in_task}, {"set_exception_handler", l_set_exception_handler},
+    {"get_exception_handler", l_get_exception_handler},
+    {"call_exception_handler", l_call_exception_handler}, {NULL, NULL}
+  };
+  luaio_register(L, funcs, rt);
+}

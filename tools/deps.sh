@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# deps.sh — installs the Debian packages luaio needs when any is missing (make deps).
+set -euo pipefail
+need=(pkg-config liblua5.4-dev lua5.4 libuv1-dev lua-busted libedit-dev valgrind)
+missing=()
+for p in "${need[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps: installing missing packages: ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then SUDO=sudo; else
+    echo "deps: missing packages: ${missing[*]} — install them as root (apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+fi
+${SUDO:-} apt-get update -qq
+DEBIAN_FRONTEND=noninteractive ${SUDO:-} apt-get install -y -qq "${missing[@]}" >/dev/null || {
+  echo "deps: could not install: ${missing[*]}" >&2; exit 1; }
