@@ -111,6 +111,10 @@ static int open_module(lua_State *L) {
   luaio_task_open(L, rt);
   luaio_timer_open(L, rt);
   luaio_gather_open(L, rt);
+  luaio_queue_open(L, rt);
+  luaio_stream_open(L, rt);
+  luaio_net_open(L, rt);
+  luaio_dump_open(L, rt);
   luaL_newmetatable(L, LUAIO_CORO);
   lua_setfield(L, aio, "_Coroutine");
   lua_pushliteral(L, LUAIO_VERSION);

@@ -182,6 +182,12 @@ void luaio_timer_open(lua_State *L, luaio_runtime *rt);
 /* gather.c */
 void luaio_gather_open(lua_State *L, luaio_runtime *rt);
 
+/* the other parts: each adds its functions to the module table on top of the stack */
+void luaio_queue_open(lua_State *L, luaio_runtime *rt);
+void luaio_stream_open(lua_State *L, luaio_runtime *rt);
+void luaio_net_open(lua_State *L, luaio_runtime *rt);
+void luaio_dump_open(lua_State *L, luaio_runtime *rt);
+
 /* module.c */
 int luaio_is_coro(lua_State *L, int idx); /* a coroutine object from aio.async */
 void luaio_shutdown_tasks(luaio_runtime *rt, lua_State *L);
