@@ -14,6 +14,7 @@ if [ "${LUAIO_VALGRIND:-}" = 1 ]; then
   VG=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99
       --suppressions=tools/valgrind.supp)
 fi
+export LUAIO_BIN="$B/luaio"   # specs that run scripts in a fresh process use it
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 # count TAP lines of one run; a run that dies without reporting counts as one failure
