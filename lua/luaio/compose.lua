@@ -152,9 +152,9 @@ function aio.as_completed(fs, timeout)
   check_list(fs, "as_completed")
   check_timeout(timeout, "as_completed", 2)
   local futs = futures_of(fs, "as_completed")
-  local queue, head, remaining, timed_out, waiter, th = {}, 1, #futs, false, nil, nil
+  local queue, head, tail, remaining, timed_out, waiter, th = {}, 1, 0, #futs, false, nil, nil
   local function wake() if waiter and not waiter:done() then waiter:set_result() end end
-  local function on_done(f) queue[#queue + 1] = f; wake() end
+  local function on_done(f) tail = tail + 1; queue[tail] = f; wake() end
   for _, f in ipairs(futs) do f:add_done_callback(on_done) end
   if timeout then th = call_later(timeout, function() timed_out = true; wake() end) end
   local function stop()
@@ -163,7 +163,7 @@ function aio.as_completed(fs, timeout)
   end
   return function()
     if remaining == 0 then stop(); return nil end
-    while head > #queue do
+    while head > tail do
       if timed_out then
         stop()
         remaining = 0

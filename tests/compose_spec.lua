@@ -1,0 +1,298 @@
+local aio = require "luaio"
+local async = require "support.async"
+
+local function later(v, d) return function() aio.sleep(d or 0) return v end end
+local function failing(e, d) return function() aio.sleep(d or 0) error(e, 0) end end
+
+describe("gather", function()
+  it("returns first results in argument order, with n", async(function()
+    local co = aio.async(function(x) aio.sleep(0.01) return x * 2, "ignored" end)
+    local r = aio.gather(later("a", 0.02), co(21), aio.spawn(later("c")))
+    assert.same({ "a", 42, "c", n = 3 }, r)
+  end))
+
+  it("takes a plain list of any length", async(function()
+    local list = {}
+    for i = 1, 500 do list[i] = later(i) end
+    local r = aio.gather(list)
+    assert.equal(500, r.n)
+    local sum = 0
+    for i = 1, r.n do sum = sum + r[i] end
+    assert.equal(500 * 501 / 2, sum)
+  end))
+
+  it("of nothing returns an empty list", async(function()
+    assert.same({ n = 0 }, aio.gather())
+    assert.same({ n = 0 }, aio.gather({}))
+  end))
+
+  it("re-raises the first error in time while the others keep running", async(function()
+    local slow_done = false
+    local slow = aio.spawn(function() aio.sleep(0.02) slow_done = true end)
+    local ok, e = pcall(aio.gather, slow, failing("second", 0.01), failing("first", 0))
+    assert.is_false(ok)
+    assert.equal("first", e)
+    assert.is_false(slow:done())
+    slow:await()
+    assert.is_true(slow_done)
+  end))
+
+  it("return_exceptions puts error values in their slots", async(function()
+    local c = aio.spawn(function() aio.sleep(10) end)
+    aio.call_soon(function() c:cancel() end)
+    local r = aio.gather({ later(1), failing("bad"), c }, { return_exceptions = true })
+    assert.equal(1, r[1])
+    assert.equal("bad", r[2])
+    assert.equal("CancelledError", r[3].name)
+    assert.equal(3, r.n)
+  end))
+
+  it("a cancelled child counts as a failure", async(function()
+    local c = aio.spawn(function() aio.sleep(10) end)
+    aio.call_soon(function() c:cancel() end)
+    local ok, e = pcall(aio.gather, c, later(1))
+    assert.is_false(ok)
+    assert.equal("CancelledError", e.name)
+  end))
+
+  it("cancelling the gathering task cancels its children", async(function()
+    local a = aio.spawn(function() aio.sleep(10) end)
+    local b = aio.spawn(function() aio.sleep(10) end)
+    local g = aio.spawn(function() return aio.gather(a, b) end)
+    aio.sleep(0)
+    g:cancel()
+    local ok, e = pcall(aio.await, g)
+    assert.is_false(ok)
+    assert.equal("CancelledError", e.name)
+    assert.is_true(a:cancelled())
+    assert.is_true(b:cancelled())
+  end))
+
+  it("checks its arguments", async(function()
+    assert.matches("bad argument #2 to 'gather'", select(2, pcall(aio.gather, later(1), 42)))
+    assert.matches("unknown option 'return_exception'",
+      select(2, pcall(aio.gather, {}, { return_exception = true })))
+  end))
+end)
+
+describe("wait", function()
+  it("waits for all by default and returns done, pending", async(function()
+    local a, b = aio.spawn(later(1)), aio.spawn(later(2, 0.01))
+    local done, pending = aio.wait({ a, b })
+    assert.equal(2, #done)
+    assert.equal(0, #pending)
+  end))
+
+  it("FIRST_COMPLETED returns as soon as one is done", async(function()
+    local a, b = aio.spawn(later(1)), aio.spawn(later(2, 10))
+    local done, pending = aio.wait({ a, b }, { return_when = "FIRST_COMPLETED" })
+    assert.same({ a }, done)
+    assert.same({ b }, pending)
+    b:cancel()
+  end))
+
+  it("FIRST_EXCEPTION returns on the first failure", async(function()
+    local a, b, c = aio.spawn(later(1)), aio.spawn(failing("x", 0.01)), aio.spawn(later(3, 10))
+    local done, pending = aio.wait({ a, b, c }, { return_when = "FIRST_EXCEPTION" })
+    assert.equal(2, #done)
+    assert.same({ c }, pending)
+    c:cancel()
+  end))
+
+  it("returns what is done when the timeout passes, without cancelling", async(function()
+    local a = aio.spawn(later(1, 10))
+    local done, pending = aio.wait({ a }, { timeout = 0.01 })
+    assert.same({}, done)
+    assert.same({ a }, pending)
+    assert.is_false(a:done())
+    a:cancel()
+  end))
+
+  it("rejects an empty list, bad options and bad return_when", async(function()
+    local ok, e = pcall(aio.wait, {})
+    assert.is_false(ok)
+    assert.equal("ValueError", e.name)
+    assert.matches("unknown option 'timout'", select(2, pcall(aio.wait, { later(1) }, { timout = 1 })))
+    assert.equal("ValueError", select(2, pcall(aio.wait, { later(1) }, { return_when = "SOMETIMES" })).name)
+    assert.matches("bad argument #1 to 'wait'", select(2, pcall(aio.wait, 5)))
+  end))
+end)
+
+describe("wait_for", function()
+  it("returns the results when in time", async(function()
+    assert.same({ 1, 2 }, { aio.wait_for(aio.spawn(function() return 1, 2 end), 1) })
+    assert.same({ "c" }, { aio.wait_for(aio.async(later("c"))(), 1) })
+  end))
+
+  it("cancels the awaitable and raises TimeoutError when late", async(function()
+    local t = aio.spawn(later(1, 10))
+    local ok, e = pcall(aio.wait_for, t, 0.01)
+    assert.is_false(ok)
+    assert.equal("TimeoutError", e.name)
+    assert.is_true(t:cancelled())
+  end))
+
+  it("without a timeout just awaits", async(function()
+    assert.equal(5, aio.wait_for(aio.spawn(later(5, 0.01))))
+  end))
+end)
+
+describe("as_completed", function()
+  it("yields the awaitables in the order they finish", async(function()
+    local a, b, c = aio.spawn(later("a", 0.03)), aio.spawn(later("b", 0.01)), aio.spawn(later("c", 0.02))
+    local order = {}
+    for f in aio.as_completed({ a, b, c }) do order[#order + 1] = aio.await(f) end
+    assert.same({ "b", "c", "a" }, order)
+  end))
+
+  it("raises TimeoutError when the rest are late", async(function()
+    local a, b = aio.spawn(later("a")), aio.spawn(later("b", 10))
+    local got = {}
+    local ok, e = pcall(function()
+      for f in aio.as_completed({ a, b }, 0.01) do got[#got + 1] = f:result() end
+    end)
+    assert.is_false(ok)
+    assert.equal("TimeoutError", e.name)
+    assert.same({ "a" }, got)
+    b:cancel()
+  end))
+end)
+
+describe("shield", function()
+  it("returns the results of the awaitable", async(function()
+    assert.same({ 1, 2 }, { aio.shield(aio.spawn(function() aio.sleep(0) return 1, 2 end)) })
+  end))
+
+  it("cancelling the caller does not cancel the shielded task", async(function()
+    local inner = aio.spawn(later("kept", 0.02))
+    local outer = aio.spawn(function() return aio.shield(inner) end)
+    aio.sleep(0)
+    outer:cancel()
+    local ok, e = pcall(aio.await, outer)
+    assert.is_false(ok)
+    assert.equal("CancelledError", e.name)
+    assert.is_false(inner:cancelled())
+    assert.equal("kept", inner:await())
+  end))
+end)
+
+describe("timeout", function()
+  it("raises TimeoutError from a block that runs too long", async(function()
+    local after = false
+    local ok, e = pcall(function()
+      local t <close> = aio.timeout(0.01)
+      aio.sleep(10)
+      after = true
+    end)
+    assert.is_false(ok)
+    assert.equal("TimeoutError", e.name)
+    assert.is_false(after)
+    assert.equal(0, aio.current_task():cancelling())
+  end))
+
+  it("leaves a block that finishes in time alone", async(function()
+    local t <close> = aio.timeout(1)
+    aio.sleep(0.001)
+    assert.is_false(t:expired())
+  end))
+
+  it("can be rescheduled and read", async(function()
+    local ok, e = pcall(function()
+      local t <close> = aio.timeout(nil)
+      assert.is_nil(t:when())
+      t:reschedule(aio.time() + 0.01)
+      assert.is_number(t:when())
+      aio.sleep(10)
+    end)
+    assert.equal("TimeoutError", e.name)
+  end))
+
+  it("an outer cancellation passes through unchanged", async(function()
+    local t = aio.spawn(function()
+      local tm <close> = aio.timeout(10)
+      aio.sleep(10)
+    end)
+    aio.sleep(0)
+    t:cancel()
+    local ok, e = pcall(aio.await, t)
+    assert.equal("CancelledError", e.name)
+  end))
+end)
+
+describe("TaskGroup", function()
+  it("waits for every child when the block ends", async(function()
+    local done = {}
+    do
+      local tg <close> = aio.TaskGroup()
+      for i = 1, 3 do tg:spawn(function() aio.sleep(0.001 * i) done[#done + 1] = i end) end
+      tg:create_task(aio.async(function() done[#done + 1] = "c" end)())
+    end
+    assert.same({ "c", 1, 2, 3 }, done)
+  end))
+
+  it("the first failure cancels the rest and raises an ExceptionGroup", async(function()
+    local cancelled = false
+    local ok, e = pcall(function()
+      local tg <close> = aio.TaskGroup()
+      tg:spawn(function()
+        local ok2, err = pcall(aio.sleep, 10)
+        cancelled = not ok2 and err.name == "CancelledError"
+        error(err, 0)
+      end)
+      tg:spawn(failing("boom", 0.001))
+      aio.sleep(10) -- the block itself is interrupted
+    end)
+    assert.is_false(ok)
+    assert.equal("ExceptionGroup", e.name)
+    assert.same({ "boom" }, e.errors)
+    assert.is_true(cancelled)
+    assert.equal(0, aio.current_task():cancelling())
+  end))
+
+  it("lists failures in the order they happened, then the block's own error", async(function()
+    local ok, e = pcall(function()
+      local tg <close> = aio.TaskGroup()
+      tg:spawn(function() aio.sleep(0) error("late", 0) end)
+      tg:spawn(function() error("early", 0) end)
+      aio.sleep(0)
+      aio.sleep(0)
+    end)
+    assert.is_false(ok)
+    assert.same({ "early" }, { e.errors[1] })
+    local ok2, e2 = pcall(function()
+      local tg <close> = aio.TaskGroup()
+      tg:spawn(function() aio.sleep(0) end)
+      error("body", 0)
+    end)
+    assert.is_false(ok2)
+    assert.equal("ExceptionGroup", e2.name)
+    assert.same({ "body" }, e2.errors)
+  end))
+
+  it("a cancellation of the enclosing task propagates unwrapped", async(function()
+    local child
+    local t = aio.spawn(function()
+      local tg <close> = aio.TaskGroup()
+      child = tg:spawn(function() aio.sleep(10) end)
+      aio.sleep(10)
+    end)
+    aio.sleep(0)
+    aio.sleep(0)
+    t:cancel()
+    local ok, e = pcall(aio.await, t)
+    assert.is_false(ok)
+    assert.equal("CancelledError", e.name)
+    assert.is_true(child:cancelled())
+  end))
+
+  it("refuses new tasks once finished", async(function()
+    local tg
+    do
+      local g <close> = aio.TaskGroup()
+      tg = g
+    end
+    local ok, e = pcall(tg.spawn, tg, function() end)
+    assert.is_false(ok)
+    assert.equal("RuntimeError", e.name)
+  end))
+end)
