@@ -33,8 +33,27 @@ uv_loop_t *luaio_loop(luaio_runtime *rt);
 lua_State *luaio_state(luaio_runtime *rt);
 
 /* Spawns the function below `nargs` arguments on L's stack as a task (popping them)
- * and pushes the Task object. It starts on a later step. */
+ * and pushes the Task object. It starts on a later step, never inside this call. Keep the
+ * Task on the stack or anchor it (luaL_ref) to look at it later with the calls below.
+ * Raises a Lua error if luaio is not open in L. */
 void luaio_spawn(lua_State *L, int nargs);
+
+/* ---- Tasks and Futures seen from C (idx: a Task or a Future on L's stack) ---- */
+enum { LUAIO_PENDING = 0, LUAIO_OK = 1, LUAIO_FAILED = 2, LUAIO_CANCELLED = 3 };
+/* LUAIO_PENDING while it runs, else how it ended; -1 if idx holds no Task or Future. */
+int luaio_task_status(lua_State *L, int idx);
+/* Pushes its outcome and returns its status: LUAIO_OK pushes the results (*nresults of
+ * them); LUAIO_FAILED pushes the error value (which counts as retrieved: it is not
+ * reported as lost) and LUAIO_CANCELLED the CancelledError object (*nresults = 1);
+ * LUAIO_PENDING and -1 push nothing (*nresults = 0). nresults may be NULL. */
+int luaio_task_result(lua_State *L, int idx, int *nresults);
+/* Drives the loop (blocking as needed) until it is done, and returns its status —
+ * LUAIO_PENDING if nothing can complete it any more (deadlock). Returns -1 if idx holds
+ * no Task/Future, luaio is not open in L, or the loop is already running (from a task or
+ * a callback: there, await it instead). Other tasks run meanwhile. */
+int luaio_task_wait(lua_State *L, int idx);
+/* Requests cancellation (as task:cancel() / fut:cancel()); returns 1 if accepted. */
+int luaio_cancel(lua_State *L, int idx);
 
 /* Runs the function below `nargs` arguments as the main task until it finishes, like
  * aio.run: then cancels and drains every task left. On success pushes the results
@@ -43,26 +62,50 @@ void luaio_spawn(lua_State *L, int nargs);
  * a new string (caller frees) with the failed task's traceback, or NULL. */
 int luaio_run(lua_State *L, int nargs, int nresults, char **traceback);
 
+/* ---- Driving the loop from the host ----
+ * These must not be called while the loop runs (from a task, a luaio callback, or a
+ * libuv callback of an attached loop): they return -1 there, and after luaio_close.
+ * Task errors and failed callbacks that nobody retrieved by the end of a step (or run)
+ * go to the error handler then. */
+
 /* One non-blocking step for hosts that own the frame loop: runs every task that is
- * ready (at most for `budget` seconds when budget > 0; leftovers run next step, in
- * order), polls I/O without blocking, fires due timers. Returns the number of live tasks;
+ * ready now once (what those runs make ready waits for the next step), at most for
+ * `budget` seconds when budget > 0 (the task running when the budget runs out finishes
+ * its slice; leftovers run first next step, in order), then polls I/O without blocking
+ * and fires due timers. Returns the number of live tasks (0: nothing left to do);
  * *ready (if not NULL) says whether work is already waiting for the next step. */
 int luaio_step(luaio_runtime *rt, double budget, int *ready);
 
-/* Runs until no task is alive (or nothing can make progress). Returns LUA_OK. */
+/* Runs until no task is alive (or nothing can make progress any more: tasks waiting on
+ * host futures are left waiting). Returns LUA_OK, or -1 (see above). */
 int luaio_run_until_idle(luaio_runtime *rt);
 
-/* What a host with its own poller needs: the loop's backend fd and the time until luaio
- * next needs a step, in milliseconds (0: work is ready; -1: no timer pending). */
+/* What a host with its own poller (SDL, GLFW, Qt, select/epoll) needs to sleep correctly:
+ * the loop's backend fd (readable when libuv has I/O to process; -1 where the platform has
+ * none) and the time until luaio next needs a step, in milliseconds (0: work is ready;
+ * -1: nothing to wait for — no timer and no libuv activity). Sleep on the fd for at most
+ * the timeout, then call luaio_step. */
 int luaio_backend_fd(luaio_runtime *rt);
 int luaio_backend_timeout(luaio_runtime *rt);
 
+/* For a host that runs libuv itself (uv_run on the loop it gave luaio_open): luaio runs
+ * inside the host's uv_run, right before each poll (a prepare handle). Ready tasks keep
+ * the poll from blocking and luaio's timers keep uv_run alive; a task waiting only on a
+ * host future does not. Returns 0, or -1 if the runtime is closed. Calling it again
+ * re-arms it (luaio_spawn, luaio_cancel and the luaio_future_* calls do that themselves).
+ * Never call luaio_step / luaio_run_until_idle / luaio_close from inside the host's
+ * uv_run of the same loop: libuv's uv_run is not re-entrant. */
+int luaio_attach(luaio_runtime *rt);
+void luaio_detach(luaio_runtime *rt);
+
 /* Host events as awaitables: pushes a new pending Future on L and returns a reference
- * the host keeps (an integer, valid until resolved or released). */
+ * the host keeps (an integer, valid until resolved, failed or released). A script
+ * awaits it with aio.await(fut) / fut:await(). */
 int luaio_future_new(lua_State *L);
 /* Resolves the future with the `nvalues` values on top of L's stack (popped). Returns 0,
- * or -1 if the future was already done (e.g. cancelled) — the values are popped anyway.
- * Either way the reference is released. */
+ * or -1 if the future was already done (e.g. cancelled, as happens when the task that
+ * awaited it is cancelled) or the runtime is closed — the values are popped anyway.
+ * Either way the reference is released. Waiting tasks resume on the next step. */
 int luaio_future_resolve(lua_State *L, int ref, int nvalues);
 /* Fails it with the value on top of L's stack (popped); same return and release. */
 int luaio_future_fail(lua_State *L, int ref);
@@ -77,14 +120,24 @@ void luaio_interrupt(luaio_runtime *rt);
 /* Makes the task on top of L's stack (popped; nil: none) the interrupt target. */
 void luaio_set_interrupt_target(lua_State *L);
 
-/* Where unretrieved task errors and failed callbacks go when no Lua handler is set
- * (default: print to stderr). `message` and `traceback` may be NULL. */
+/* Where unretrieved task errors and failed callbacks go when no Lua handler is set with
+ * aio.set_exception_handler (that one takes precedence). Default (fn NULL): print to
+ * stderr. `message` ("Task exception was never retrieved (task 'Task-3'): <error>", ...)
+ * is never NULL; `traceback` may be. Both are valid only during the call. The handler
+ * runs inside the loop: it must not call back into luaio's driving functions. */
 typedef void (*luaio_error_fn)(void *ud, const char *message, const char *traceback);
 void luaio_set_error_handler(luaio_runtime *rt, luaio_error_fn fn, void *ud);
 
-/* Cancels and drains every task, closes every handle luaio opened, and frees the
- * runtime (the host's loop, if it gave one, is left reusable). lua_close(L) also does
- * this; afterwards luaio_get(L) returns NULL. */
+/* Cancels every task and runs the loop until they have finished (a task that waits on
+ * something nothing can complete any more is abandoned), reports unretrieved errors,
+ * closes every handle luaio opened and frees the runtime's resources. A loop luaio owns
+ * is closed; the host's loop, if it gave one, is left reusable (its own handles untouched;
+ * luaio runs it without blocking until luaio's handles have finished closing, so call this
+ * outside uv_run). Afterwards luaio_get(L) returns NULL, the driving calls return -1,
+ * luaio_future_resolve/fail return -1, and luaio_open(L, ...) may open a fresh runtime.
+ * Lua objects of the old runtime that are still referenced must not be used any more
+ * (only collected). lua_close(L) without luaio_close also frees everything, but runs the
+ * borrowed loop from inside lua_close: prefer luaio_close first. */
 void luaio_close(luaio_runtime *rt);
 
 #ifdef __cplusplus

@@ -34,38 +34,100 @@ static void close_walk_cb(uv_handle_t *h, void *arg) {
   if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
-/* Releases the C side. No Lua code runs here: it may be called from lua_close. */
-static void runtime_free(luaio_runtime *rt) {
+static void count_close_cb(uv_handle_t *h) { (*(int *)h->data)--; }
+
+/* Releases the C side: closes luaio's handles, frees the buffers and leaves rt as an
+ * empty shell (loop NULL) that objects still alive in the state can look at safely
+ * (closing is set); the shell itself is freed with its box. Idempotent. No Lua code
+ * runs here: it may be called from lua_close.
+ * Handles: on an owned loop every handle is closed by walking the loop. A borrowed
+ * loop also holds the host's handles, so only luaio's own are closed here (the wake
+ * timer, the interrupt async, the attach prepare/idle); every other handle a part opens
+ * (streams, servers, ...) must be closed by that part before this runs — from its
+ * userdata's __gc (luaio_close collects the state first; lua_close finalizes them before
+ * the runtime box, which was created first) or when the runtime starts closing — and
+ * freed only in its close callback. The drain below runs the borrowed loop without
+ * blocking until luaio's own handles are closed, which also completes any close
+ * requested before it; the host's callbacks that are due at that moment run too. */
+static void runtime_release(luaio_runtime *rt) {
   rt->closing = 1;
+  if (!rt->loop) return;
   if (rt->owns_loop) {
     uv_walk(rt->loop, close_walk_cb, NULL);
     uv_run(rt->loop, UV_RUN_DEFAULT);
     uv_loop_close(rt->loop);
   } else {
-    uv_close((uv_handle_t *)&rt->wake, NULL);
-    uv_close((uv_handle_t *)&rt->interrupt_async, NULL);
-    uv_run(rt->loop, UV_RUN_NOWAIT);
+    int open = 0;
+    uv_handle_t *mine[] = {(uv_handle_t *)&rt->wake, (uv_handle_t *)&rt->interrupt_async,
+                           (uv_handle_t *)&rt->host_prep, (uv_handle_t *)&rt->host_idle};
+    for (size_t i = 0; i < sizeof mine / sizeof *mine; i++) {
+      mine[i]->data = &open;
+      open++;
+      uv_close(mine[i], count_close_cb);
+    }
+    while (open > 0) uv_run(rt->loop, UV_RUN_NOWAIT);
   }
+  rt->loop = NULL;
+  rt->attached = 0;
   free(rt->ring);
   free(rt->heap);
-  free(rt);
+  rt->ring = NULL;
+  rt->heap = NULL;
+  rt->ring_count = rt->heap_count = 0;
 }
 
 static int runtime_gc(lua_State *L) {
   luaio_runtime **box = luaL_checkudata(L, 1, RUNTIME_BOX);
-  if (*box) runtime_free(*box);
+  if (*box) {
+    runtime_release(*box);
+    free(*box);
+  }
   *box = NULL;
   return 0;
 }
 
-void luaio_close(luaio_runtime *rt) {
-  lua_State *L = rt->L;
-  int top = lua_gettop(L);
+/* Runs in a protected call with the runtime as upvalue 1 (what luaio_rt expects). */
+static int close_p(lua_State *L) {
+  luaio_runtime *rt = luaio_rt(L);
   luaio_shutdown_tasks(rt, L);
   luaio_report_unretrieved(rt, L);
+  /* tasks still alive wait on something nothing can complete: unlink them so no wait
+   * list or timer keeps pointing at them once they are collected */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    luaio_task *t = luaL_testudata(L, -1, LUAIO_TASK);
+    if (t && t->state != T_DONE) {
+      luaio_list_unlink(&t->node);
+      luaio_timer_remove(rt, &t->timer);
+      t->on_cancel = NULL;
+    }
+    lua_pop(L, 1);
+  }
+  return 0;
+}
+
+void luaio_close(luaio_runtime *rt) {
+  if (!rt || !rt->loop || rt->closing) return;
+  lua_State *L = rt->L;
+  int top = lua_gettop(L);
+  luaio_detach(rt);
+  if (!rt->runL) {
+    rt->runL = L;
+    lua_pushlightuserdata(L, rt);
+    lua_pushcclosure(L, close_p, 1);
+    if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+      const char *msg = lua_tostring(L, -1);
+      if (rt->cerr) rt->cerr(rt->cerr_ud, msg ? msg : "luaio_close failed", NULL);
+      else fprintf(stderr, "luaio: %s\n", msg ? msg : "luaio_close failed");
+    }
+    rt->runL = NULL;
+  }
+  rt->closing = 1;
+  /* the box moves aside: luaio_get(L) is NULL from now on, the shell lives until lua_close */
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, "luaio.closed");
   lua_getfield(L, LUA_REGISTRYINDEX, RUNTIME_KEY);
-  luaio_runtime **box = luaL_testudata(L, -1, RUNTIME_BOX);
-  if (box) *box = NULL;
+  lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
   lua_pushnil(L);
   lua_setfield(L, LUA_REGISTRYINDEX, RUNTIME_KEY);
   lua_pushnil(L);
@@ -76,9 +138,10 @@ void luaio_close(luaio_runtime *rt) {
   luaL_unref(L, LUA_REGISTRYINDEX, rt->handler_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, rt->anchors);
   luaL_unref(L, LUA_REGISTRYINDEX, rt->failed);
+  rt->handler_ref = rt->anchors = rt->failed = LUA_NOREF;
   lua_settop(L, top);
-  runtime_free(rt);
-  lua_gc(L, LUA_GCCOLLECT);
+  lua_gc(L, LUA_GCCOLLECT); /* finalizers close what unreachable objects still hold open */
+  runtime_release(rt);
 }
 
 static int new_weak_table_ref(lua_State *L) {
@@ -148,6 +211,8 @@ luaio_runtime *luaio_open(lua_State *L, uv_loop_t *loop) {
   rt->loop = loop;
   uv_timer_init(loop, &rt->wake);
   rt->wake.data = rt;
+  uv_prepare_init(loop, &rt->host_prep); /* for luaio_attach; inactive until then */
+  uv_idle_init(loop, &rt->host_idle);
   luaio_interrupt_init(rt);
   rt->ring_cap = 256;
   rt->ring = malloc(rt->ring_cap * sizeof *rt->ring);
@@ -172,7 +237,10 @@ luaio_runtime *luaio_open(lua_State *L, uv_loop_t *loop) {
   lua_setfield(L, LUA_REGISTRYINDEX, RUNTIME_KEY);
   lua_pushcfunction(L, open_module);
   lua_pushlightuserdata(L, rt);
-  if (lua_pcall(L, 1, 0, 0) != LUA_OK) return NULL;
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    luaio_close(rt); /* the message stays on top */
+    return NULL;
+  }
   return rt;
 }
 
@@ -183,7 +251,64 @@ int luaopen_luaio(lua_State *L) {
 }
 
 void luaio_spawn(lua_State *L, int nargs) {
-  luaio_task_push_new(L, luaio_get(L), nargs);
+  luaio_runtime *rt = luaio_get(L);
+  if (!rt) luaL_error(L, "luaio_spawn: luaio is not open in this state");
+  luaio_task_push_new(L, rt, nargs);
+  if (rt->attached) luaio_attach(rt); /* the host's uv_run must not block now */
+}
+
+/* ---- tasks and futures seen from C ---- */
+/* the public status codes are the future states */
+static const int c_status[] = {LUAIO_PENDING, LUAIO_OK, LUAIO_FAILED, LUAIO_CANCELLED};
+_Static_assert(FUT_PENDING == 0 && FUT_OK == 1 && FUT_ERR == 2 && FUT_CANCELLED == 3,
+               "luaio_task_status maps future states by index");
+
+int luaio_task_status(lua_State *L, int idx) {
+  luaio_future *f = luaio_testfuture(L, idx);
+  return f ? c_status[f->state] : -1;
+}
+
+int luaio_task_result(lua_State *L, int idx, int *nresults) {
+  luaio_future *f = luaio_testfuture(L, idx);
+  if (nresults) *nresults = 0;
+  if (!f) return -1;
+  idx = lua_absindex(L, idx);
+  switch (f->state) {
+  case FUT_OK: {
+    int n = f->nres;
+    luaL_checkstack(L, n + 1, "too many results");
+    lua_getiuservalue(L, idx, 1);
+    if (n != 1) {
+      int t = lua_gettop(L);
+      for (int i = 1; i <= n; i++) lua_rawgeti(L, t, i);
+      lua_remove(L, t);
+    }
+    if (nresults) *nresults = n;
+    break;
+  }
+  case FUT_ERR:
+    f->unretrieved = 0; /* the host has seen it: not reported as lost */
+    /* fall through */
+  case FUT_CANCELLED:
+    lua_getiuservalue(L, idx, 1);
+    if (nresults) *nresults = 1;
+    break;
+  }
+  return c_status[f->state];
+}
+
+int luaio_cancel(lua_State *L, int idx) {
+  luaio_future *f = luaio_testfuture(L, idx);
+  if (!f || f->state != FUT_PENDING || !luaio_get(L)) return 0;
+  int r;
+  if (f->is_task) {
+    r = luaio_task_cancel(L, (luaio_task *)f, 0);
+  } else {
+    idx = lua_absindex(L, idx);
+    r = luaio_future_cancel(L, idx, 0);
+  }
+  if (r && f->rt->attached) luaio_attach(f->rt);
+  return r;
 }
 
 int luaio_run(lua_State *L, int nargs, int nresults, char **traceback) {
@@ -221,6 +346,13 @@ int luaio_future_new(lua_State *L) {
 }
 
 static int settle(lua_State *L, int ref, int nvalues, int fail) {
+  luaio_runtime *rt = luaio_get(L);
+  if (!rt) { /* closed: the future and its waiters are gone with the runtime */
+    lua_pop(L, nvalues);
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+    return -1;
+  }
+  if (rt->attached) luaio_attach(rt);
   lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
   lua_insert(L, -(nvalues + 1));
   int fidx = lua_gettop(L) - nvalues;

@@ -194,39 +194,169 @@ int luaio_run_loop(luaio_runtime *rt, lua_State *L, luaio_task *until) {
   return deadlock;
 }
 
+/* ---- driving from a host ----
+ * Every host entry runs under a protected call on the main state, so a Lua error that
+ * escapes the scheduler (out of memory) reaches the error handler instead of the state's
+ * panic function. rt->runL is set meanwhile: aio.run from a callback raises, and a nested
+ * luaio_step / luaio_run_until_idle is refused. */
+enum { DRIVE_STEP, DRIVE_IDLE, DRIVE_ATTACHED, DRIVE_UNTIL };
+typedef struct drive_args {
+  luaio_runtime *rt;
+  uint64_t budget_ns;
+  int mode;
+  luaio_future *until;
+} drive_args;
+
+/* Drives the loop until f is done or nothing can make progress any more. */
+static void run_until(luaio_runtime *rt, lua_State *L, luaio_future *f) {
+  if (f->is_task) { luaio_run_loop(rt, L, (luaio_task *)f); return; }
+  while (f->state == FUT_PENDING) {
+    run_ready(rt, L, 0);
+    fire_due(rt);
+    if (f->state != FUT_PENDING) break;
+    if (rt->ring_count) { poll_io(rt, 0); fire_due(rt); continue; }
+    if (stuck(rt)) break;
+    poll_io(rt, 1);
+    fire_due(rt);
+  }
+}
+
+static int drive_p(lua_State *L) {
+  drive_args *a = lua_touserdata(L, 1);
+  luaio_runtime *rt = a->rt;
+  switch (a->mode) {
+  case DRIVE_STEP: /* what is ready, then I/O without blocking, then due timers */
+    run_ready(rt, L, a->budget_ns);
+    poll_io(rt, 0);
+    fire_due(rt);
+    break;
+  case DRIVE_IDLE:
+    luaio_run_loop(rt, L, NULL);
+    break;
+  case DRIVE_UNTIL: /* the host waits for it: its error is the host's to retrieve */
+    run_until(rt, L, a->until);
+    if (a->until->state == FUT_ERR) a->until->unretrieved = 0;
+    break;
+  case DRIVE_ATTACHED: /* inside the host's uv_run: I/O is its job */
+    fire_due(rt);
+    run_ready(rt, L, 0);
+    fire_due(rt);
+    break;
+  }
+  luaio_report_unretrieved(rt, L);
+  return 0;
+}
+
+static void report_c_error(luaio_runtime *rt, const char *msg) {
+  if (!msg) msg = "(error object is not a string)";
+  if (rt->cerr) rt->cerr(rt->cerr_ud, msg, NULL);
+  else { fprintf(stderr, "luaio: %s\n", msg); fflush(stderr); }
+}
+
+static int drive(luaio_runtime *rt, int mode, double budget, luaio_future *until) {
+  if (!rt || !rt->loop || rt->runL) return -1; /* closed, or the loop is running already */
+  lua_State *L = rt->L;
+  drive_args a = {rt, budget > 0 ? (uint64_t)(budget * 1e9) : 0, mode, until};
+  if (a.budget_ns == 0 && budget > 0) a.budget_ns = 1;
+  int top = lua_gettop(L);
+  rt->runL = L;
+  lua_pushcfunction(L, drive_p);
+  lua_pushlightuserdata(L, &a);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) report_c_error(rt, lua_tostring(L, -1));
+  lua_settop(L, top);
+  rt->runL = NULL;
+  return 0;
+}
+
 int luaio_step(luaio_runtime *rt, double budget, int *ready) {
-  lua_State *prev = rt->runL;
-  rt->runL = rt->L;
-  run_ready(rt, rt->L, budget > 0 ? (uint64_t)(budget * 1e9) : 0);
-  poll_io(rt, 0);
-  fire_due(rt);
-  rt->runL = prev;
-  luaio_report_unretrieved(rt, rt->L);
+  if (ready) *ready = 0;
+  if (drive(rt, DRIVE_STEP, budget, NULL) < 0) return -1;
   if (ready) *ready = rt->ring_count > 0;
   return rt->ntasks;
 }
 
 int luaio_run_until_idle(luaio_runtime *rt) {
-  luaio_run_loop(rt, rt->L, NULL);
-  luaio_report_unretrieved(rt, rt->L);
-  return LUA_OK;
+  return drive(rt, DRIVE_IDLE, 0, NULL) < 0 ? -1 : LUA_OK;
 }
 
-int luaio_backend_fd(luaio_runtime *rt) { return uv_backend_fd(rt->loop); }
+int luaio_task_wait(lua_State *L, int idx) {
+  luaio_runtime *rt = luaio_get(L);
+  luaio_future *f = luaio_testfuture(L, idx);
+  if (!rt || !f) return -1;
+  if (f->state == FUT_PENDING) {
+    lua_pushvalue(L, idx); /* keeps it alive while the loop runs */
+    int r = drive(rt, DRIVE_UNTIL, 0, f);
+    lua_pop(L, 1);
+    if (r < 0) return -1;
+  }
+  return f->state; /* LUAIO_PENDING .. LUAIO_CANCELLED are the future states */
+}
+
+int luaio_backend_fd(luaio_runtime *rt) { return rt && rt->loop ? uv_backend_fd(rt->loop) : -1; }
 
 int luaio_backend_timeout(luaio_runtime *rt) {
+  if (!rt || !rt->loop) return -1;
   if (rt->ring_count) return 0;
-  int uvt = uv_backend_timeout(rt->loop);
+  /* uv_backend_timeout says 0 for a loop with nothing alive: nothing to wait for there */
+  int uvt = uv_loop_alive(rt->loop) ? uv_backend_timeout(rt->loop) : -1;
   if (!rt->heap_count) return uvt;
   uint64_t now = luaio_now(), when = rt->heap[0]->when;
-  int ms = when > now ? (int)((when - now + 999999) / 1000000) : 0;
+  uint64_t ms64 = when > now ? (when - now + 999999) / 1000000 : 0;
+  int ms = ms64 > INT32_MAX ? INT32_MAX : (int)ms64;
   return (uvt < 0 || ms < uvt) ? ms : uvt;
+}
+
+/* ---- attached mode: the host's uv_run drives luaio ----
+ * A prepare handle (unreferenced: it never keeps the loop alive by itself) runs due timers
+ * and ready tasks once per loop iteration, right before libuv polls. Then the idle handle
+ * is active while tasks are ready (the poll does not block) and the wake timer is armed
+ * for luaio's next deadline (the poll wakes in time, and sleeping tasks keep uv_run going). */
+static void host_idle_cb(uv_idle_t *h) { (void)h; }
+
+static void attach_arm(luaio_runtime *rt) {
+  if (rt->ring_count) uv_idle_start(&rt->host_idle, host_idle_cb);
+  else uv_idle_stop(&rt->host_idle);
+  if (rt->heap_count) {
+    uint64_t now = luaio_now(), when = rt->heap[0]->when;
+    uv_update_time(rt->loop);
+    uv_timer_start(&rt->wake, wake_cb, when > now ? (when - now + 999999) / 1000000 : 0, 0);
+  } else {
+    uv_timer_stop(&rt->wake);
+  }
+}
+
+static void host_prep_cb(uv_prepare_t *p) {
+  luaio_runtime *rt = p->data;
+  if (rt->runL) { uv_idle_stop(&rt->host_idle); return; } /* luaio drives the loop itself */
+  drive(rt, DRIVE_ATTACHED, 0, NULL);
+  if (rt->attached && rt->loop) attach_arm(rt);
+}
+
+int luaio_attach(luaio_runtime *rt) {
+  if (!rt || !rt->loop) return -1;
+  if (!rt->attached) {
+    rt->host_prep.data = rt;
+    uv_prepare_start(&rt->host_prep, host_prep_cb);
+    uv_unref((uv_handle_t *)&rt->host_prep);
+    rt->attached = 1;
+  }
+  if (!rt->runL) attach_arm(rt);
+  return 0;
+}
+
+void luaio_detach(luaio_runtime *rt) {
+  if (!rt || !rt->loop || !rt->attached) return;
+  rt->attached = 0;
+  uv_prepare_stop(&rt->host_prep);
+  uv_idle_stop(&rt->host_idle);
+  if (!rt->runL) uv_timer_stop(&rt->wake);
 }
 
 uv_loop_t *luaio_loop(luaio_runtime *rt) { return rt->loop; }
 lua_State *luaio_state(luaio_runtime *rt) { return rt->L; }
 
 void luaio_set_error_handler(luaio_runtime *rt, luaio_error_fn fn, void *ud) {
+  if (!rt) return;
   rt->cerr = fn;
   rt->cerr_ud = ud;
 }

@@ -120,6 +120,10 @@ struct luaio_runtime {
   luaio_error_fn cerr;
   void *cerr_ud;
   int closing;
+  /* luaio_attach: the host's own uv_run drives luaio through these (module.c, runtime.c) */
+  uv_prepare_t host_prep;
+  uv_idle_t host_idle;     /* keeps the host's uv_run from blocking while tasks are ready */
+  int attached;
 };
 
 /* runtime.c */
