@@ -23,10 +23,11 @@ BIN_OBJ := $(BUILD)/obj/main.o $(BUILD)/obj/repl.o
 LUA_SRC := $(sort $(wildcard lua/luaio/*.lua))
 CTEST_SRC := $(wildcard tests/c/*.c)
 CTEST_BIN := $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
+EMBED_BIN := $(patsubst examples/embed/%.c,$(BUILD)/examples/%,$(wildcard examples/embed/*.c))
 HEADERS := $(wildcard src/*.h)
 
-.PHONY: all run test check bench deps clean install fuzz
-all: $(BUILD)/luaio $(BUILD)/luaio.so $(BUILD)/libluaio.a $(CTEST_BIN)
+.PHONY: all run test check bench deps clean install fuzz examples
+all: $(BUILD)/luaio $(BUILD)/luaio.so $(BUILD)/libluaio.a $(CTEST_BIN) $(EMBED_BIN)
 
 $(BUILD)/obj/%.o: src/%.c $(HEADERS) | $(BUILD)/obj
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -53,7 +54,12 @@ $(BUILD)/luaio: $(BIN_OBJ) $(BUILD)/libluaio.a
 $(BUILD)/tests/%: tests/c/%.c $(BUILD)/libluaio.a src/luaio.h | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Isrc $< -o $@ $(BUILD)/libluaio.a $(LDFLAGS) $(LUA_LIBS) $(UV_LIBS) -lm
 
-$(BUILD)/obj $(BUILD)/tests:
+# C hosts embedding luaio (examples/embed/*.c), built like an outside host would
+examples: $(EMBED_BIN)
+$(BUILD)/examples/%: examples/embed/%.c $(BUILD)/libluaio.a src/luaio.h | $(BUILD)/examples
+	$(CC) $(CFLAGS) -Isrc $< -o $@ $(BUILD)/libluaio.a $(LDFLAGS) $(LUA_LIBS) $(UV_LIBS) -lm
+
+$(BUILD)/obj $(BUILD)/tests $(BUILD)/examples:
 	mkdir -p $@
 
 run: deps all
