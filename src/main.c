@@ -276,4 +276,5 @@ void luaio_main_install_signals(lua_State *L) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
+  luaio_repl_install_sigusr1(L);
 }

@@ -16,6 +16,7 @@ if [ "${LUAIO_VALGRIND:-}" = 1 ]; then
 fi
 export LUAIO_BIN="$B/luaio"   # specs that run scripts in a fresh process use it
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export LUAIO_BIN="$B/luaio" # the binary specs spawn (repl_spec drives it through a pty)
 
 # count TAP lines of one run; a run that dies without reporting counts as one failure
 tally() { # label file rc
@@ -35,7 +36,8 @@ specs=(tests)
 if [ "${LUAIO_VALGRIND:-}" != 1 ]; then
   pre=()
   if [ "${LUAIO_SANITIZED:-}" = 1 ]; then
-    pre=(env LD_PRELOAD="$(cc -print-file-name=libasan.so)" ASAN_OPTIONS=detect_leaks=0)
+    export LUAIO_PRELOAD="$(cc -print-file-name=libasan.so)"
+    pre=(env LD_PRELOAD="$LUAIO_PRELOAD" ASAN_OPTIONS=detect_leaks=0)
   fi
   LUA_CPATH="$B/?.so;;" "${pre[@]}" lua5.4 /usr/bin/busted -o TAP "${specs[@]}" >"$log/lua" 2>&1
   tally "specs under lua5.4 + $B/luaio.so" "$log/lua" $?
