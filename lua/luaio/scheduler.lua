@@ -232,6 +232,7 @@ local function finish(self, job, task, ok, ...)
       end
     end
   end
+  if self._nputters > 0 then wake_spawners(self) end
   if self._idle[1] and self._nactive + self._npending <= 1 then notify(self._idle) end
   return nxt
 end
@@ -367,6 +368,8 @@ function Scheduler:spawn(fn, ...)
   else
     start(self, job)
   end
+  -- a spawner woken for a pending slot may have started its job directly instead
+  if self._nputters > 0 then wake_spawners(self) end
   return job
 end
 
