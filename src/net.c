@@ -1,7 +1,495 @@
-/* net.c — open_connection, start_server, unix sockets, getaddrinfo (issue 5). */
-#include "runtime.h"
+/* net.c — the C mechanism under streams.lua: asynchronous name resolution, connecting one
+ * address (TCP or Unix), listening sockets that start a task per connection. The policy
+ * (trying each address, the Server object, option checking) is in lua/luaio/streams.lua. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "stream.h"
+
+/* ---- addresses: a resolved address travels through Lua as the bytes of its sockaddr ---- */
+static const struct sockaddr *check_sockaddr(lua_State *L, int idx, struct sockaddr_storage *ss) {
+  size_t len;
+  const char *p = luaL_checklstring(L, idx, &len);
+  if (len != sizeof(struct sockaddr_in) && len != sizeof(struct sockaddr_in6))
+    luaL_argerror(L, idx, "not a packed address");
+  memset(ss, 0, sizeof *ss);
+  memcpy(ss, p, len);
+  return (const struct sockaddr *)ss;
+}
+
+static void push_packed(lua_State *L, const struct sockaddr *sa) {
+  lua_pushlstring(L, (const char *)sa, sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                                   : sizeof(struct sockaddr_in));
+}
+
+/* _addr_info(packed) -> family, host, port */
+static int l_addr_info(lua_State *L) {
+  struct sockaddr_storage ss;
+  const struct sockaddr *sa = check_sockaddr(L, 1, &ss);
+  char host[64];
+  if (sa->sa_family == AF_INET6) {
+    uv_ip6_name((const struct sockaddr_in6 *)sa, host, sizeof host);
+    lua_pushliteral(L, "inet6");
+    lua_pushstring(L, host);
+    lua_pushinteger(L, ntohs(((const struct sockaddr_in6 *)sa)->sin6_port));
+  } else {
+    uv_ip4_name((const struct sockaddr_in *)sa, host, sizeof host);
+    lua_pushliteral(L, "inet");
+    lua_pushstring(L, host);
+    lua_pushinteger(L, ntohs(((const struct sockaddr_in *)sa)->sin_port));
+  }
+  return 3;
+}
+
+static int family_of(const char *f) {
+  if (!f) return AF_UNSPEC;
+  if (strcmp(f, "inet") == 0) return AF_INET;
+  if (strcmp(f, "inet6") == 0) return AF_INET6;
+  return -1;
+}
+
+/* ---- name resolution on libuv's thread pool ---- */
+typedef struct gai_op {
+  uv_getaddrinfo_t req;
+  luaio_runtime *rt;
+  luaio_task *t;          /* NULL once the caller has gone: the callback then frees */
+  struct addrinfo *res;
+  int status, done;
+} gai_op;
+
+static void gai_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+  gai_op *op = req->data;
+  op->done = 1;
+  op->status = status;
+  op->res = res;
+  if (!op->t || op->rt->closing) { uv_freeaddrinfo(res); free(op); return; }
+  luaio_wake(op->rt, op->t);
+}
+
+static int resolve_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  luaio_task *t = luaio_rt(L)->current;
+  gai_op *op = lua_touserdata(L, (int)ctx);
+  if (luaio_take_wake_cancel(t)) {
+    if (op->done) { uv_freeaddrinfo(op->res); free(op); }
+    else { op->t = NULL; uv_cancel((uv_req_t *)&op->req); } /* the callback frees it */
+    return luaio_raise_cancelled(L, t);
+  }
+  struct addrinfo *res = op->res;
+  int err = op->status;
+  free(op);
+  if (err) {
+    uv_freeaddrinfo(res);
+    const char *host = lua_tostring(L, 1);
+    lua_pushfstring(L, "getaddrinfo %s", host ? host : "(nil)");
+    return luaio_raise_oserror(L, err, lua_tostring(L, -1));
+  }
+  lua_newtable(L);
+  int n = 0;
+  for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+    if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
+    push_packed(L, ai->ai_addr);
+    lua_rawseti(L, -2, ++n);
+  }
+  uv_freeaddrinfo(res);
+  return 1;
+}
+
+/* _resolve(host, port, family, passive) -> list of packed addresses. Numeric hosts (and
+ * nil, meaning every interface) are answered at once, without the thread pool. */
+static int l_resolve(lua_State *L) {
+  const char *host = luaL_optstring(L, 1, NULL);
+  int port = (int)luaL_checkinteger(L, 2);
+  int family = family_of(luaL_optstring(L, 3, NULL));
+  int passive = lua_toboolean(L, 4);
+  luaL_argcheck(L, family >= 0, 3, "family must be 'inet' or 'inet6'");
+  luaL_argcheck(L, port >= 0 && port <= 65535, 2, "port out of range");
+  struct sockaddr_in a4;
+  struct sockaddr_in6 a6;
+  if (!host || !*host) {
+    lua_newtable(L);
+    int n = 0;
+    if (family != AF_INET6 && uv_ip4_addr(passive ? "0.0.0.0" : "127.0.0.1", port, &a4) == 0) {
+      push_packed(L, (struct sockaddr *)&a4);
+      lua_rawseti(L, -2, ++n);
+    }
+    if (family != AF_INET && uv_ip6_addr(passive ? "::" : "::1", port, &a6) == 0) {
+      push_packed(L, (struct sockaddr *)&a6);
+      lua_rawseti(L, -2, ++n);
+    }
+    return 1;
+  }
+  if (family != AF_INET6 && uv_ip4_addr(host, port, &a4) == 0) {
+    lua_createtable(L, 1, 0);
+    push_packed(L, (struct sockaddr *)&a4);
+    lua_rawseti(L, -2, 1);
+    return 1;
+  }
+  if (family != AF_INET && strchr(host, ':') && uv_ip6_addr(host, port, &a6) == 0) {
+    lua_createtable(L, 1, 0);
+    push_packed(L, (struct sockaddr *)&a6);
+    lua_rawseti(L, -2, 1);
+    return 1;
+  }
+  luaio_task *t = luaio_check_suspend(L, "getaddrinfo");
+  lua_settop(L, 4);
+  char service[16];
+  snprintf(service, sizeof service, "%d", port);
+  struct addrinfo hints;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = family;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = passive ? AI_PASSIVE : 0;
+  gai_op *op = calloc(1, sizeof *op);
+  if (!op) return luaL_error(L, "not enough memory");
+  op->rt = luaio_rt(L);
+  op->t = t;
+  op->req.data = op;
+  int err = uv_getaddrinfo(op->rt->loop, &op->req, gai_cb, host, service, &hints);
+  if (err) {
+    free(op);
+    lua_pushfstring(L, "getaddrinfo %s", host);
+    return luaio_raise_oserror(L, err, lua_tostring(L, -1));
+  }
+  lua_pushlightuserdata(L, op);
+  return luaio_park(L, t, W_OTHER, lua_gettop(L), resolve_k);
+}
+
+/* ---- connecting one address ---- */
+typedef struct conn_op {
+  uv_connect_t req;
+  luaio_stream *s;
+  luaio_runtime *rt;
+  luaio_task *t;          /* NULL once the caller has gone: the callback then frees */
+  int status, done;
+} conn_op;
+
+static void connect_cb(uv_connect_t *req, int status) {
+  conn_op *op = req->data;
+  op->done = 1;
+  op->status = status;
+  if (!op->t || op->rt->closing) { free(op); return; }
+  luaio_wake(op->rt, op->t);
+}
+
+static int connect_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  luaio_task *t = luaio_rt(L)->current;
+  conn_op *op = lua_touserdata(L, (int)ctx);
+  luaio_stream *s = op->s;
+  if (luaio_take_wake_cancel(t)) {
+    /* closing the handle cancels the request; its callback frees op */
+    if (op->done) free(op);
+    else op->t = NULL;
+    luaio_stream_abandon(s);
+    return luaio_raise_cancelled(L, t);
+  }
+  int err = op->status;
+  free(op);
+  if (err) {
+    luaio_stream_abandon(s);
+    if (lua_toboolean(L, 4)) /* a Unix path */
+      return luaio_raise_oserror(L, err, lua_pushfstring(L, "connect %s", lua_tostring(L, 2)));
+    struct sockaddr_storage ss;
+    const struct sockaddr *sa = check_sockaddr(L, 2, &ss);
+    char host[64];
+    int port;
+    if (sa->sa_family == AF_INET6) {
+      uv_ip6_name((const struct sockaddr_in6 *)sa, host, sizeof host);
+      port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+    } else {
+      uv_ip4_name((const struct sockaddr_in *)sa, host, sizeof host);
+      port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+    }
+    lua_pushfstring(L, sa->sa_family == AF_INET6 ? "connect [%s]:%d" : "connect %s:%d", host, port);
+    return luaio_raise_oserror(L, err, lua_tostring(L, -1));
+  }
+  if (s->kind == SK_TCP) uv_tcp_nodelay(&s->u.tcp, 1);
+  luaio_stream_push_pair(L, s);
+  return 2;
+}
+
+/* _connect(kind, packed_address_or_path, limit, is_path) -> reader, writer */
+static int l_connect(lua_State *L) {
+  const char *kind = luaL_checkstring(L, 1);
+  lua_Integer limit = luaL_checkinteger(L, 3);
+  int pipe = strcmp(kind, "unix") == 0;
+  struct sockaddr_storage ss;
+  const struct sockaddr *sa = NULL;
+  const char *path = NULL;
+  if (pipe) path = luaL_checkstring(L, 2);
+  else sa = check_sockaddr(L, 2, &ss);
+  lua_settop(L, 3);
+  lua_pushboolean(L, pipe);
+  luaio_task *t = luaio_check_suspend(L, pipe ? "open_unix_connection" : "open_connection");
+  luaio_runtime *rt = luaio_rt(L);
+  conn_op *op = calloc(1, sizeof *op);
+  if (!op) return luaL_error(L, "not enough memory");
+  op->s = luaio_stream_new(rt, pipe ? SK_PIPE : SK_TCP, (size_t)limit);
+  if (!op->s) { free(op); return luaL_error(L, "cannot create a socket"); }
+  op->rt = rt;
+  op->t = t;
+  op->req.data = op;
+  if (pipe) {
+    uv_pipe_connect(&op->req, &op->s->u.pipe, path, connect_cb); /* reports through the callback */
+  } else {
+    int err = uv_tcp_connect(&op->req, &op->s->u.tcp, sa, connect_cb);
+    if (err) {
+      luaio_stream_abandon(op->s);
+      free(op);
+      return luaio_raise_oserror(L, err, "connect");
+    }
+  }
+  lua_pushlightuserdata(L, op);
+  return luaio_park(L, t, W_STREAM, lua_gettop(L), connect_k);
+}
+
+/* ---- listening ---- */
+static void ls_maybe_free(luaio_listener *ls) {
+  if (!ls->owned && ls->active == 0 && ls->closed) free(ls);
+}
+
+static void ls_wake(luaio_listener *ls) {
+  if (!ls->rt || ls->rt->closing || !ls->closed || ls->active) return;
+  while (!luaio_list_empty(&ls->cwait))
+    luaio_wake(ls->rt, luaio_container(ls->cwait.next, luaio_task, node));
+}
+
+static void ls_close_cb(uv_handle_t *h) {
+  luaio_listener *ls = h->data;
+  ls->closed = 1;
+  ls_wake(ls);
+  ls_maybe_free(ls);
+}
+
+void luaio_listener_conn_closed(luaio_listener *ls) {
+  ls->active--;
+  ls_wake(ls);
+  ls_maybe_free(ls);
+}
+
+static int accept_lua(lua_State *L) {
+  luaio_listener *ls = lua_touserdata(L, 1);
+  luaio_stream *s = lua_touserdata(L, 2);
+  luaio_runtime *rt = ls->rt;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
+  lua_rawgeti(L, -1, ls->ref);
+  lua_getiuservalue(L, -1, 1); /* the per-connection main function */
+  luaio_stream_push_pair(L, s);
+  luaio_task_push_new(L, rt, 2);
+  return 0;
+}
+
+/* Runs inside libuv: no user code here, only a new task queued with (reader, writer). */
+static void on_connection(uv_stream_t *server, int status) {
+  luaio_listener *ls = server->data;
+  if (status < 0 || !ls->rt || ls->rt->closing || ls->close_started) return;
+  luaio_runtime *rt = ls->rt;
+  luaio_stream *s = luaio_stream_new(rt, ls->kind, ls->limit);
+  if (!s) return;
+  if (uv_accept(server, &s->u.s) != 0) { luaio_stream_abandon(s); return; }
+  if (ls->kind == SK_TCP) uv_tcp_nodelay(&s->u.tcp, 1);
+  s->server = ls;
+  ls->active++;
+  lua_State *L = rt->runL ? rt->runL : rt->L;
+  int top = lua_gettop(L);
+  if (!lua_checkstack(L, 8)) { luaio_stream_abandon(s); return; }
+  lua_pushcfunction(L, accept_lua);
+  lua_pushlightuserdata(L, ls);
+  lua_pushlightuserdata(L, s);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK && !s->owned) luaio_stream_abandon(s);
+  lua_settop(L, top);
+}
+
+static luaio_listener *tols(lua_State *L) {
+  luaio_listener **p = luaL_checkudata(L, 1, LUAIO_LISTENER);
+  if (!*p) luaL_error(L, "ServerSocket: used after it was collected");
+  return *p;
+}
+
+static void ls_unanchor(lua_State *L, luaio_listener *ls) {
+  if (ls->ref == LUA_NOREF) return;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ls->rt->anchors);
+  luaL_unref(L, -1, ls->ref);
+  lua_pop(L, 1);
+  ls->ref = LUA_NOREF;
+}
+
+static void ls_start_close(luaio_listener *ls) {
+  if (ls->close_started) return;
+  ls->close_started = 1;
+  if (uv_is_closing(&ls->u.h)) { ls->closed = 1; return; } /* closed by the runtime's uv_walk */
+  uv_close(&ls->u.h, ls_close_cb);
+}
+
+static int ls_close(lua_State *L) {
+  luaio_listener *ls = tols(L);
+  ls_unanchor(L, ls);
+  ls_start_close(ls);
+  return 0;
+}
+
+static int ls_gc(lua_State *L) {
+  luaio_listener **p = luaL_checkudata(L, 1, LUAIO_LISTENER);
+  luaio_listener *ls = *p;
+  if (!ls) return 0;
+  *p = NULL;
+  ls->owned = 0;
+  ls->rt = NULL;
+  luaio_list_init(&ls->cwait);
+  ls_start_close(ls);
+  ls_maybe_free(ls);
+  return 0;
+}
+
+static int ls_wait_closed_k(lua_State *L, int status, lua_KContext ctx);
+static int ls_wait_closed_step(lua_State *L) {
+  luaio_listener *ls = tols(L);
+  if (ls->closed && ls->active == 0) return 0;
+  luaio_task *t = luaio_check_suspend(L, "wait_closed");
+  luaio_list_append(&ls->cwait, &t->node);
+  return luaio_park(L, t, W_OTHER, 1, ls_wait_closed_k);
+}
+
+static int ls_wait_closed_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  luaio_raise_if_cancelled(L, luaio_rt(L)->current);
+  return ls_wait_closed_step(L);
+}
+
+static int ls_wait_closed(lua_State *L) {
+  lua_settop(L, 1);
+  return ls_wait_closed_step(L);
+}
+
+static int ls_getsockname(lua_State *L) {
+  luaio_listener *ls = tols(L);
+  if (ls->close_started) { lua_pushnil(L); return 1; }
+  return luaio_push_name(L, &ls->u, ls->kind, 0);
+}
+
+static int ls_is_serving(lua_State *L) {
+  lua_pushboolean(L, !tols(L)->close_started);
+  return 1;
+}
+
+static int ls_active(lua_State *L) {
+  lua_pushinteger(L, tols(L)->active);
+  return 1;
+}
+
+static int ls_fileno(lua_State *L) {
+  luaio_listener *ls = tols(L);
+  uv_os_fd_t fd;
+  if (!ls->close_started && uv_fileno(&ls->u.h, &fd) == 0) lua_pushinteger(L, (lua_Integer)fd);
+  else lua_pushnil(L);
+  return 1;
+}
+
+static int ls_tostring(lua_State *L) {
+  luaio_listener **p = luaL_checkudata(L, 1, LUAIO_LISTENER);
+  lua_pushfstring(L, "ServerSocket: %p", (void *)*p);
+  return 1;
+}
+
+/* _listen(main, kind, packed_address_or_path, backlog, limit, reuse_port) -> ServerSocket.
+ * Listening when it returns; each connection runs main(reader, writer) as a new task. */
+static int l_listen(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  const char *kind = luaL_checkstring(L, 2);
+  int backlog = (int)luaL_checkinteger(L, 4);
+  lua_Integer limit = luaL_checkinteger(L, 5);
+  int reuse_port = lua_toboolean(L, 6);
+  int pipe = strcmp(kind, "unix") == 0;
+  struct sockaddr_storage ss;
+  const struct sockaddr *sa = NULL;
+  const char *path = NULL;
+  if (pipe) path = luaL_checkstring(L, 3);
+  else sa = check_sockaddr(L, 3, &ss);
+  luaio_runtime *rt = luaio_rt(L);
+  luaio_listener **box = lua_newuserdatauv(L, sizeof *box, 1);
+  *box = NULL;
+  luaL_setmetatable(L, LUAIO_LISTENER);
+  luaio_listener *ls = calloc(1, sizeof *ls);
+  if (!ls) return luaL_error(L, "not enough memory");
+  ls->rt = rt;
+  ls->ref = LUA_NOREF;
+  ls->kind = pipe ? SK_PIPE : SK_TCP;
+  ls->limit = (size_t)limit;
+  luaio_list_init(&ls->cwait);
+  int err;
+  const char *what;
+  if (pipe) {
+    err = uv_pipe_init(rt->loop, &ls->u.pipe, 0);
+    if (err) { free(ls); return luaio_raise_oserror(L, err, "socket"); }
+    ls->u.h.data = ls;
+    /* a socket file left by an earlier server is replaced, as asyncio does */
+    struct stat st;
+    if (path[0] && stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) unlink(path);
+    err = uv_pipe_bind(&ls->u.pipe, path);
+    what = "bind";
+  } else {
+    err = uv_tcp_init_ex(rt->loop, &ls->u.tcp, sa->sa_family);
+    if (err) { free(ls); return luaio_raise_oserror(L, err, "socket"); }
+    ls->u.h.data = ls;
+    what = "bind";
+    uv_os_fd_t fd;
+    if (reuse_port && uv_fileno(&ls->u.h, &fd) == 0) {
+#ifdef SO_REUSEPORT
+      int one = 1;
+      if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) err = uv_translate_sys_error(errno);
+#else
+      err = UV_ENOTSUP;
+#endif
+    }
+    if (!err) err = uv_tcp_bind(&ls->u.tcp, sa, sa->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+  }
+  if (!err) { err = uv_listen(&ls->u.s, backlog, on_connection); what = "listen"; }
+  if (err) {
+    ls_start_close(ls); /* unowned: ls_close_cb frees it */
+    if (pipe) return luaio_raise_oserror(L, err, lua_pushfstring(L, "%s %s", what, path));
+    char host[64];
+    int port;
+    if (sa->sa_family == AF_INET6) {
+      uv_ip6_name((const struct sockaddr_in6 *)sa, host, sizeof host);
+      port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+    } else {
+      uv_ip4_name((const struct sockaddr_in *)sa, host, sizeof host);
+      port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+    }
+    return luaio_raise_oserror(L, err, lua_pushfstring(L, "%s %s:%d", what, host, port));
+  }
+  *box = ls;
+  ls->owned = 1;
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, 1);
+  /* anchored while listening: a server serves whether or not the script keeps it */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
+  lua_pushvalue(L, -2);
+  ls->ref = luaL_ref(L, -2);
+  lua_pop(L, 1);
+  return 1;
+}
+
+static const luaL_Reg listener_methods[] = {
+  {"getsockname", ls_getsockname}, {"close", ls_close}, {"wait_closed", ls_wait_closed},
+  {"is_serving", ls_is_serving}, {"active", ls_active}, {"fileno", ls_fileno},
+  {"__gc", ls_gc}, {"__tostring", ls_tostring}, {NULL, NULL}
+};
 
 void luaio_net_open(lua_State *L, luaio_runtime *rt) {
-  (void)L;
-  (void)rt;
+  /* a peer that goes away must never kill the process: writes then fail with EPIPE.
+   * Left alone when the host installed its own handler. */
+  struct sigaction sa;
+  if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) signal(SIGPIPE, SIG_IGN);
+  luaio_new_class(L, LUAIO_LISTENER, listener_methods, rt);
+  static const luaL_Reg funcs[] = {
+    {"_resolve", l_resolve}, {"_connect", l_connect}, {"_listen", l_listen},
+    {"_addr_info", l_addr_info}, {NULL, NULL}
+  };
+  luaio_register(L, funcs, rt);
 }

@@ -1,0 +1,229 @@
+-- streams.lua — the policy over net.c's mechanism (API §7): open_connection tries each
+-- resolved address in turn, start_server builds a Server over listening sockets and runs each
+-- connection's callback in its own task, reporting its failures; getaddrinfo; Unix sockets.
+local aio, priv = ...
+
+local resolve, connect, listen, addr_info = aio._resolve, aio._connect, aio._listen, aio._addr_info
+aio._resolve, aio._connect, aio._listen, aio._addr_info = nil, nil, nil, nil
+
+local check_opts, is_cancel = priv.check_opts, priv.is_cancel
+local type, error, pcall, xpcall, ipairs, tostring, tonumber, setmetatable, getmetatable =
+  type, error, pcall, xpcall, ipairs, tostring, tonumber, setmetatable, getmetatable
+local mtype, traceback = math.type, debug.traceback
+local Future, current_task, call_exception_handler = aio.Future, aio.current_task, aio.call_exception_handler
+
+local DEFAULT_LIMIT = 65536
+
+local function argerror(argn, fname, msg)
+  error(("bad argument #%d to '%s' (%s)"):format(argn, fname, msg), 3)
+end
+
+local function check_port(port, fname, argn)
+  local p = port
+  if type(p) == "string" then p = tonumber(p:match("^%s*(%d+)%s*$")) end
+  if mtype(p) == "float" and p == p // 1 then p = math.tointeger(p) end
+  if mtype(p) ~= "integer" or p < 0 or p > 65535 then
+    argerror(argn, fname, "port must be an integer from 0 to 65535, got "
+      .. (type(port) == "string" and ("'" .. port .. "'") or tostring(port)))
+  end
+  return p
+end
+
+local function check_host(host, fname, argn)
+  if host ~= nil and type(host) ~= "string" then
+    argerror(argn, fname, "string expected, got " .. type(host))
+  end
+end
+
+local function check_limit(opts, fname, argn)
+  local limit = opts.limit
+  if limit == nil then return DEFAULT_LIMIT end
+  if mtype(limit) ~= "integer" or limit <= 0 then
+    argerror(argn, fname, "limit must be a positive integer")
+  end
+  return limit
+end
+
+local function check_family(opts, fname, argn)
+  local f = opts.family
+  if f ~= nil and f ~= "inet" and f ~= "inet6" then
+    argerror(argn, fname, "family must be 'inet' or 'inet6'")
+  end
+  return f
+end
+
+local function check_path(path, fname)
+  if type(path) ~= "string" or path == "" then
+    argerror(1, fname, "path expected, got " .. (path == "" and "empty string" or type(path)))
+  end
+end
+
+-- ---- name resolution ----
+local GAI_OPTS = { family = true }
+function aio.getaddrinfo(host, port, opts)
+  check_host(host, "getaddrinfo", 1)
+  port = port == nil and 0 or check_port(port, "getaddrinfo", 2)
+  opts = check_opts(opts, GAI_OPTS, "getaddrinfo", 3)
+  local family = check_family(opts, "getaddrinfo", 3)
+  local list = resolve(host, port, family, false)
+  local out = {}
+  for i, a in ipairs(list) do
+    local fam, addr, p = addr_info(a)
+    out[i] = { family = fam, addr = addr, port = p }
+  end
+  return out
+end
+
+-- ---- clients ----
+local CONNECT_OPTS = { limit = true, family = true }
+function aio.open_connection(host, port, opts)
+  if type(host) ~= "string" then argerror(1, "open_connection", "string expected, got " .. type(host)) end
+  port = check_port(port, "open_connection", 2)
+  opts = check_opts(opts, CONNECT_OPTS, "open_connection", 3)
+  local limit = check_limit(opts, "open_connection", 3)
+  local addrs = resolve(host, port, check_family(opts, "open_connection", 3), false)
+  if #addrs == 0 then
+    error(aio.OSError("getaddrinfo " .. host .. ": no address", { code = "EAI_NONAME" }), 2)
+  end
+  local last
+  for _, a in ipairs(addrs) do
+    local ok, r, w = pcall(connect, "tcp", a, limit)
+    if ok then return r, w end
+    if is_cancel(r) or getmetatable(r) ~= aio.OSError then error(r, 0) end
+    last = r
+  end
+  error(last, 0)
+end
+
+local UNIX_CONNECT_OPTS = { limit = true }
+function aio.open_unix_connection(path, opts)
+  check_path(path, "open_unix_connection")
+  opts = check_opts(opts, UNIX_CONNECT_OPTS, "open_unix_connection", 2)
+  return connect("unix", path, check_limit(opts, "open_unix_connection", 2))
+end
+
+-- ---- servers ----
+local Server = { __name = "luaio.Server" }
+Server.__index = Server
+
+function Server:is_serving() return not self._closed end
+
+-- Stops listening; open connections carry on (asyncio).
+function Server:close()
+  if self._closed then return end
+  self._closed = true
+  for _, s in ipairs(self.sockets) do s:close() end
+  local f = self._forever
+  if f and not f:done() then f:cancel() end
+end
+
+-- Waits until the server is closed and every connection it accepted has closed.
+function Server:wait_closed()
+  for _, s in ipairs(self.sockets) do s:wait_closed() end
+end
+
+function Server:start_serving() end
+
+function Server:serve_forever()
+  if self._forever then
+    error(aio.RuntimeError("server is already being awaited on serve_forever()"), 2)
+  end
+  if self._closed then error(aio.RuntimeError("server is closed"), 2) end
+  local f = Future()
+  self._forever = f
+  local ok, err = pcall(f.await, f)
+  self._forever = nil
+  if not ok and is_cancel(err) then
+    self:close()
+    self:wait_closed()
+  end
+  error(err, 0)
+end
+
+function Server:__close()
+  self:close()
+  self:wait_closed()
+end
+
+function Server:__tostring()
+  return ("Server<%d socket(s), %s>"):format(#self.sockets, self._closed and "closed" or "serving")
+end
+
+-- Each connection's task: client_cb(reader, writer). An error escaping it is reported (it is
+-- the task's failure, but nobody awaits these tasks) and closes the connection; the server
+-- keeps serving. The writer is closed (after flushing) when the callback returns, as it is
+-- in asyncio once the handler's last reference to it goes.
+local function handler(e)
+  return { e, traceback(tostring(type(e) == "table" and e.message or e), 2) }
+end
+
+local function client_main(cb)
+  return function(r, w)
+    local ok, err = xpcall(cb, handler, r, w)
+    if not ok then
+      local e = err[1]
+      pcall(w.close, w)
+      if is_cancel(e) then error(e, 0) end
+      call_exception_handler({
+        message = "Unhandled exception in client_connected_cb",
+        exception = e, traceback = err[2], task = current_task(), writer = w,
+      })
+      return
+    end
+    w:close()
+  end
+end
+
+local function check_cb(cb, fname)
+  if type(cb) ~= "function" and not (getmetatable(cb) or {}).__call then
+    argerror(1, fname, "function expected, got " .. type(cb))
+  end
+end
+
+local function check_backlog(opts, fname, argn)
+  local b = opts.backlog
+  if b == nil then return 100 end
+  if mtype(b) ~= "integer" or b < 0 then argerror(argn, fname, "backlog must be an integer >= 0") end
+  return b
+end
+
+local SERVER_OPTS = { limit = true, backlog = true, reuse_address = true, reuse_port = true, family = true }
+function aio.start_server(cb, host, port, opts)
+  check_cb(cb, "start_server")
+  check_host(host, "start_server", 2)
+  port = check_port(port == nil and 0 or port, "start_server", 3)
+  opts = check_opts(opts, SERVER_OPTS, "start_server", 4)
+  local limit = check_limit(opts, "start_server", 4)
+  local backlog = check_backlog(opts, "start_server", 4)
+  local addrs = resolve(host, port, check_family(opts, "start_server", 4), true)
+  local server = setmetatable({ sockets = {}, _closed = false }, Server)
+  local main = client_main(cb)
+  for _, a in ipairs(addrs) do
+    local ok, s = pcall(listen, main, "tcp", a, backlog, limit, opts.reuse_port)
+    if not ok then
+      local e = s
+      -- every interface: an address family the host lacks is skipped
+      if not (host == nil and type(e) == "table" and e.code == "EAFNOSUPPORT") then
+        for _, x in ipairs(server.sockets) do x:close() end
+        error(e, 2)
+      end
+    else
+      server.sockets[#server.sockets + 1] = s
+    end
+  end
+  if #server.sockets == 0 then error(aio.OSError("no address to listen on", { code = "EADDRNOTAVAIL" }), 2) end
+  return server
+end
+
+local UNIX_SERVER_OPTS = { limit = true, backlog = true }
+function aio.start_unix_server(cb, path, opts)
+  check_cb(cb, "start_unix_server")
+  if type(path) ~= "string" or path == "" then argerror(2, "start_unix_server", "path expected") end
+  opts = check_opts(opts, UNIX_SERVER_OPTS, "start_unix_server", 3)
+  local limit = check_limit(opts, "start_unix_server", 3)
+  local backlog = check_backlog(opts, "start_unix_server", 3)
+  local s = listen(client_main(cb), "unix", path, backlog, limit)
+  return setmetatable({ sockets = { s }, _closed = false, path = path }, Server)
+end
+
+aio.Server = Server

@@ -1,0 +1,73 @@
+/* stream.h — the connection state StreamReader/StreamWriter share (stream.c) and the
+ * listeners and connectors that create it (net.c). Internal to those two files. */
+#ifndef LUAIO_STREAM_H
+#define LUAIO_STREAM_H
+
+#include "runtime.h"
+#include "streambuf.h"
+
+#define LUAIO_READER "luaio.StreamReader"
+#define LUAIO_WRITER "luaio.StreamWriter"
+#define LUAIO_LISTENER "luaio.ServerSocket"
+
+enum { SK_NONE = 0, SK_TCP, SK_PIPE };
+
+typedef union luaio_uvstream {
+  uv_handle_t h;
+  uv_stream_t s;
+  uv_tcp_t tcp;
+  uv_pipe_t pipe;
+} luaio_uvstream;
+
+struct luaio_listener;
+
+/* One connection. malloc'd, never inside a userdata: libuv may call back after the Lua
+ * objects are gone, so it is freed only once both the handle has closed and no Lua
+ * object points at it any more (see stream_release in stream.c). */
+typedef struct luaio_stream {
+  luaio_uvstream u;           /* valid when kind != SK_NONE */
+  luaio_runtime *rt;          /* NULL once the Lua side is gone: callbacks then wake nobody */
+  struct luaio_listener *server; /* the listener that accepted it (counts active ones) */
+  luaio_sbuf rb;              /* bytes received and not read yet */
+  size_t limit;               /* reader limit; reading pauses above it */
+  size_t scan;                /* readuntil: offset searched so far by the waiting call */
+  size_t high, low;           /* write buffer limits drain() uses */
+  luaio_node rwait;           /* the one task waiting for data */
+  luaio_node dwait;           /* tasks in drain() */
+  luaio_node cwait;           /* tasks in wait_closed() */
+  int err;                    /* first connection error (a libuv code), 0 if none */
+  unsigned wqueued, wdone, wreleased; /* strings anchored for queued writes (see stream.c) */
+  unsigned char kind;
+  unsigned char owned;        /* a StreamReader userdata points here */
+  unsigned char reading;      /* uv_read_start is in effect */
+  unsigned char eof;          /* no more data will come (peer EOF, error or local close) */
+  unsigned char closing;      /* close() was called (or the handle is closing) */
+  unsigned char close_started; /* uv_close was called by us */
+  unsigned char closed;       /* the close callback ran */
+  unsigned char eof_written;  /* write_eof() was called */
+  unsigned char close_when_flushed;
+} luaio_stream;
+
+/* A listening socket. Freed when its handle has closed, its userdata is gone and every
+ * connection it accepted has closed (they point at it). */
+typedef struct luaio_listener {
+  luaio_uvstream u;
+  luaio_runtime *rt;          /* NULL once the userdata is gone */
+  int ref;                    /* anchors the userdata (in rt->anchors) while listening */
+  int active;                 /* accepted connections whose handle is still open */
+  size_t limit;
+  luaio_node cwait;           /* tasks in wait_closed() */
+  unsigned char kind, owned, close_started, closed;
+} luaio_listener;
+
+/* stream.c */
+luaio_stream *luaio_stream_new(luaio_runtime *rt, int kind, size_t limit); /* handle inited */
+void luaio_stream_push_pair(lua_State *L, luaio_stream *s); /* pushes reader, writer */
+void luaio_stream_abandon(luaio_stream *s); /* closes a stream no Lua object owns yet */
+void luaio_listener_conn_closed(luaio_listener *ls);
+int luaio_push_oserror(lua_State *L, int err, const char *what); /* pushes OSError */
+int luaio_raise_oserror(lua_State *L, int err, const char *what);
+/* pushes host, port (TCP) or the path (pipe) of the local or peer end; returns the count */
+int luaio_push_name(lua_State *L, luaio_uvstream *u, int kind, int peer);
+
+#endif
