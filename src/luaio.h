@@ -50,7 +50,8 @@ int luaio_task_result(lua_State *L, int idx, int *nresults);
 /* Drives the loop (blocking as needed) until it is done, and returns its status —
  * LUAIO_PENDING if nothing can complete it any more (deadlock). Returns -1 if idx holds
  * no Task/Future, luaio is not open in L, or the loop is already running (from a task or
- * a callback: there, await it instead). Other tasks run meanwhile. */
+ * a callback: there, await it instead). Other tasks run meanwhile. Its error counts as
+ * the host's to retrieve (it is not reported as lost). */
 int luaio_task_wait(lua_State *L, int idx);
 /* Requests cancellation (as task:cancel() / fut:cancel()); returns 1 if accepted. */
 int luaio_cancel(lua_State *L, int idx);
