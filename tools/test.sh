@@ -16,7 +16,6 @@ if [ "${LUAIO_VALGRIND:-}" = 1 ]; then
 fi
 export LUAIO_BIN="$B/luaio"   # specs that run scripts in a fresh process use it
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-export LUAIO_BIN="$B/luaio" # the binary specs spawn (repl_spec drives it through a pty)
 
 # count TAP lines of one run; a run that dies without reporting counts as one failure
 tally() { # label file rc
