@@ -23,8 +23,8 @@ job:close() retrieved them first (as aiojobs' done callback does).
 A cancellation of the worker while it runs a body is a cancellation of that job; once the body
 has ended the worker clears every request (uncancel) so the next job starts clean.
 
-Invariants (open scheduler): _nactive = number of keys in _active (jobs whose body runs or is
-about to); a pending job exists only while _nactive == _limit; _npending counts jobs with
+Invariants (open scheduler): _running maps each live worker task to the job it runs; _nactive
+counts those jobs, less the ones close() gave up on (_ab); a pending job exists only while _nactive == _limit; _npending counts jobs with
 s == "pending" (the queue may also hold closed ones, skipped when popped); _reserved counts
 blocked spawners already woken with a pending slot kept for them. ]]
 
@@ -155,7 +155,7 @@ local function pop_pending(self)
 end
 
 local function finish_unstarted(self, job)
-  job.s, job._out, job._fin, job._fn = "closed", "cancelled", true, nil
+  job.s, job._out, job._fn = "closed", "cancelled", nil
   job._err = CancelledError("job closed before it started")
   for i = 1, job._n do job[i] = nil end
   if job._waiters then notify(job._waiters); job._waiters = nil end
@@ -173,12 +173,14 @@ end
 
 -- ---- workers ----
 local worker
+local cancelling, uncancel
 
 local function start(self, job)
   job.s = "active"
   self._nactive = self._nactive + 1
-  self._active[job] = true
-  job._task = spawn_task(worker, self, job)
+  local task = spawn_task(worker, self, job)
+  job._task = task
+  self._running[task] = job
 end
 
 -- Records how a body ended and returns the next job for the same worker, if any.
@@ -200,25 +202,22 @@ local function finish(self, job, task, ok, ...)
       end
     end
   end
-  job.s, job._fin, job._fn, job._task = "closed", true, nil, nil
+  job.s, job._fn, job._task = "closed", nil, false
   local n = job._n
   if n > 0 then for i = 1, n do job[i] = nil end end
   if job._waiters then notify(job._waiters); job._waiters = nil end
   local shutting = false
-  local c = task:cancelling()
+  local c = cancelling(task)
   if c > 0 then
     -- a request we did not make while the main task has ended: the run is shutting down,
     -- so pending jobs must not start
-    if c > job._ncreq then
+    if c > (job._ncreq or 0) then
       local mt = priv.main_task
       shutting = mt ~= nil and mt:done()
     end
-    repeat until task:uncancel() == 0
+    repeat until uncancel(task) == 0
   end
-  if self._active[job] then
-    self._active[job] = nil
-    self._nactive = self._nactive - 1
-  end
+  if not job._ab then self._nactive = self._nactive - 1 end
   local nxt
   if self._npending > 0 then
     if shutting then
@@ -228,10 +227,10 @@ local function finish(self, job, task, ok, ...)
       if nxt then
         nxt.s, nxt._task = "active", task
         self._nactive = self._nactive + 1
-        self._active[nxt] = true
       end
     end
   end
+  self._running[task] = nxt
   if self._nputters > 0 then wake_spawners(self) end
   if self._idle[1] and self._nactive + self._npending <= 1 then notify(self._idle) end
   return nxt
@@ -239,6 +238,7 @@ end
 
 function worker(self, job)
   local task = current_task()
+  if not cancelling then cancelling, uncancel = task.cancelling, task.uncancel end
   local cur = job
   local function msgh(e)
     if getmetatable(e) ~= CancelledError then cur._tb = traceback(nil, 2) end
@@ -289,7 +289,7 @@ local function new_scheduler(opts, fname)
     limit = limit, pending_limit = plimit, close_timeout = ct, wait_timeout = wt,
     exception_handler = h,
     _limit = limit, _pending_limit = plimit, _close_timeout = ct, _wait_timeout = wt,
-    _closed = false, _nactive = 0, _npending = 0, _active = {}, _seq = 0,
+    _closed = false, _nactive = 0, _npending = 0, _running = {}, _seq = 0,
     _pq = {}, _ph = 1, _pt = 0,                           -- pending jobs
     _wq = {}, _wh = 1, _wt = 0, _nputters = 0, _reserved = 0, -- spawners blocked by pending_limit
     _idle = {},                                           -- futures of wait_and_close / close
@@ -355,10 +355,12 @@ function Scheduler:spawn(fn, ...)
   local job
   if coro then
     coro.started = "scheduled"
-    job = setmetatable({ s = "pending", _sched = self, _fn = coro.fn, _n = coro.n, _id = seq, _ncreq = 0,
-      unpack(coro, 1, coro.n) }, Job)
+    job = setmetatable({ s = "pending", _sched = self, _fn = coro.fn, _n = coro.n, _id = seq,
+      _task = false, _out = false, unpack(coro, 1, coro.n) }, Job)
   else
-    job = setmetatable({ s = "pending", _sched = self, _fn = fn, _n = n, _id = seq, _ncreq = 0, ... }, Job)
+    -- every field a job gets on the hot path, so its table never grows
+    job = setmetatable({ s = "pending", _sched = self, _fn = fn, _n = n, _id = seq,
+      _task = false, _out = false, ... }, Job)
   end
   if full then
     local t = self._pt + 1
@@ -378,11 +380,14 @@ function Scheduler:pending_count() return self._npending end
 function Scheduler:closed() return self._closed end
 function Scheduler:__len() return self._nactive + self._npending end
 
+
 -- An iterator over the jobs not yet finished: active ones, then pending ones in order.
 function Scheduler:jobs()
   check_self(self, Scheduler, "jobs")
   local list = {}
-  for job in pairs(self._active) do list[#list + 1] = job end
+  for _, job in pairs(self._running) do
+    if not job._ab then list[#list + 1] = job end
+  end
   sort(list, function(a, b) return a._id < b._id end)
   local q = self._pq
   for i = self._ph, self._pt do
@@ -446,15 +451,16 @@ function Scheduler:close()
   local me = current_task()
   local own
   local closing = {}
-  for job in pairs(self._active) do
-    if me and job._task == me then own = job
-    else closing[#closing + 1] = job end
+  for _, job in pairs(self._running) do
+    if not job._ab then
+      if me and job._task == me then own = job else closing[#closing + 1] = job end
+    end
   end
   sort(closing, function(a, b) return a._id < b._id end)
   for i = 1, #closing do
     local job = closing[i]
     job.s = "closed"
-    job._ncreq = job._ncreq + 1
+    job._ncreq = (job._ncreq or 0) + 1
     job._task:cancel()
   end
   for f in pairs(self._shields) do f:cancel() end
@@ -465,8 +471,8 @@ function Scheduler:close()
   -- explicitly), cancelled once more, no longer counted
   for i = 1, waited and #closing or 0 do
     local job = closing[i]
-    if self._active[job] then
-      self._active[job] = nil
+    if not job._out then
+      job._ab = true
       self._nactive = self._nactive - 1
       job._ncreq = job._ncreq + 1
       job._task:cancel()
@@ -479,7 +485,7 @@ function Scheduler:close()
   flush_unreported(self)
   if own then
     own.s = "closed"
-    own._ncreq = own._ncreq + 1
+    own._ncreq = (own._ncreq or 0) + 1
     own._task:cancel()
   end
 end
@@ -536,8 +542,8 @@ local function job_close(job, timeout)
     return
   end
   job.s = "closed"
-  if job._fin then return end
-  job._ncreq = job._ncreq + 1
+  if job._out then return end
+  job._ncreq = (job._ncreq or 0) + 1
   job._task:cancel()
   if job._task == current_task() or not in_task() then return end
   local f = Future()
@@ -560,7 +566,7 @@ function Job:close(timeout)
   check_timeout(timeout, "close", 1)
   if self.s == "closed" then
     -- finished with an error nobody has seen yet: closing it explicitly retrieves it
-    if self._fin and self._out == "failed" and self._sched._unreported[self] then
+    if self._out == "failed" and self._sched._unreported[self] then
       self._explicit = true
       self._sched._unreported[self] = nil
       return outcome(self)
@@ -574,7 +580,7 @@ end
 function Job:wait(timeout)
   check_self(self, Job, "wait")
   check_timeout(timeout, "wait", 1)
-  if self._fin then return outcome(self) end
+  if self._out then return outcome(self) end
   if self._task and self._task == current_task() then
     error(RuntimeError("a job cannot wait for itself"), 2)
   end
