@@ -320,7 +320,8 @@ static int l_dump_tasks(lua_State *L) {
     else lua_pushnil(L);
     lua_replace(L, 1);
     lua_settop(L, 1);
-  } else if (lua_getfield(L, 1, "write") == LUA_TNIL) {
+  } else if ((lua_type(L, 1) != LUA_TTABLE && lua_type(L, 1) != LUA_TUSERDATA) ||
+             lua_getfield(L, 1, "write") == LUA_TNIL) {
     return luaL_argerror(L, 1, "expected a file or an object with a write method");
   } else {
     lua_pop(L, 1);
