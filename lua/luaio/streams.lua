@@ -14,8 +14,9 @@ local Future, current_task, call_exception_handler = aio.Future, aio.current_tas
 
 local DEFAULT_LIMIT = 65536
 
+-- raised from a check_* helper: level 4 is the caller of the API function
 local function argerror(argn, fname, msg)
-  error(("bad argument #%d to '%s' (%s)"):format(argn, fname, msg), 3)
+  error(("bad argument #%d to '%s' (%s)"):format(argn, fname, msg), 4)
 end
 
 local function check_port(port, fname, argn)
@@ -29,8 +30,8 @@ local function check_port(port, fname, argn)
   return p
 end
 
-local function check_host(host, fname, argn)
-  if host ~= nil and type(host) ~= "string" then
+local function check_host(host, fname, argn, required)
+  if (host ~= nil or required) and type(host) ~= "string" then
     argerror(argn, fname, "string expected, got " .. type(host))
   end
 end
@@ -52,9 +53,9 @@ local function check_family(opts, fname, argn)
   return f
 end
 
-local function check_path(path, fname)
+local function check_path(path, fname, argn)
   if type(path) ~= "string" or path == "" then
-    argerror(1, fname, "path expected, got " .. (path == "" and "empty string" or type(path)))
+    argerror(argn, fname, "path expected, got " .. (path == "" and "empty string" or type(path)))
   end
 end
 
@@ -77,7 +78,7 @@ end
 -- ---- clients ----
 local CONNECT_OPTS = { limit = true, family = true }
 function aio.open_connection(host, port, opts)
-  if type(host) ~= "string" then argerror(1, "open_connection", "string expected, got " .. type(host)) end
+  check_host(host, "open_connection", 1, true)
   port = check_port(port, "open_connection", 2)
   opts = check_opts(opts, CONNECT_OPTS, "open_connection", 3)
   local limit = check_limit(opts, "open_connection", 3)
@@ -97,7 +98,7 @@ end
 
 local UNIX_CONNECT_OPTS = { limit = true }
 function aio.open_unix_connection(path, opts)
-  check_path(path, "open_unix_connection")
+  check_path(path, "open_unix_connection", 1)
   opts = check_opts(opts, UNIX_CONNECT_OPTS, "open_unix_connection", 2)
   return connect("unix", path, check_limit(opts, "open_unix_connection", 2))
 end
@@ -218,7 +219,7 @@ end
 local UNIX_SERVER_OPTS = { limit = true, backlog = true }
 function aio.start_unix_server(cb, path, opts)
   check_cb(cb, "start_unix_server")
-  if type(path) ~= "string" or path == "" then argerror(2, "start_unix_server", "path expected") end
+  check_path(path, "start_unix_server", 2)
   opts = check_opts(opts, UNIX_SERVER_OPTS, "start_unix_server", 3)
   local limit = check_limit(opts, "start_unix_server", 3)
   local backlog = check_backlog(opts, "start_unix_server", 3)
