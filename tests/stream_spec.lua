@@ -277,7 +277,7 @@ describe("StreamReader", function()
       assert.equal("a\n", r:readline())
       local ok, e = pcall(r.readline, r)
       assert.is_false(ok)
-      assert.matches("not a task", tostring(e))
+      assert.matches("luaio.readline: ", tostring(e))
     end)()
   end)
 
