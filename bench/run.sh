@@ -1,0 +1,531 @@
+#!/usr/bin/env bash
+# bench/run.sh — luaio benchmark runner (called by `make bench` from the repo
+# root after `make` has built build/luaio).
+#
+# For each workload it runs the luaio version first, then every installed
+# peer (missing ones are skipped with a note), REPS times each, and prints one
+# line per implementation: workload, implementation, median figure with unit,
+# how luaio compares ("luaio is 2.10x asyncio": >1 means luaio is better, for
+# both higher-is-better and lower-is-better figures) and peak RSS.
+#
+# Environment:
+#   BENCH_QUICK=1     workloads scaled down ~10x (smoke run)
+#   BENCH_REPS=N      repetitions per implementation (default 3; median kept)
+#   BENCH_ONLY="w1 switch ..."  run only these workloads
+#                     (w1 switch w3 w5 w2 w6 w4 w7)
+#   LUAIO=path        the luaio binary (default build/luaio)
+#   BENCH_BUDGET=S    soft time budget in seconds (default 300; 0 = none): once
+#                     80% of it is used, remaining workloads run 1 repetition
+#
+# Only loopback (127.0.0.1) is ever used. Every run is bounded by `timeout`.
+# The script always exits 0: a failing implementation prints "n/a (reason)".
+
+set -u
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 0
+ROOT=$PWD
+
+QUICK=${BENCH_QUICK:-0}
+case $QUICK in ""|0) QUICK=0 ;; *) QUICK=1 ;; esac
+REPS=${BENCH_REPS:-3}
+BUDGET=${BENCH_BUDGET:-300}
+ONLY=${BENCH_ONLY:-}
+LUAIO=${LUAIO:-$ROOT/build/luaio}
+PY=/usr/bin/python3
+NODE=/usr/bin/node
+[ -x "$NODE" ] || NODE=$(command -v node 2>/dev/null || echo /usr/bin/node)
+LUA=$(command -v lua5.4 2>/dev/null || echo lua5.4)
+TIMEBIN=/usr/bin/time
+BUILD=$ROOT/build/bench
+RUN_TIMEOUT=150          # seconds, per single run
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/luaio-bench.XXXXXX")
+SERVER_PIDS=()
+
+cleanup() {
+  local p
+  for p in "${SERVER_PIDS[@]}"; do
+    kill "$p" 2>/dev/null
+  done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'echo "interrupted"; exit 0' INT TERM
+
+scale() {   # scale N for quick mode
+  if [ "$QUICK" = 1 ]; then echo $(( $1 / 10 )); else echo "$1"; fi
+}
+
+want() {    # want WORKLOAD-KEY -> true if selected by BENCH_ONLY
+  [ -z "$ONLY" ] && return 0
+  local w
+  for w in $ONLY; do [ "$w" = "$1" ] && return 0; done
+  return 1
+}
+
+# ---------------------------------------------------------------- availability
+declare -A HAVE WHY
+check() {   # check NAME REASON-IF-MISSING CMD...
+  local name=$1 why=$2; shift 2
+  if "$@" >/dev/null 2>&1; then HAVE[$name]=1; else HAVE[$name]=0; WHY[$name]=$why; fi
+}
+check luaio   "build/luaio not built (run make)" test -x "$LUAIO"
+check lua     "lua5.4 not installed"              "$LUA" -e 'assert(coroutine)'
+check asyncio "/usr/bin/python3 not installed"    "$PY" -c 'import asyncio'
+check uvloop  "uvloop not importable by /usr/bin/python3 (apt: python3-uvloop)" "$PY" -c 'import uvloop'
+check node    "node not installed"                "$NODE" -e '0'
+check luv     "lua-luv not installed"             "$LUA" -e 'require "luv"'
+check cqueues "lua-cqueues not installed"         "$LUA" -e 'require "cqueues"'
+check wrk     "wrk not installed"                 command -v wrk
+check cc      "gcc or libuv1-dev (pkg-config libuv) missing" sh -c 'command -v gcc && pkg-config --exists libuv'
+[ -x "$TIMEBIN" ] && HAVE_TIME=1 || HAVE_TIME=0
+
+# which availability key each implementation needs
+need_of() {
+  case $1 in
+    luaio*) echo luaio ;;
+    floor) echo lua ;;
+    asyncio) echo asyncio ;;
+    uvloop*|asyncio-uvloop) echo uvloop ;;
+    node*) echo node ;;
+    luv) echo luv ;;
+    cqueues) echo cqueues ;;
+    libuv-c) echo cc ;;
+    *) echo lua ;;
+  esac
+}
+
+# ---------------------------------------------------------------- results
+declare -A RES UNIT RSS FAIL EXTRA
+CUR_WL=""
+CUR_DIR=""   # "higher" or "lower" is better
+REF=""       # reference implementation key of the current workload (luaio)
+
+fmt() {      # fmt NUMBER -> human figure
+  awk -v v="$1" 'BEGIN {
+    a = v < 0 ? -v : v
+    if (a >= 1000) printf "%.0f", v; else if (a >= 10) printf "%.1f", v; else printf "%.3g", v }'
+}
+
+median() {   # median of the arguments
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+    if (NR == 0) exit 1
+    if (NR % 2) print v[(NR + 1) / 2]; else printf "%.10g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+ratio_text() {  # ratio_text IMPL VALUE -> comparison column
+  local impl=$1 v=$2 ref=${RES[$CUR_WL,$REF]:-}
+  if [ "$impl" = "$REF" ]; then echo "(reference)"; return; fi
+  if [ -z "$ref" ]; then echo "luaio: n/a"; return; fi
+  awk -v r="$ref" -v v="$v" -v d="$CUR_DIR" -v i="$impl" 'BEGIN {
+    if (r <= 0 || v <= 0) { print "ratio n/a"; exit }
+    x = (d == "higher") ? r / v : v / r
+    printf "luaio is %.2fx %s\n", x, i }'
+}
+
+rss_text() {   # rss_text KB
+  if [ -z "${1:-}" ]; then echo "peak RSS n/a"; return; fi
+  awk -v k="$1" 'BEGIN { printf "peak RSS %.1f MB\n", k / 1024 }'
+}
+
+print_line() {  # print_line WL IMPL FIGURE UNIT RATIO RSS
+  printf '%-10s %-15s %12s %-10s %-30s %s\n' "$1" "$2" "$3" "$4" "$5" "$6"
+}
+
+print_na() {    # print_na IMPL REASON
+  print_line "$CUR_WL" "$1" "n/a" "" "($2)" ""
+}
+
+SECTION_T=""
+section_start() {  # prints how long the previous section took; applies the budget
+  local now; now=$(date +%s)
+  [ -n "$SECTION_T" ] && echo "   ($((now - SECTION_T)) s)"
+  SECTION_T=$now
+  budget_check
+}
+
+budget_check() {
+  local now; now=$(date +%s)
+  if [ "$BUDGET" -gt 0 ] 2>/dev/null && [ "$REPS" -gt 1 ] && [ $((now - T_START)) -gt $((BUDGET * 8 / 10)) ]; then
+    REPS=1
+    echo "   note: $((now - T_START)) s used of the ${BUDGET} s budget -> 1 repetition from here on (BENCH_BUDGET=0 disables this)"
+  fi
+}
+
+header() {      # header WL DIR TEXT
+  section_start
+  CUR_WL=$1; CUR_DIR=$2; REF=luaio
+  echo
+  echo "== $1: $3 ($([ "$2" = higher ] && echo "higher" || echo "lower") is better)"
+}
+
+last_err() {    # a short reason from a stderr file
+  local r
+  r=$(grep -v '^[[:space:]]*$' "$1" 2>/dev/null | grep -v '^stack traceback' | grep -v '^[[:space:]]' | tail -n 1 | cut -c1-90)
+  echo "${r:-no RESULT line}"
+}
+
+# measure IMPL CMD... : run REPS times, record the median RESULT and the max peak RSS
+measure() {
+  local impl=$1; shift
+  local need; need=$(need_of "$impl")
+  if [ "${HAVE[$need]:-0}" != 1 ]; then
+    FAIL[$CUR_WL,$impl]="skipped: ${WHY[$need]}"
+    print_na "$impl" "skipped: ${WHY[$need]}"
+    return
+  fi
+  local vals=() unit="" rss_max="" i rc v u k reason=""
+  for ((i = 1; i <= REPS; i++)); do
+    : >"$TMP/out"; : >"$TMP/err"; : >"$TMP/rss"
+    if [ "$HAVE_TIME" = 1 ]; then
+      timeout -k 5 "$RUN_TIMEOUT" "$TIMEBIN" -f %M -o "$TMP/rss" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
+    else
+      timeout -k 5 "$RUN_TIMEOUT" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
+    fi
+    rc=$?
+    read -r v u < <(awk '$1 == "RESULT" { v = $2; u = $3 } END { if (v != "") print v, u }' "$TMP/out")
+    if [ "$rc" != 0 ] || [ -z "${v:-}" ]; then
+      if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then reason="timed out after ${RUN_TIMEOUT}s"
+      else reason="exit $rc: $(last_err "$TMP/err")"; fi
+      break
+    fi
+    vals+=("$v"); unit=$u
+    k=$(grep -Eo '^[0-9]+$' "$TMP/rss" 2>/dev/null | tail -n 1)
+    if [ -n "$k" ] && { [ -z "$rss_max" ] || [ "$k" -gt "$rss_max" ]; }; then rss_max=$k; fi
+    v=""
+  done
+  if [ -n "$reason" ]; then
+    FAIL[$CUR_WL,$impl]=$reason
+    print_na "$impl" "$reason"
+    return
+  fi
+  local med; med=$(median "${vals[@]}")
+  RES[$CUR_WL,$impl]=$med; UNIT[$CUR_WL,$impl]=$unit; RSS[$CUR_WL,$impl]=$rss_max
+  print_line "$CUR_WL" "$impl" "$(fmt "$med")" "$unit" "$(ratio_text "$impl" "$med")" "$(rss_text "$rss_max")"
+}
+
+# target DESC AWK-CONDITION NAME=VALUE... : prints whether luaio meets a target
+target() {
+  local desc=$1 cond=$2; shift 2
+  local a args=()
+  for a in "$@"; do
+    if [ -z "${a#*=}" ]; then echo "   target: $desc -> n/a (missing figure)"; return; fi
+    args+=(-v "$a")
+  done
+  if awk "${args[@]}" "BEGIN { exit !($cond) }"; then
+    echo "   target: $desc -> met"
+  else
+    echo "   target: $desc -> MISSED"
+  fi
+}
+
+# ---------------------------------------------------------------- ports / servers
+PORT_NEXT=$(( 20000 + (RANDOM % 20000) ))
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+next_port() {
+  local n=0
+  while port_in_use "$PORT_NEXT" && [ $n -lt 50 ]; do PORT_NEXT=$((PORT_NEXT + 1)); n=$((n + 1)); done
+  echo "$PORT_NEXT"
+  PORT_NEXT=$((PORT_NEXT + 1))
+}
+
+SPID=""
+start_server() {  # start_server PORT CMD... (the literal word @PORT@ is replaced)
+  local port=$1; shift
+  local args=() a
+  for a in "$@"; do args+=("${a//@PORT@/$port}"); done
+  PORT=$port "${args[@]}" >"$TMP/srv.out" 2>"$TMP/srv.err" </dev/null &
+  SPID=$!
+  SERVER_PIDS+=("$SPID")
+}
+
+wait_port() {     # wait_port PORT PID : until the port accepts (max ~15 s)
+  local i
+  for ((i = 0; i < 150; i++)); do
+    kill -0 "$2" 2>/dev/null || return 1
+    port_in_use "$1" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+server_hwm() {    # peak RSS (kB) of a live process
+  awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null
+}
+
+stop_server() {
+  local pid=$1 i
+  kill "$pid" 2>/dev/null
+  for ((i = 0; i < 30; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+}
+
+# ---------------------------------------------------------------- banner
+echo "luaio benchmarks  ($(date '+%Y-%m-%d %H:%M'), $(nproc) cores, reps=$REPS, quick=$QUICK)"
+echo "figure = median of $REPS runs; 'luaio is Nx peer': N > 1 means luaio is better"
+for k in luaio lua asyncio uvloop node luv cqueues wrk cc; do
+  [ "${HAVE[$k]}" = 1 ] || echo "note: ${WHY[$k]} -> its implementations are skipped"
+done
+[ "$HAVE_TIME" = 1 ] || echo "note: /usr/bin/time missing (Debian package 'time') -> peak RSS n/a"
+T_START=$(date +%s)
+
+B=bench
+
+# ---------------------------------------------------------------- W1 spawn
+if want w1; then
+  N=$(scale 200000)
+  header W1_spawn higher "$N tasks, each sleep(0) once then returns i; gather; tasks/s"
+  measure luaio   "$LUAIO" $B/w1_spawn/luaio.lua "$N"
+  measure floor   "$LUA" $B/w1_spawn/floor.lua "$N"
+  measure asyncio "$PY" $B/w1_spawn/asyncio_peer.py "$N"
+  measure uvloop  "$PY" $B/w1_spawn/asyncio_peer.py "$N" uvloop
+  measure node    "$NODE" $B/w1_spawn/node.js "$N"
+  measure node-microtask "$NODE" $B/w1_spawn/node.js "$N" micro
+  measure luv     "$LUA" $B/w1_spawn/luv_peer.lua "$N"
+  measure cqueues "$LUA" $B/w1_spawn/cqueues_peer.lua "$N"
+  target "luaio >= 0.8x floor" "L >= 0.8 * F" "L=${RES[W1_spawn,luaio]:-}" "F=${RES[W1_spawn,floor]:-}"
+fi
+
+# ---------------------------------------------------------------- SWITCH
+if want switch; then
+  N=$(scale 1000000)
+  header SWITCH lower "one task doing $N sleep(0); ns per switch"
+  measure luaio   "$LUAIO" $B/switch/luaio.lua "$N"
+  measure floor   "$LUA" $B/switch/floor.lua "$N"
+  measure asyncio "$PY" $B/switch/asyncio_peer.py "$N"
+  measure uvloop  "$PY" $B/switch/asyncio_peer.py "$N" uvloop
+  measure node    "$NODE" $B/switch/node.js "$N"
+  measure luv     "$LUA" $B/switch/luv_peer.lua "$N"
+  measure cqueues "$LUA" $B/switch/cqueues_peer.lua "$N"
+  target "luaio within 2x bare resume/yield" "L <= 2 * F" "L=${RES[SWITCH,luaio]:-}" "F=${RES[SWITCH,floor]:-}"
+fi
+
+# ---------------------------------------------------------------- W3 timers
+if want w3; then
+  N=$(scale 100000)
+  header W3_timers lower "$N tasks, task i sleeps (i % 100) ms; (elapsed - 0.099 s) / N"
+  measure luaio   "$LUAIO" $B/w3_timers/luaio.lua "$N"
+  measure asyncio "$PY" $B/w3_timers/asyncio_peer.py "$N"
+  measure uvloop  "$PY" $B/w3_timers/asyncio_peer.py "$N" uvloop
+  measure node    "$NODE" $B/w3_timers/node.js "$N"
+  measure luv     "$LUA" $B/w3_timers/luv_peer.lua "$N"
+  measure cqueues "$LUA" $B/w3_timers/cqueues_peer.lua "$N"
+  target "luaio <= 6 us/timer" "L <= 6" "L=${RES[W3_timers,luaio]:-}"
+fi
+
+# ---------------------------------------------------------------- W5 idle tasks
+if want w5; then
+  N=$(scale 100000)
+  header W5_idle lower "$N tasks waiting on one shared future; RSS delta per task"
+  measure luaio   "$LUAIO" $B/w5_idle/luaio.lua "$N"
+  measure floor   "$LUA" $B/w5_idle/floor.lua "$N"
+  measure asyncio "$PY" $B/w5_idle/asyncio_peer.py "$N"
+  measure uvloop  "$PY" $B/w5_idle/asyncio_peer.py "$N" uvloop
+  measure node    "$NODE" --expose-gc $B/w5_idle/node.js "$N"
+  measure luv     "$LUA" $B/w5_idle/luv_peer.lua "$N"
+  measure cqueues "$LUA" $B/w5_idle/cqueues_peer.lua "$N"
+  target "luaio <= 1.3 KB/task" "L <= 1300" "L=${RES[W5_idle,luaio]:-}"
+fi
+
+# ---------------------------------------------------------------- W2 ping-pong
+if want w2; then
+  N=$(scale 500000)
+  header W2_pingpong higher "two tasks exchange $N messages each way through two Queue(1); one-way msgs/s"
+  measure luaio   "$LUAIO" $B/w2_pingpong/luaio.lua "$N"
+  measure floor   "$LUA" $B/w2_pingpong/floor.lua "$N"
+  measure asyncio "$PY" $B/w2_pingpong/asyncio_peer.py "$N"
+  measure uvloop  "$PY" $B/w2_pingpong/asyncio_peer.py "$N" uvloop
+  measure node    "$NODE" $B/w2_pingpong/node.js "$N"
+  measure luv     "$LUA" $B/w2_pingpong/luv_peer.lua "$N"
+  measure cqueues "$LUA" $B/w2_pingpong/cqueues_peer.lua "$N"
+  target "luaio ahead of Node" "L > J" "L=${RES[W2_pingpong,luaio]:-}" "J=${RES[W2_pingpong,node]:-}"
+  target "luaio within 5x bare coroutines" "L * 5 >= F" "L=${RES[W2_pingpong,luaio]:-}" "F=${RES[W2_pingpong,floor]:-}"
+fi
+
+# ---------------------------------------------------------------- W6 jobs
+if want w6; then
+  N=$(scale 100000)
+  header W6_jobs higher "$N jobs each sleep(0), at most 100 at a time, then wait_and_close; jobs/s"
+  measure luaio   "$LUAIO" $B/w6_jobs/luaio.lua "$N"
+  measure asyncio "$PY" $B/w6_jobs/asyncio_peer.py "$N"
+  measure uvloop  "$PY" $B/w6_jobs/asyncio_peer.py "$N" uvloop
+  measure node    "$NODE" $B/w6_jobs/node.js "$N"
+  measure luv     "$LUA" $B/w6_jobs/luv_peer.lua "$N"
+  target "luaio ahead of Node" "L > J" "L=${RES[W6_jobs,luaio]:-}" "J=${RES[W6_jobs,node]:-}"
+fi
+
+# ---------------------------------------------------------------- W4 echo
+build_c() {   # build_c SRC OUT
+  [ "${HAVE[cc]}" = 1 ] || return 1
+  mkdir -p "$BUILD"
+  if [ ! -x "$2" ] || [ "$1" -nt "$2" ]; then
+    # shellcheck disable=SC2046
+    gcc -O2 -Wall -o "$2" "$1" $(pkg-config --cflags --libs libuv) 2>"$TMP/cc.err" || return 1
+  fi
+}
+
+# echo_server IMPL CMD... : REPS ping-pong runs + one idle-connection run
+echo_server() {
+  local impl=$1; shift
+  budget_check
+  local need; need=$(need_of "$impl")
+  if [ "${HAVE[$need]:-0}" != 1 ]; then
+    print_line W4_echo "$impl" "n/a" "" "(skipped: ${WHY[$need]})" ""
+    return
+  fi
+  local i port rts=() cpus=() hwm="" h reason="" rt cpu
+  for ((i = 1; i <= REPS; i++)); do
+    port=$(next_port)
+    start_server "$port" "$@"
+    if ! wait_port "$port" "$SPID"; then
+      reason="server did not start: $(last_err "$TMP/srv.err")"; stop_server "$SPID"; break
+    fi
+    timeout -k 5 "$RUN_TIMEOUT" "$CLIENT" "$port" pingpong "$RT" 50 "$SPID" >"$TMP/out" 2>"$TMP/err"
+    local rc=$?
+    h=$(server_hwm "$SPID")
+    stop_server "$SPID"
+    rt=$(awk '$1 == "RESULT" { v = $2 } END { print v }' "$TMP/out")
+    cpu=$(awk '$1 == "CPU" { v = $2 } END { print v }' "$TMP/out")
+    if [ "$rc" != 0 ] || [ -z "$rt" ]; then
+      reason="client exit $rc: $(last_err "$TMP/err") / server: $(last_err "$TMP/srv.err")"; break
+    fi
+    rts+=("$rt"); [ -n "$cpu" ] && cpus+=("$cpu")
+    if [ -n "$h" ] && { [ -z "$hwm" ] || [ "$h" -gt "$hwm" ]; }; then hwm=$h; fi
+  done
+  if [ -n "$reason" ]; then
+    print_line W4_echo "$impl" "n/a" "" "(${reason:0:100})" ""
+    return
+  fi
+  local m; m=$(median "${rts[@]}")
+  CUR_WL=W4_echo; CUR_DIR=higher
+  RES[W4_echo,$impl]=$m
+  print_line W4_echo "$impl" "$(fmt "$m")" "rt/s" "$(ratio_text "$impl" "$m")" "$(rss_text "$hwm")"
+  CUR_WL=W4_cpu; CUR_DIR=lower
+  if [ ${#cpus[@]} -gt 0 ]; then
+    m=$(median "${cpus[@]}")
+    RES[W4_cpu,$impl]=$m
+    print_line W4_cpu "$impl" "$(fmt "$m")" "us/rt" "$(ratio_text "$impl" "$m")" "(server utime+stime)"
+  else
+    print_line W4_cpu "$impl" "n/a" "" "(no /proc CPU figure)" ""
+  fi
+  CUR_WL=W4_idle; CUR_DIR=lower
+  if [ "$IDLE" -le 0 ]; then
+    print_line W4_idle "$impl" "n/a" "" "($IDLE_WHY)" ""
+  else
+    port=$(next_port)
+    start_server "$port" "$@"
+    if wait_port "$port" "$SPID"; then
+      timeout -k 5 "$RUN_TIMEOUT" "$CLIENT" "$port" idle "$IDLE" 0 "$SPID" >"$TMP/out" 2>"$TMP/err"
+      local rc=$?
+      stop_server "$SPID"
+      m=$(awk '$1 == "RESULT" { v = $2 } END { print v }' "$TMP/out")
+      if [ "$rc" = 0 ] && [ -n "$m" ]; then
+        RES[W4_idle,$impl]=$m
+        print_line W4_idle "$impl" "$(fmt "$m")" "B/conn" "$(ratio_text "$impl" "$m")" "($IDLE idle connections)"
+      else
+        print_line W4_idle "$impl" "n/a" "" "(client exit $rc: $(last_err "$TMP/err"))" ""
+      fi
+    else
+      stop_server "$SPID"
+      print_line W4_idle "$impl" "n/a" "" "(server did not start)" ""
+    fi
+  fi
+}
+
+if want w4; then
+  section_start
+  RT=$(scale 500000)
+  IDLE=$(scale 10000); IDLE_WHY=""
+  ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
+  if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((IDLE + 200)) ]; then
+    IDLE_WHY="open-file limit $(ulimit -n) too low for $IDLE connections"; IDLE=0
+  fi
+  echo
+  echo "== W4_echo: 50 connections ping-pong 64-byte lines, $RT round trips (higher is better);"
+  echo "   W4_cpu: server CPU per round trip (lower is better); W4_idle: server RSS per idle connection at $IDLE connections (lower is better)"
+  CLIENT=$BUILD/echo_client
+  if ! build_c $B/w4_echo/client.c "$CLIENT"; then
+    echo "W4_echo    all             n/a (cannot build the load client: $(last_err "$TMP/cc.err")${WHY[cc]:-})"
+  else
+    REF=luaio
+    echo_server luaio   "$LUAIO" $B/w4_echo/luaio.lua @PORT@
+    if build_c $B/w4_echo/bare_libuv.c "$BUILD/echo_bare_libuv"; then
+      echo_server libuv-c "$BUILD/echo_bare_libuv" @PORT@
+    else
+      print_line W4_echo libuv-c "n/a" "" "(build failed: $(last_err "$TMP/cc.err"))" ""
+    fi
+    echo_server asyncio "$PY" $B/w4_echo/asyncio_peer.py @PORT@
+    echo_server uvloop  "$PY" $B/w4_echo/asyncio_peer.py @PORT@ uvloop
+    echo_server node    "$NODE" $B/w4_echo/node.js @PORT@
+    echo_server luv     "$LUA" $B/w4_echo/luv_peer.lua @PORT@
+    target "server CPU <= 1.25x bare libuv C" "L <= 1.25 * C" "L=${RES[W4_cpu,luaio]:-}" "C=${RES[W4_cpu,libuv-c]:-}"
+    target "round trips/s >= 0.9x bare libuv C" "L >= 0.9 * C" "L=${RES[W4_echo,luaio]:-}" "C=${RES[W4_echo,libuv-c]:-}"
+    target "<= 2 KB per idle connection" "L <= 2048" "L=${RES[W4_idle,luaio]:-}"
+  fi
+fi
+
+# ---------------------------------------------------------------- W7 HTTP
+# http_server IMPL CMD... : one wrk run (wrk itself averages over the duration)
+to_ms() {  # wrk latency like 1.23ms / 456.00us / 1.01s -> ms
+  awk -v x="$1" 'BEGIN {
+    if (x ~ /us$/) { sub(/us$/, "", x); print x / 1000 }
+    else if (x ~ /ms$/) { sub(/ms$/, "", x); print x + 0 }
+    else if (x ~ /m$/) { sub(/m$/, "", x); print x * 60000 }
+    else if (x ~ /s$/) { sub(/s$/, "", x); print x * 1000 }
+    else print "" }'
+}
+
+declare -A P99
+http_server() {
+  local impl=$1; shift
+  local need; need=$(need_of "$impl")
+  CUR_WL=W7_http; CUR_DIR=higher
+  if [ "${HAVE[$need]:-0}" != 1 ]; then print_na "$impl" "skipped: ${WHY[$need]}"; return; fi
+  local port; port=$(next_port)
+  start_server "$port" "$@"
+  if ! wait_port "$port" "$SPID"; then
+    print_na "$impl" "server did not start: $(last_err "$TMP/srv.err")"; stop_server "$SPID"; return
+  fi
+  timeout -k 5 $((W7_DUR + 30)) wrk -t2 -c100 -d"${W7_DUR}s" --latency "http://127.0.0.1:$port/" >"$TMP/out" 2>"$TMP/err"
+  local rc=$? hwm; hwm=$(server_hwm "$SPID")
+  stop_server "$SPID"
+  local rps p99 errs
+  rps=$(awk '/^Requests\/sec:/ { print $2 }' "$TMP/out")
+  p99=$(awk '$1 == "99%" { print $2 }' "$TMP/out")
+  errs=$(grep -E 'Non-2xx|Socket errors' "$TMP/out" | tr -s ' ' | tr '\n' ' ')
+  if [ "$rc" != 0 ] || [ -z "$rps" ]; then print_na "$impl" "wrk exit $rc: $(last_err "$TMP/err")"; return; fi
+  RES[W7_http,$impl]=$rps
+  P99[$impl]=$(to_ms "$p99")
+  print_line W7_http "$impl" "$(fmt "$rps")" "req/s" "$(ratio_text "$impl" "$rps")" "p99 $p99, $(rss_text "$hwm")${errs:+, $errs}"
+}
+
+if want w7; then
+  section_start
+  W7_DUR=10; [ "$QUICK" = 1 ] && W7_DUR=5
+  echo
+  echo "== W7_http: wrk -t2 -c100 -d${W7_DUR}s --latency, one run per server (requests/s, higher is better; p99 latency)"
+  if [ "${HAVE[wrk]}" != 1 ]; then
+    echo "W7_http    all             n/a (${WHY[wrk]})"
+  else
+    ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
+    CUR_WL=W7_http; REF=luaio
+    if [ -f examples/http_server.lua ]; then
+      http_server luaio "$LUAIO" examples/http_server.lua @PORT@
+    else
+      print_na luaio "examples/http_server.lua does not exist yet"
+    fi
+    http_server luaio-min      "$LUAIO" $B/w7_http/luaio_min.lua @PORT@
+    [ -z "${RES[W7_http,luaio]:-}" ] && [ -n "${RES[W7_http,luaio-min]:-}" ] && {
+      echo "   (ratios below are against luaio-min: no figure for examples/http_server.lua)"; REF=luaio-min; }
+    http_server node-http      "$NODE" $B/w7_http/node_http.js @PORT@
+    http_server node-net       "$NODE" $B/w7_http/node_net.js @PORT@
+    http_server asyncio-uvloop "$PY" $B/w7_http/asyncio_peer.py @PORT@ uvloop
+    target "luaio >= 2.5x Node http" "L >= 2.5 * J" "L=${RES[W7_http,$REF]:-}" "J=${RES[W7_http,node-http]:-}"
+    target "luaio p99 < 10 ms" "P < 10" "P=${P99[$REF]:-}"
+  fi
+fi
+
+section_start
+echo
+echo "total bench time: $(( $(date +%s) - T_START )) s"
+exit 0

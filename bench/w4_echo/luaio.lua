@@ -1,0 +1,19 @@
+-- W4 echo server on luaio: line echo with readline/write/drain.
+-- usage: luaio luaio.lua PORT   (listens on 127.0.0.1 only)
+local aio = require "luaio"
+local port = math.tointeger(tonumber(arg[1])) or 8000
+
+local function handle(r, w)
+  pcall(function()
+    while true do
+      local line = r:readline()
+      if line == "" then break end
+      w:write(line)
+      w:drain()
+    end
+  end)
+  pcall(w.close, w)
+end
+
+local server = aio.start_server(handle, "127.0.0.1", port)
+server:serve_forever()
