@@ -59,8 +59,9 @@ static queue *toqueue(lua_State *L) {
   return NULL;
 }
 
-static void check_item(lua_State *L, int idx) {
-  if (lua_isnoneornil(L, idx)) luaL_argerror(L, idx, "queue items cannot be nil");
+/* Named explicitly: the method is called as q:put(item), so the item is argument #1. */
+static void check_item(lua_State *L, const char *fname) {
+  if (lua_isnoneornil(L, 2)) luaL_error(L, "bad argument #1 to '%s' (queue items cannot be nil)", fname);
 }
 
 static int is_full(const queue *q) {
@@ -336,7 +337,7 @@ static int raise_shutdown(lua_State *L, const char *fname) {
 /* ---- put ---- */
 static int q_put_nowait(lua_State *L) {
   queue *q = toqueue(L);
-  check_item(L, 2);
+  check_item(L, "put_nowait");
   if (q->shutdown) return raise_shutdown(L, "put_nowait");
   if (is_full(q)) return luaio_raise(L, "QueueFull", "put_nowait: the queue is full (maxsize %I)", q->maxsize);
   insert(L, q, 2, q->next_seq++);
@@ -371,7 +372,7 @@ static int put_k(lua_State *L, int status, lua_KContext ctx) {
 
 static int q_put(lua_State *L) {
   queue *q = toqueue(L);
-  check_item(L, 2);
+  check_item(L, "put");
   luaio_task *t = luaio_check_task(L, "Queue:put");
   if (q->shutdown) return raise_shutdown(L, "put");
   if (!is_full(q) && luaio_list_empty(&q->putters)) {

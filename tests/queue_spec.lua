@@ -1,0 +1,699 @@
+-- queue_spec.lua — Queue, LifoQueue, PriorityQueue (API §5): ordering, bounds, task_done /
+-- join, shutdown, FIFO waiters, every cancellation race, bad input. The loop is stepped with
+-- aio.sleep(0) so every interleaving below is deterministic.
+local aio = require "luaio"
+local async = require "support.async"
+
+-- lets every ready task run `n` rounds (default 3)
+local function settle(n) for _ = 1, n or 3 do aio.sleep(0) end end
+
+local function is_err(name, err)
+  return type(err) == "table" and getmetatable(err) == aio[name] and err.name == name
+end
+
+local function drain(q)
+  local out = {}
+  while not q:empty() do out[#out + 1] = q:get_nowait() end
+  return out
+end
+
+describe("Queue", function()
+  it("is FIFO, with qsize/empty/full and the maxsize field", async(function()
+    local q = aio.Queue(3)
+    assert.equal(3, q.maxsize)
+    assert.is_true(q:empty())
+    q:put(1); q:put_nowait(2); q:put("three")
+    assert.equal(3, q:qsize())
+    assert.is_true(q:full())
+    assert.is_false(q:empty())
+    assert.equal(1, q:get())
+    assert.equal(2, q:get_nowait())
+    assert.equal("three", q:get())
+    assert.equal(0, q:qsize())
+    assert.equal(0, aio.Queue().maxsize)
+    assert.is_false(aio.Queue():full())
+  end))
+
+  it("is unbounded with maxsize 0 or absent and grows past its first slots", async(function()
+    for _, q in ipairs { aio.Queue(), aio.Queue(0) } do
+      for i = 1, 1000 do q:put_nowait(i) end
+      assert.is_false(q:full())
+      assert.equal(1000, q:qsize())
+      for i = 1, 500 do assert.equal(i, q:get_nowait()) end
+      for i = 1001, 1700 do q:put_nowait(i) end -- wraps around the ring, then grows it
+      for i = 501, 1700 do assert.equal(i, q:get_nowait()) end
+      assert.is_true(q:empty())
+    end
+  end))
+
+  it("keeps FIFO order when the ring wraps and grows with a bounded queue", async(function()
+    local q = aio.Queue(5)
+    local nxt, want = 1, 1
+    for _ = 1, 50 do
+      while not q:full() do q:put_nowait(nxt); nxt = nxt + 1 end
+      for _ = 1, 3 do assert.equal(want, q:get_nowait()); want = want + 1 end
+    end
+  end))
+
+  it("raises QueueFull and QueueEmpty error objects from the _nowait forms", async(function()
+    local q = aio.Queue(1)
+    local ok, err = pcall(q.get_nowait, q)
+    assert.is_false(ok)
+    assert.is_true(is_err("QueueEmpty", err))
+    assert.matches("^QueueEmpty: ", tostring(err))
+    q:put_nowait("x")
+    ok, err = pcall(q.put_nowait, q, "y")
+    assert.is_false(ok)
+    assert.is_true(is_err("QueueFull", err))
+    assert.matches("^QueueFull: ", tostring(err))
+    assert.equal(1, q:qsize())
+  end))
+
+  it("suspends put while full and get while empty", async(function()
+    local q = aio.Queue(1)
+    local log = {}
+    local producer = aio.spawn(function()
+      for i = 1, 3 do q:put(i); log[#log + 1] = "put " .. i end
+    end)
+    settle()
+    assert.same({ "put 1" }, log) -- the second put waits for room
+    assert.equal(1, q:get())
+    settle()
+    assert.same({ "put 1", "put 2" }, log)
+    local consumer = aio.spawn(function() return q:get(), q:get() end)
+    settle()
+    local a, b = consumer:await()
+    assert.same({ 2, 3 }, { a, b })
+    producer:await()
+    local waiter = aio.spawn(function() return q:get() end)
+    settle()
+    assert.is_false(waiter:done())
+    q:put("late")
+    assert.equal("late", waiter:await())
+  end))
+
+  it("wakes getters in FIFO order", async(function()
+    local q = aio.Queue()
+    local tasks = {}
+    for i = 1, 5 do tasks[i] = aio.spawn(function() return q:get() end) end
+    settle()
+    for i = 1, 5 do q:put_nowait("item" .. i) end
+    for i = 1, 5 do assert.equal("item" .. i, tasks[i]:await()) end
+  end))
+
+  it("wakes putters in FIFO order and keeps a freed slot for the first of them", async(function()
+    local q = aio.Queue(1)
+    q:put_nowait(0)
+    for i = 1, 5 do aio.spawn(function() q:put(i) end) end
+    settle()
+    assert.equal(0, q:get_nowait())
+    -- the slot belongs to the first waiting putter until it runs: no overtaking
+    assert.is_true(q:full())
+    local ok, err = pcall(q.put_nowait, q, "intruder")
+    assert.is_false(ok)
+    assert.is_true(is_err("QueueFull", err))
+    local got = {}
+    for _ = 1, 5 do got[#got + 1] = q:get() end
+    assert.same({ 1, 2, 3, 4, 5 }, got)
+  end))
+
+  it("hands an item to a waiting getter even if another task calls get_nowait first", async(function()
+    local q = aio.Queue()
+    local waiter = aio.spawn(function() return q:get() end)
+    settle()
+    q:put_nowait("mine")
+    -- the item went straight to the waiter: nobody else can take it
+    assert.is_true(q:empty())
+    assert.has_error(function() q:get_nowait() end)
+    assert.equal("mine", waiter:await())
+  end))
+
+  it("refuses nil items with an argument error", async(function()
+    local q = aio.Queue()
+    local ok, err = pcall(q.put_nowait, q, nil)
+    assert.is_false(ok)
+    assert.matches("bad argument #1 to 'put_nowait' %(queue items cannot be nil%)", err)
+    ok, err = pcall(function() q:put(nil) end)
+    assert.is_false(ok)
+    assert.matches("bad argument #1 to 'put' %(queue items cannot be nil%)", err)
+    ok, err = pcall(function() q:put() end)
+    assert.is_false(ok)
+    assert.matches("queue items cannot be nil", err)
+    assert.equal(0, q:qsize())
+  end))
+
+  it("accepts false, tables and functions as items", async(function()
+    local q = aio.Queue()
+    local t, f = {}, function() end
+    q:put(false); q:put(t); q:put(f)
+    assert.equal(false, q:get())
+    assert.equal(t, q:get())
+    assert.equal(f, q:get())
+  end))
+
+  it("rejects bad constructor arguments and a bad self clearly", async(function()
+    assert.has_error(function() aio.Queue("x") end,
+      "bad argument #1 to 'Queue' (number expected, got string)")
+    assert.has_error(function() aio.Queue(1.5) end,
+      "bad argument #1 to 'Queue' (number has no integer representation)")
+    assert.has_error(function() aio.LifoQueue(1, 2) end,
+      "bad argument #2 to 'LifoQueue' (no value expected)")
+    assert.has_error(function() aio.PriorityQueue(0, 5) end,
+      "bad argument #2 to 'PriorityQueue' (function expected, got number)")
+    local q = aio.Queue()
+    local ok, err = pcall(q.get_nowait, {})
+    assert.is_false(ok)
+    assert.matches("Queue expected, got table", err)
+    ok, err = pcall(q.qsize, io.stdout)
+    assert.is_false(ok)
+    assert.matches("Queue expected, got", err)
+    ok, err = pcall(function() return q.put(nil, 1) end)
+    assert.is_false(ok)
+    assert.matches("Queue expected, got nil", err)
+    -- a state taken out of one object and planted in another is refused
+    local fake = setmetatable({ rawget(q, 1) }, getmetatable(q))
+    ok, err = pcall(q.qsize, fake)
+    assert.is_false(ok)
+    assert.matches("Queue expected", err)
+  end))
+
+  it("names the type and state in tostring", async(function()
+    local q = aio.LifoQueue(2)
+    q:put_nowait(1)
+    assert.matches("^LifoQueue%(maxsize=2, qsize=1", tostring(q))
+  end))
+end)
+
+describe("Queue outside a task", function()
+  it("raises from put, get and join even when they would not wait", async(function()
+    local q = aio.Queue()
+    q:put_nowait(1)
+    local errs
+    -- a plain callback runs outside any task (under the luaio binary, specs run in one)
+    aio.call_soon(function()
+      errs = {}
+      for _, m in ipairs { "get", "put", "join" } do
+        local ok, err = pcall(q[m], q, 2)
+        errs[m] = not ok and err
+      end
+    end)
+    settle()
+    assert.equal("luaio.Queue:get: must be called from inside a task (see luaio.run)", errs.get)
+    assert.equal("luaio.Queue:put: must be called from inside a task (see luaio.run)", errs.put)
+    assert.equal("luaio.Queue:join: must be called from inside a task (see luaio.run)", errs.join)
+    assert.equal(1, q:qsize())
+  end))
+
+  it("lets callbacks use the _nowait forms", async(function()
+    local q = aio.Queue()
+    local waiter = aio.spawn(function() return q:get() end)
+    aio.call_soon(function() q:put_nowait("from a callback") end)
+    assert.equal("from a callback", waiter:await())
+  end))
+
+  it("raises when a coroutine that is not a task calls get", async(function()
+    local q = aio.Queue()
+    q:put_nowait(1)
+    local co = coroutine.wrap(function() return q:get() end)
+    assert.has_error(co, "luaio.Queue:get: called from a coroutine that is not a task (run it with aio.spawn)")
+  end))
+
+  it("reports a deadlock when the main task waits on a queue nobody fills", function()
+    if aio.current_task() then return end -- under the luaio binary, run() awaits in place
+    local ok, err = pcall(aio.run, function() aio.Queue():get() end)
+    assert.is_false(ok)
+    assert.is_true(is_err("RuntimeError", err))
+    assert.matches("deadlock: the main task waits on a Queue", err.message)
+  end)
+end)
+
+describe("LifoQueue", function()
+  it("is last in, first out", async(function()
+    local q = aio.LifoQueue()
+    for i = 1, 5 do q:put(i) end
+    assert.same({ 5, 4, 3, 2, 1 }, drain(q))
+  end))
+
+  it("bounds and wakes like Queue", async(function()
+    local q = aio.LifoQueue(2)
+    q:put(1); q:put(2)
+    local p = aio.spawn(function() q:put(3) end)
+    settle()
+    assert.is_false(p:done())
+    assert.equal(2, q:get())
+    p:await()
+    assert.same({ 3, 1 }, drain(q))
+  end))
+end)
+
+describe("PriorityQueue", function()
+  it("gives the smallest item first by <", async(function()
+    local q = aio.PriorityQueue()
+    for _, v in ipairs { 5, 1, 4, 1, 3, 9, 2, 6, 5, 3, 5 } do q:put(v) end
+    assert.same({ 1, 1, 2, 3, 3, 4, 5, 5, 5, 6, 9 }, drain(q))
+    for _, v in ipairs { "pear", "apple", "fig" } do q:put(v) end
+    assert.same({ "apple", "fig", "pear" }, drain(q))
+  end))
+
+  it("orders by less(a, b) given at construction and is stable among equals", async(function()
+    local q = aio.PriorityQueue(0, function(a, b) return a.prio < b.prio end)
+    local names = { "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l" }
+    for i, n in ipairs(names) do q:put { prio = i % 3, name = n } end
+    local got = {}
+    for _, e in ipairs(drain(q)) do got[#got + 1] = e.prio .. e.name end
+    assert.same({ "0c", "0f", "0i", "0l", "1a", "1d", "1g", "1j", "2b", "2e", "2h", "2k" }, got)
+  end))
+
+  it("is stable among equal items under a long random mix of puts and gets", async(function()
+    local q = aio.PriorityQueue(function(a, b) return a[1] < b[1] end)
+    local seq, last = 0, {}
+    math.randomseed(42)
+    for _ = 1, 2000 do
+      if math.random() < 0.6 then
+        seq = seq + 1
+        q:put_nowait { math.random(1, 5), seq }
+      elseif not q:empty() then
+        local e = q:get_nowait()
+        -- FIFO among equal priorities: sequence numbers of one priority only grow
+        assert.is_true(e[2] > (last[e[1]] or 0))
+        last[e[1]] = e[2]
+      end
+    end
+    local prev = -math.huge
+    for _, e in ipairs(drain(q)) do
+      assert.is_true(e[1] >= prev)
+      prev = e[1]
+    end
+  end))
+
+  it("accepts less as the only argument and bounds with maxsize", async(function()
+    local q = aio.PriorityQueue(function(a, b) return a > b end)
+    for i = 1, 5 do q:put(i) end
+    assert.same({ 5, 4, 3, 2, 1 }, drain(q))
+    local b = aio.PriorityQueue(2)
+    assert.equal(2, b.maxsize)
+    b:put(2); b:put(1)
+    assert.is_true(b:full())
+    assert.has_error(function() b:put_nowait(0) end)
+    assert.equal(1, b:get())
+  end))
+
+  it("uses __lt of items", async(function()
+    local mt = { __lt = function(a, b) return a.v < b.v end }
+    local q = aio.PriorityQueue()
+    for _, v in ipairs { 3, 1, 2 } do q:put(setmetatable({ v = v }, mt)) end
+    assert.equal(1, q:get().v)
+    assert.equal(2, q:get().v)
+  end))
+
+  it("leaves the queue intact when a comparison fails", async(function()
+    local q = aio.PriorityQueue()
+    q:put(1); q:put(3); q:put(2)
+    local ok, err = pcall(q.put, q, "x")
+    assert.is_false(ok)
+    assert.matches("attempt to compare", err)
+    ok = pcall(q.put, q, {})
+    assert.is_false(ok)
+    assert.equal(3, q:qsize())
+    assert.same({ 1, 2, 3 }, drain(q))
+    local boom = aio.PriorityQueue(function(a, b)
+      if a == 99 or b == 99 then error("boom") end
+      return a < b
+    end)
+    for _, v in ipairs { 5, 4, 3 } do boom:put(v) end
+    assert.has_error(function() boom:put(99) end)
+    assert.same({ 3, 4, 5 }, drain(boom))
+  end))
+
+  it("refuses to be used from inside its own comparison", async(function()
+    local q
+    q = aio.PriorityQueue(function(a, b)
+      if a == "evil" or b == "evil" then q:put_nowait(0) end
+      return tostring(a) < tostring(b)
+    end)
+    q:put("a")
+    local ok, err = pcall(q.put, q, "evil")
+    assert.is_false(ok)
+    assert.is_true(is_err("RuntimeError", err))
+    assert.same({ "a" }, drain(q))
+  end))
+
+  it("cannot suspend inside less", async(function()
+    local q = aio.PriorityQueue(function(a, b) aio.sleep(0); return a < b end)
+    q:put(1)
+    local ok, err = pcall(q.put, q, 2)
+    assert.is_false(ok)
+    assert.matches("cannot suspend here", err)
+    assert.equal(1, q:qsize())
+  end))
+end)
+
+describe("Queue task_done and join", function()
+  it("join returns at once when nothing is unfinished", async(function()
+    local q = aio.Queue()
+    q:join()
+    q:put(1)
+    assert.equal(1, q:get())
+    q:task_done()
+    q:join()
+  end))
+
+  it("join waits until every item put was marked done", async(function()
+    local q = aio.Queue()
+    for i = 1, 3 do q:put(i) end
+    local joined = false
+    local j = aio.spawn(function() q:join(); joined = true end)
+    for _ = 1, 3 do
+      settle()
+      assert.is_false(joined)
+      q:get()
+      q:task_done()
+    end
+    j:await()
+    assert.is_true(joined)
+  end))
+
+  it("raises ValueError when task_done is called too many times", async(function()
+    local q = aio.Queue()
+    local ok, err = pcall(q.task_done, q)
+    assert.is_false(ok)
+    assert.is_true(is_err("ValueError", err))
+    assert.matches("too many times", err.message)
+  end))
+
+  it("a cancelled joiner does not disturb the others", async(function()
+    local q = aio.Queue()
+    q:put(1)
+    local j1 = aio.spawn(function() q:join() end)
+    local j2 = aio.spawn(function() q:join(); return "joined" end)
+    settle()
+    j1:cancel()
+    settle()
+    assert.is_true(j1:cancelled())
+    q:get(); q:task_done()
+    assert.equal("joined", j2:await())
+  end))
+end)
+
+describe("Queue shutdown", function()
+  it("makes put raise QueueShutDown and get raise once drained", async(function()
+    local q = aio.Queue()
+    q:put(1); q:put(2)
+    q:shutdown()
+    assert.is_true(q:is_shutdown())
+    local ok, err = pcall(q.put, q, 3)
+    assert.is_true(not ok and is_err("QueueShutDown", err))
+    ok, err = pcall(q.put_nowait, q, 3)
+    assert.is_true(not ok and is_err("QueueShutDown", err))
+    assert.equal(1, q:get())
+    assert.equal(2, q:get_nowait())
+    ok, err = pcall(q.get, q)
+    assert.is_true(not ok and is_err("QueueShutDown", err))
+    ok, err = pcall(q.get_nowait, q)
+    assert.is_true(not ok and is_err("QueueShutDown", err))
+  end))
+
+  it("wakes waiting getters and putters with QueueShutDown", async(function()
+    local empty, full = aio.Queue(), aio.Queue(1)
+    full:put(0)
+    local g = aio.spawn(function() return empty:get() end)
+    local p = aio.spawn(function() full:put(1) end)
+    settle()
+    empty:shutdown()
+    full:shutdown()
+    local ok, err = pcall(g.await, g)
+    assert.is_true(not ok and is_err("QueueShutDown", err))
+    ok, err = pcall(p.await, p)
+    assert.is_true(not ok and is_err("QueueShutDown", err))
+    assert.equal(0, full:get()) -- what was queued before the shutdown can still be had
+  end))
+
+  it("immediate=true drops the items, counts them done and releases join", async(function()
+    local q = aio.Queue()
+    for i = 1, 3 do q:put(i) end
+    local j = aio.spawn(function() q:join(); return "joined" end)
+    settle()
+    q:shutdown(true)
+    assert.equal(0, q:qsize())
+    assert.equal("joined", j:await())
+    local ok, err = pcall(q.get, q)
+    assert.is_true(not ok and is_err("QueueShutDown", err))
+  end))
+
+  it("a putter granted a slot before the shutdown still raises QueueShutDown", async(function()
+    local q = aio.Queue(1)
+    q:put(0)
+    local p = aio.spawn(function() q:put(1) end)
+    settle()
+    assert.equal(0, q:get_nowait()) -- p is woken with the slot kept for it
+    q:shutdown()
+    local ok, err = pcall(p.await, p)
+    assert.is_true(not ok and is_err("QueueShutDown", err))
+    assert.is_true(q:empty())
+  end))
+end)
+
+describe("Queue cancellation", function()
+  it("a cancelled getter leaves the line and the next one gets the item", async(function()
+    local q = aio.Queue()
+    local g1 = aio.spawn(function() return q:get() end)
+    local g2 = aio.spawn(function() return q:get() end)
+    settle()
+    g1:cancel()
+    settle()
+    assert.is_true(g1:cancelled())
+    q:put("x")
+    assert.equal("x", g2:await())
+  end))
+
+  it("a getter cancelled after it was handed an item passes it to the next getter", async(function()
+    local q = aio.Queue()
+    local g1 = aio.spawn(function() return q:get() end)
+    local g2 = aio.spawn(function() return q:get() end)
+    settle()
+    q:put_nowait("a") -- handed to g1, which has not run yet
+    g1:cancel()
+    assert.equal("a", g2:await())
+    assert.is_true(g1:cancelled())
+    assert.equal(0, q:qsize())
+  end))
+
+  it("a getter cancelled after it was handed an item puts it back at the front", async(function()
+    for _, kind in ipairs { "Queue", "LifoQueue" } do
+      local q = aio[kind]()
+      local g = aio.spawn(function() return q:get() end)
+      settle()
+      q:put_nowait("first")
+      q:put_nowait("second")
+      g:cancel()
+      settle()
+      assert.is_true(g:cancelled())
+      assert.equal(2, q:qsize())
+      -- "first" is where it is taken next: the head of a Queue, the top of a LifoQueue
+      assert.same({ "first", "second" }, drain(q))
+    end
+  end))
+
+  it("a PriorityQueue getter cancelled with an item keeps its place among equals", async(function()
+    local q = aio.PriorityQueue(function(a, b) return a[1] < b[1] end)
+    local g = aio.spawn(function() return q:get() end)
+    settle()
+    q:put_nowait { 1, "first" } -- handed to g
+    q:put_nowait { 1, "second" }
+    q:put_nowait { 0, "urgent" }
+    g:cancel()
+    settle()
+    local got = {}
+    for _, e in ipairs(drain(q)) do got[#got + 1] = e[2] end
+    assert.same({ "urgent", "first", "second" }, got)
+  end))
+
+  it("a getter handed an item in a queue shut down with immediate=true drops it", async(function()
+    local q = aio.Queue()
+    local g = aio.spawn(function() return q:get() end)
+    settle()
+    q:put_nowait("x") -- unfinished = 1, handed to g
+    q:shutdown(true)
+    g:cancel()
+    settle()
+    assert.is_true(g:cancelled())
+    assert.equal(0, q:qsize())
+    q:join() -- the dropped item counts as done
+  end))
+
+  it("a getter that catches the cancellation can get again and keeps its turn order", async(function()
+    local q = aio.Queue()
+    local got = {}
+    local g = aio.spawn(function()
+      local ok, err = pcall(q.get, q)
+      got[#got + 1] = ok and "item" or err.name
+      got[#got + 1] = q:get()
+    end)
+    settle()
+    q:put_nowait("a")
+    g:cancel()
+    settle()
+    q:put_nowait("b")
+    g:await()
+    assert.same({ "CancelledError", "a" }, got)
+    assert.equal("b", q:get())
+  end))
+
+  it("a cancelled putter does not put its item", async(function()
+    local q = aio.Queue(1)
+    q:put(0)
+    local p1 = aio.spawn(function() q:put(1) end)
+    local p2 = aio.spawn(function() q:put(2) end)
+    settle()
+    p1:cancel()
+    settle()
+    assert.is_true(p1:cancelled())
+    assert.equal(0, q:get())
+    p2:await()
+    assert.same({ 2 }, drain(q))
+  end))
+
+  it("a putter cancelled after it was granted a slot passes the slot on", async(function()
+    local q = aio.Queue(1)
+    q:put(0)
+    local p1 = aio.spawn(function() q:put(1) end)
+    local p2 = aio.spawn(function() q:put(2) end)
+    settle()
+    assert.equal(0, q:get_nowait()) -- p1 is granted the slot
+    p1:cancel()
+    settle()
+    assert.is_true(p1:cancelled())
+    assert.is_true(p2:done())
+    assert.same({ 2 }, drain(q))
+  end))
+
+  it("cancellation before a get that need not wait is delivered at the next suspension", async(function()
+    local q = aio.Queue()
+    q:put(1)
+    local reached
+    local t = aio.spawn(function()
+      aio.current_task():cancel()
+      local v = q:get() -- does not suspend: not a suspension point
+      reached = v
+      aio.sleep(0)
+    end)
+    local ok, err = pcall(t.await, t)
+    assert.is_true(not ok and is_err("CancelledError", err))
+    assert.equal(1, reached)
+  end))
+
+  it("a cancelled get that would wait raises at once and leaves no waiter behind", async(function()
+    local q = aio.Queue()
+    local t = aio.spawn(function()
+      aio.current_task():cancel()
+      return q:get()
+    end)
+    local ok, err = pcall(t.await, t)
+    assert.is_true(not ok and is_err("CancelledError", err))
+    q:put_nowait("kept")
+    assert.equal(1, q:qsize())
+  end))
+end)
+
+describe("Queue under load", function()
+  it("loses and duplicates nothing with many producers and consumers on a bounded queue", async(function()
+    local q = aio.Queue(4)
+    local P, C, N = 7, 5, 300
+    local seen, count, sum = {}, 0, 0
+    local producers, consumers = {}, {}
+    for p = 1, P do
+      producers[p] = aio.spawn(function()
+        for i = 1, N do
+          q:put(p * 100000 + i)
+          if i % 7 == 0 then aio.sleep(0) end
+        end
+      end)
+    end
+    for c = 1, C do
+      consumers[c] = aio.spawn(function()
+        while true do
+          local ok, v = pcall(q.get, q)
+          if not ok then
+            assert.is_true(is_err("QueueShutDown", v))
+            return
+          end
+          assert.is_nil(seen[v])
+          seen[v] = true
+          count, sum = count + 1, sum + v
+          q:task_done()
+          if v % 5 == c then aio.sleep(0) end
+        end
+      end)
+    end
+    aio.gather(producers)
+    q:join()
+    q:shutdown()
+    aio.gather(consumers)
+    local want = 0
+    for p = 1, P do want = want + N * p * 100000 + N * (N + 1) // 2 end
+    assert.equal(P * N, count)
+    assert.equal(want, sum)
+  end))
+
+  it("cancelling consumers at random loses no item", async(function()
+    local q = aio.Queue(3)
+    local N, got = 400, {}
+    local consumers = {}
+    local function consumer()
+      while true do
+        local v = q:get()
+        got[#got + 1] = v
+        q:task_done()
+      end
+    end
+    for i = 1, 4 do consumers[i] = aio.spawn(consumer) end
+    local producer = aio.spawn(function() for i = 1, N do q:put(i) end end)
+    math.randomseed(7)
+    while not producer:done() do
+      settle(1)
+      local k = math.random(1, #consumers)
+      if math.random() < 0.3 then
+        consumers[k]:cancel()
+        consumers[k] = aio.spawn(consumer)
+      end
+    end
+    q:join()
+    for _, c in ipairs(consumers) do c:cancel() end
+    table.sort(got)
+    assert.equal(N, #got)
+    for i = 1, N do assert.equal(i, got[i]) end
+  end))
+end)
+
+describe("Queue memory", function()
+  it("allocates nothing for put/get pairs that do not wait", async(function()
+    local q, p = aio.Queue(4), aio.PriorityQueue()
+    for i = 1, 8 do q:put(i); q:get(); p:put(i); p:get() end -- warm up the slots
+    collectgarbage("collect")
+    collectgarbage("stop")
+    local before = collectgarbage("count")
+    for i = 1, 2000 do
+      q:put(i); q:put_nowait(i)
+      q:get(); q:get_nowait()
+      p:put_nowait(i); p:put(-i)
+      p:get(); p:get_nowait()
+    end
+    local after = collectgarbage("count")
+    collectgarbage("restart")
+    assert.equal(before, after)
+  end))
+
+  it("lets an unreachable queue and its items be collected", async(function()
+    local weak = setmetatable({}, { __mode = "v" })
+    do
+      local q = aio.PriorityQueue(function(a, b) return a.n < b.n end)
+      local item = { n = 1 }
+      q:put(item)
+      weak.q, weak.item = q, item
+    end
+    collectgarbage("collect")
+    collectgarbage("collect")
+    assert.is_nil(weak.q)
+    assert.is_nil(weak.item)
+  end))
+end)
