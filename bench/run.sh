@@ -514,9 +514,10 @@ if want w7; then
     else
       print_na luaio "examples/http_server.lua does not exist yet"
     fi
+    if [ -z "${RES[W7_http,luaio]:-}" ]; then
+      echo "   (no figure for examples/http_server.lua: ratios are against luaio-min)"; REF=luaio-min
+    fi
     http_server luaio-min      "$LUAIO" $B/w7_http/luaio_min.lua @PORT@
-    [ -z "${RES[W7_http,luaio]:-}" ] && [ -n "${RES[W7_http,luaio-min]:-}" ] && {
-      echo "   (ratios below are against luaio-min: no figure for examples/http_server.lua)"; REF=luaio-min; }
     http_server node-http      "$NODE" $B/w7_http/node_http.js @PORT@
     http_server node-net       "$NODE" $B/w7_http/node_net.js @PORT@
     http_server asyncio-uvloop "$PY" $B/w7_http/asyncio_peer.py @PORT@ uvloop
