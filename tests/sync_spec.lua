@@ -1,0 +1,559 @@
+-- sync_spec.lua — Lock, Event, Condition, Semaphore, BoundedSemaphore, Barrier (API §6):
+-- guards, FIFO service, every cancellation race, asyncio's errors, bad input. The loop is
+-- stepped with aio.sleep(0) so every interleaving below is deterministic.
+local aio = require "luaio"
+local async = require "support.async"
+
+local function settle(n) for _ = 1, n or 3 do aio.sleep(0) end end
+
+local function is_err(name, err)
+  return type(err) == "table" and getmetatable(err) == aio[name] and err.name == name
+end
+
+local function raises(name, f, ...)
+  local ok, err = pcall(f, ...)
+  assert.is_false(ok)
+  assert.is_true(is_err(name, err), "expected " .. name .. ", got " .. tostring(err))
+  return err
+end
+
+-- runs f in a plain callback, outside any task; returns its pcall results
+local function outside_task(f)
+  local res
+  aio.call_soon(function() res = table.pack(pcall(f)) end)
+  settle(1)
+  return table.unpack(res, 1, res.n)
+end
+
+describe("Lock", function()
+  it("acquire returns a guard that releases at scope exit", async(function()
+    local lock = aio.Lock()
+    assert.is_false(lock:locked())
+    do
+      local g <close> = lock:acquire()
+      assert.is_true(lock:locked())
+      assert.is_truthy(g)
+    end
+    assert.is_false(lock:locked())
+  end))
+
+  it("releases at scope exit when the block raises", async(function()
+    local lock = aio.Lock()
+    local ok, err = pcall(function()
+      local _ <close> = lock:acquire()
+      error("boom")
+    end)
+    assert.is_false(ok)
+    assert.matches("boom", err)
+    assert.is_false(lock:locked())
+  end))
+
+  it("is released when the task holding it is cancelled", async(function()
+    local lock = aio.Lock()
+    local t = aio.spawn(function()
+      local _ <close> = lock:acquire()
+      aio.sleep(100)
+    end)
+    settle()
+    assert.is_true(lock:locked())
+    t:cancel()
+    settle()
+    assert.is_true(t:cancelled())
+    assert.is_false(lock:locked())
+  end))
+
+  it("is released when the task holding it fails", async(function()
+    local lock = aio.Lock()
+    local t = aio.spawn(function()
+      local _ <close> = lock:acquire()
+      aio.sleep(0)
+      error("task failed")
+    end)
+    assert.is_false(pcall(t.await, t))
+    assert.is_false(lock:locked())
+  end))
+
+  it("serves waiters in FIFO order", async(function()
+    local lock = aio.Lock()
+    local order = {}
+    local tasks = {}
+    local hold <close> = lock:acquire()
+    for i = 1, 5 do
+      tasks[i] = aio.spawn(function()
+        local _ <close> = lock:acquire()
+        order[#order + 1] = i
+        aio.sleep(0)
+      end)
+    end
+    settle()
+    hold:release()
+    aio.gather(tasks)
+    assert.same({ 1, 2, 3, 4, 5 }, order)
+    assert.is_false(lock:locked())
+  end))
+
+  it("does not let a newcomer overtake a waiter that was woken", async(function()
+    local lock = aio.Lock()
+    local g = lock:acquire()
+    local order = {}
+    local w = aio.spawn(function() local _ <close> = lock:acquire(); order[#order + 1] = "waiter" end)
+    settle()
+    g:release() -- w is woken but has not run yet
+    local n = aio.spawn(function() local _ <close> = lock:acquire(); order[#order + 1] = "newcomer" end)
+    aio.gather { w, n }
+    assert.same({ "waiter", "newcomer" }, order)
+  end))
+
+  it("raises RuntimeError when releasing an unlocked lock", async(function()
+    local lock = aio.Lock()
+    local err = raises("RuntimeError", lock.release, lock)
+    assert.matches("not acquired", err.message)
+  end))
+
+  it("a guard released early by release() does not release again at scope exit", async(function()
+    local lock = aio.Lock()
+    local other
+    do
+      local _ <close> = lock:acquire()
+      lock:release()
+      other = aio.spawn(function()
+        local _ <close> = lock:acquire()
+        aio.sleep(100)
+      end)
+      settle()
+      assert.is_true(lock:locked()) -- held by `other` now
+    end
+    assert.is_true(lock:locked()) -- our scope exit did not release other's hold
+    other:cancel()
+    settle()
+    assert.is_false(lock:locked())
+  end))
+
+  it("a guard released with guard:release() does not release again", async(function()
+    local lock = aio.Lock()
+    local holder
+    do
+      local g <close> = lock:acquire()
+      g:release()
+      assert.is_true(g:released())
+      assert.is_false(lock:locked())
+      raises("RuntimeError", g.release, g)
+      holder = aio.spawn(function() local _ <close> = lock:acquire(); aio.sleep(100) end)
+      settle()
+    end
+    assert.is_true(lock:locked())
+    holder:cancel()
+    settle()
+  end))
+
+  it("a cancelled waiter loses its turn and never holds the lock", async(function()
+    local lock = aio.Lock()
+    local g = lock:acquire()
+    local got = {}
+    local b = aio.spawn(function() local _ <close> = lock:acquire(); got[#got + 1] = "b" end)
+    local c = aio.spawn(function() local _ <close> = lock:acquire(); got[#got + 1] = "c"; return "c" end)
+    settle()
+    b:cancel()
+    settle()
+    assert.is_true(b:cancelled())
+    g:release()
+    assert.equal("c", c:await())
+    assert.same({ "c" }, got)
+    assert.is_false(lock:locked())
+  end))
+
+  it("a waiter cancelled after it was granted the lock passes it on", async(function()
+    local lock = aio.Lock()
+    local g = lock:acquire()
+    local b = aio.spawn(function() local _ <close> = lock:acquire(); return "b" end)
+    local c = aio.spawn(function() local _ <close> = lock:acquire(); return "c" end)
+    settle()
+    g:release() -- b is granted the lock ...
+    b:cancel()  -- ... and cancelled before it runs
+    assert.equal("c", c:await())
+    assert.is_true(b:cancelled())
+    assert.is_false(lock:locked())
+  end))
+
+  it("a granted-then-cancelled waiter with nobody behind leaves the lock free", async(function()
+    local lock = aio.Lock()
+    local g = lock:acquire()
+    local b = aio.spawn(function() local _ <close> = lock:acquire(); aio.sleep(100) end)
+    settle()
+    g:release()
+    b:cancel()
+    settle()
+    assert.is_true(b:cancelled())
+    assert.is_false(lock:locked())
+    local _ <close> = lock:acquire()
+  end))
+
+  it("acquire raises outside a task even when the lock is free", async(function()
+    local lock = aio.Lock()
+    local ok, err = outside_task(function() return lock:acquire() end)
+    assert.is_false(ok)
+    assert.equal("luaio.Lock:acquire: must be called from inside a task (see luaio.run)", err)
+    assert.is_false(lock:locked())
+  end))
+
+  it("rejects a bad self clearly", async(function()
+    local lock = aio.Lock()
+    assert.has_error(function() lock.acquire({}) end, "bad argument #1 to 'acquire' (Lock expected, got table)")
+    assert.has_error(function() lock.release() end, "bad argument #1 to 'release' (Lock expected, got nil)")
+  end))
+end)
+
+describe("Event", function()
+  it("set, clear, is_set and wait", async(function()
+    local ev = aio.Event()
+    assert.is_false(ev:is_set())
+    local woke = {}
+    local tasks = {}
+    for i = 1, 3 do tasks[i] = aio.spawn(function() assert.is_true(ev:wait()); woke[#woke + 1] = i end) end
+    settle()
+    assert.same({}, woke)
+    ev:set()
+    assert.is_true(ev:is_set())
+    aio.gather(tasks)
+    assert.same({ 1, 2, 3 }, woke)
+    assert.is_true(ev:wait()) -- set: returns at once
+    ev:clear()
+    assert.is_false(ev:is_set())
+    local t = aio.spawn(function() return ev:wait() end)
+    settle()
+    assert.is_false(t:done())
+    ev:set()
+    assert.is_true(t:await())
+  end))
+
+  it("a cancelled waiter does not disturb the others", async(function()
+    local ev = aio.Event()
+    local a = aio.spawn(function() return ev:wait() end)
+    local b = aio.spawn(function() return ev:wait() end)
+    settle()
+    a:cancel()
+    settle()
+    ev:set()
+    assert.is_true(b:await())
+    assert.is_true(a:cancelled())
+  end))
+
+  it("wait raises outside a task even when set", async(function()
+    local ev = aio.Event()
+    ev:set()
+    local ok, err = outside_task(function() return ev:wait() end)
+    assert.is_false(ok)
+    assert.equal("luaio.Event:wait: must be called from inside a task (see luaio.run)", err)
+  end))
+end)
+
+describe("Condition", function()
+  it("wait releases the lock, and holds it again when woken by notify", async(function()
+    local cond = aio.Condition()
+    local items = {}
+    local consumer = aio.spawn(function()
+      local _ <close> = cond:acquire()
+      cond:wait_for(function() return #items > 0 end)
+      assert.is_true(cond:locked())
+      return table.remove(items, 1)
+    end)
+    settle()
+    assert.is_false(cond:locked()) -- the consumer waits without the lock
+    do
+      local _ <close> = cond:acquire()
+      items[1] = "x"
+      cond:notify()
+    end
+    assert.equal("x", consumer:await())
+    assert.is_false(cond:locked())
+  end))
+
+  it("notify(n) wakes n waiters in FIFO order; notify_all wakes the rest", async(function()
+    local cond = aio.Condition()
+    local order = {}
+    local tasks = {}
+    for i = 1, 5 do
+      tasks[i] = aio.spawn(function()
+        local _ <close> = cond:acquire()
+        assert.is_true(cond:wait())
+        order[#order + 1] = i
+      end)
+    end
+    settle()
+    do local _ <close> = cond:acquire(); cond:notify(2) end
+    settle()
+    assert.same({ 1, 2 }, order)
+    do local _ <close> = cond:acquire(); cond:notify_all() end
+    aio.gather(tasks)
+    assert.same({ 1, 2, 3, 4, 5 }, order)
+  end))
+
+  it("wait_for returns the predicate's value", async(function()
+    local cond = aio.Condition()
+    local _ <close> = cond:acquire()
+    assert.equal(42, cond:wait_for(function() return 42 end))
+  end))
+
+  it("raises RuntimeError for wait and notify without the lock", async(function()
+    local cond = aio.Condition()
+    assert.matches("un%-acquired lock", raises("RuntimeError", cond.wait, cond).message)
+    assert.matches("un%-acquired lock", raises("RuntimeError", cond.notify, cond).message)
+    raises("RuntimeError", cond.notify_all, cond)
+    raises("RuntimeError", cond.release, cond)
+  end))
+
+  it("shares a Lock given at construction", async(function()
+    local lock = aio.Lock()
+    local cond = aio.Condition(lock)
+    local _ <close> = lock:acquire()
+    assert.is_true(cond:locked())
+    assert.has_error(function() aio.Condition("x") end, "bad argument #1 to 'Condition' (Lock expected, got string)")
+  end))
+
+  it("a waiter cancelled while waiting holds the lock again before it raises", async(function()
+    local cond = aio.Condition()
+    local held_at_raise
+    local t = aio.spawn(function()
+      local _ <close> = cond:acquire()
+      local ok, err = pcall(cond.wait, cond)
+      held_at_raise = cond:locked()
+      error(err, 0)
+    end)
+    settle()
+    -- another task holds the lock when the cancellation arrives: the waiter must queue for it
+    local g = cond:acquire()
+    t:cancel()
+    settle()
+    assert.is_false(t:done())
+    g:release()
+    local ok, err = pcall(t.await, t)
+    assert.is_true(not ok and is_err("CancelledError", err))
+    assert.is_true(held_at_raise)
+    assert.is_false(cond:locked()) -- and its guard released it
+  end))
+
+  it("a waiter notified then cancelled passes the notification on", async(function()
+    local cond = aio.Condition()
+    local woke = {}
+    local a = aio.spawn(function() local _ <close> = cond:acquire(); cond:wait(); woke[#woke + 1] = "a" end)
+    local b = aio.spawn(function() local _ <close> = cond:acquire(); cond:wait(); woke[#woke + 1] = "b" end)
+    settle()
+    do
+      local _ <close> = cond:acquire()
+      cond:notify(1) -- a is notified ...
+    end
+    a:cancel()       -- ... and cancelled before it runs
+    b:await()
+    assert.same({ "b" }, woke)
+    assert.is_true(a:cancelled())
+  end))
+
+  it("wait and acquire raise outside a task", async(function()
+    local cond = aio.Condition()
+    local ok, err = outside_task(function() return cond:acquire() end)
+    assert.is_false(ok)
+    assert.equal("luaio.Condition:acquire: must be called from inside a task (see luaio.run)", err)
+    ok, err = outside_task(function() return cond:wait() end)
+    assert.is_false(ok)
+    assert.equal("luaio.Condition:wait: must be called from inside a task (see luaio.run)", err)
+  end))
+end)
+
+describe("Semaphore", function()
+  it("counts, blocks at zero and wakes in FIFO order", async(function()
+    local sem = aio.Semaphore(2)
+    local a = sem:acquire()
+    local _ = sem:acquire()
+    assert.is_true(sem:locked())
+    local order = {}
+    local tasks = {}
+    for i = 1, 3 do
+      tasks[i] = aio.spawn(function() local _ <close> = sem:acquire(); order[#order + 1] = i; aio.sleep(0) end)
+    end
+    settle()
+    assert.same({}, order)
+    a:release()
+    aio.gather(tasks)
+    assert.same({ 1, 2, 3 }, order)
+  end))
+
+  it("defaults to 1 and raises ValueError for a negative value", async(function()
+    local sem = aio.Semaphore()
+    local g = sem:acquire()
+    assert.is_true(sem:locked())
+    g:release()
+    assert.is_false(sem:locked())
+    local err = raises("ValueError", aio.Semaphore, -1)
+    assert.matches(">= 0", err.message)
+    assert.has_error(function() aio.Semaphore("x") end, "bad argument #1 to 'Semaphore' (number expected, got string)")
+    assert.has_error(function() aio.Semaphore(1.5) end, "bad argument #1 to 'Semaphore' (number has no integer representation)")
+    assert.is_true(aio.Semaphore(0):locked())
+  end))
+
+  it("releases with the guard at scope exit, error or not", async(function()
+    local sem = aio.BoundedSemaphore(1)
+    pcall(function() local _ <close> = sem:acquire(); error("x") end)
+    assert.is_false(sem:locked())
+    do local _ <close> = sem:acquire() end
+    assert.is_false(sem:locked())
+  end))
+
+  it("an explicit release() spends the caller's guard", async(function()
+    local sem = aio.BoundedSemaphore(1)
+    do
+      local _ <close> = sem:acquire()
+      sem:release()
+      assert.is_false(sem:locked())
+    end -- no second release: a BoundedSemaphore would raise ValueError here
+    assert.is_false(sem:locked())
+    local g = sem:acquire()
+    assert.is_true(sem:locked())
+    g:release()
+  end))
+
+  it("BoundedSemaphore raises ValueError when released too many times", async(function()
+    local sem = aio.BoundedSemaphore(2)
+    local err = raises("ValueError", sem.release, sem)
+    assert.matches("released too many times", err.message)
+    local plain = aio.Semaphore(1)
+    plain:release() -- a plain Semaphore may grow
+    local _ = plain:acquire()
+    local _ = plain:acquire()
+    assert.is_true(plain:locked())
+  end))
+
+  it("a cancelled waiter never blocks those behind it", async(function()
+    local sem = aio.Semaphore(1)
+    local g = sem:acquire()
+    local b = aio.spawn(function() local _ <close> = sem:acquire(); return "b" end)
+    local c = aio.spawn(function() local _ <close> = sem:acquire(); return "c" end)
+    settle()
+    b:cancel()
+    settle()
+    g:release()
+    assert.equal("c", c:await())
+    assert.is_false(sem:locked())
+  end))
+
+  it("a waiter cancelled after it was granted gives the count back to the next", async(function()
+    local sem = aio.Semaphore(1)
+    local g = sem:acquire()
+    local b = aio.spawn(function() local _ <close> = sem:acquire(); return "b" end)
+    local c = aio.spawn(function() local _ <close> = sem:acquire(); return "c" end)
+    settle()
+    g:release() -- b granted
+    b:cancel()
+    assert.equal("c", c:await())
+    assert.is_true(b:cancelled())
+    assert.is_false(sem:locked())
+    -- the count is whole again: exactly one acquire succeeds without waiting
+    local _ = sem:acquire()
+    assert.is_true(sem:locked())
+  end))
+
+  it("acquire raises outside a task even when free", async(function()
+    local sem = aio.Semaphore(3)
+    local ok, err = outside_task(function() return sem:acquire() end)
+    assert.is_false(ok)
+    assert.equal("luaio.Semaphore:acquire: must be called from inside a task (see luaio.run)", err)
+  end))
+
+  it("bounds concurrency under load", async(function()
+    local sem, active, peak, done = aio.Semaphore(3), 0, 0, 0
+    local tasks = {}
+    for i = 1, 30 do
+      tasks[i] = aio.spawn(function()
+        local _ <close> = sem:acquire()
+        active = active + 1
+        if active > peak then peak = active end
+        for _ = 1, i % 4 do aio.sleep(0) end
+        active = active - 1
+        done = done + 1
+      end)
+    end
+    aio.gather(tasks)
+    assert.equal(3, peak)
+    assert.equal(30, done)
+    assert.is_false(sem:locked())
+  end))
+end)
+
+describe("Barrier", function()
+  it("returns a distinct index 0..parties-1 to each party", async(function()
+    local b = aio.Barrier(3)
+    assert.equal(3, b.parties)
+    local tasks = {}
+    for i = 1, 3 do tasks[i] = aio.spawn(function() return b:wait() end) end
+    settle()
+    local idx = {}
+    for i = 1, 3 do idx[i] = tasks[i]:await() end
+    table.sort(idx)
+    assert.same({ 0, 1, 2 }, idx)
+    assert.equal(0, b:n_waiting())
+    assert.is_false(b:broken())
+  end))
+
+  it("counts waiting parties and is reusable", async(function()
+    local b = aio.Barrier(2)
+    for round = 1, 3 do
+      local t = aio.spawn(function() return b:wait() end)
+      settle()
+      assert.equal(1, b:n_waiting(), "round " .. round)
+      local mine = b:wait()
+      local theirs = t:await()
+      assert.same({ 0, 1 }, { math.min(mine, theirs), math.max(mine, theirs) })
+    end
+  end))
+
+  it("abort breaks it: waiting and later parties raise BrokenBarrierError", async(function()
+    local b = aio.Barrier(3)
+    local t = aio.spawn(function() return b:wait() end)
+    settle()
+    b:abort()
+    assert.is_true(b:broken())
+    local ok, err = pcall(t.await, t)
+    assert.is_true(not ok and is_err("BrokenBarrierError", err))
+    raises("BrokenBarrierError", b.wait, b)
+  end))
+
+  it("reset breaks the current round and makes it usable again", async(function()
+    local b = aio.Barrier(2)
+    local t = aio.spawn(function() return b:wait() end)
+    settle()
+    b:reset()
+    local ok, err = pcall(t.await, t)
+    assert.is_true(not ok and is_err("BrokenBarrierError", err))
+    assert.is_false(b:broken())
+    local t2 = aio.spawn(function() return b:wait() end)
+    local mine = b:wait()
+    assert.equal(1, mine + t2:await())
+    b:abort()
+    b:reset()
+    assert.is_false(b:broken())
+  end))
+
+  it("a cancelled party leaves the count", async(function()
+    local b = aio.Barrier(2)
+    local t = aio.spawn(function() return b:wait() end)
+    settle()
+    assert.equal(1, b:n_waiting())
+    t:cancel()
+    settle()
+    assert.is_true(t:cancelled())
+    assert.equal(0, b:n_waiting())
+    local t2 = aio.spawn(function() return b:wait() end)
+    local mine = b:wait()
+    assert.equal(1, mine + t2:await())
+  end))
+
+  it("rejects bad parties and waits only inside a task", async(function()
+    raises("ValueError", aio.Barrier, 0)
+    assert.has_error(function() aio.Barrier() end, "bad argument #1 to 'Barrier' (number expected, got no value)")
+    assert.has_error(function() aio.Barrier("x") end, "bad argument #1 to 'Barrier' (number expected, got string)")
+    local b = aio.Barrier(1)
+    local ok, err = outside_task(function() return b:wait() end)
+    assert.is_false(ok)
+    assert.equal("luaio.Barrier:wait: must be called from inside a task (see luaio.run)", err)
+    assert.equal(0, b:wait()) -- one party: passes at once
+  end))
+end)
