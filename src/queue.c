@@ -287,7 +287,7 @@ static luaio_task *first(luaio_node *list) {
 static void hand_to_getter(lua_State *L, queue *q, int item, lua_Integer seq) {
   luaio_task *t = first(&q->getters);
   lua_State *co = t->co;
-  if (!lua_checkstack(co, 2)) luaL_error(L, "stack overflow (waking a getter)");
+  /* no lua_checkstack: a parked get() holds 1 slot of the LUA_MINSTACK its C frame got */
   lua_pushvalue(L, item);
   lua_xmove(L, co, 1);
   t->nargs = 1;
@@ -309,8 +309,7 @@ static void insert(lua_State *L, queue *q, int item, lua_Integer seq) {
 static void wake_putters(queue *q) {
   while (!luaio_list_empty(&q->putters) && !is_full(q)) {
     luaio_task *t = first(&q->putters);
-    if (!lua_checkstack(t->co, 1)) break; /* cannot happen: a parked task has room */
-    lua_pushboolean(t->co, 1);
+    lua_pushboolean(t->co, 1); /* a parked put() holds 2 of its LUA_MINSTACK slots */
     t->nargs = 1;
     q->reserved++;
     luaio_wake(q->rt, t);
@@ -328,6 +327,13 @@ static void deliver_cancel(lua_State *L, luaio_task *t) {
     t->must_cancel = 0;
     luaio_raise_cancelled(L, t);
   }
+}
+
+/* luaio_check_task, with the common case (the running task calls) decided inline. */
+static luaio_task *check_task(lua_State *L, queue *q, const char *fname) {
+  luaio_task *t = q->rt->current;
+  if (t && t->co == L && lua_isyieldable(L)) return t;
+  return luaio_check_task(L, fname);
 }
 
 static int raise_shutdown(lua_State *L, const char *fname) {
@@ -348,8 +354,8 @@ static int q_put_nowait(lua_State *L) {
 /* Stack: queue, item [, true when a slot was reserved for this putter]. */
 static int put_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;
-  luaio_task *t = luaio_rt(L)->current;
   queue *q = lua_touserdata(L, 1);
+  luaio_task *t = q->rt->current;
   int reserved = lua_gettop(L) >= 3;
   if (reserved) q->reserved--;
   if (luaio_take_wake_cancel(t)) {
@@ -373,7 +379,7 @@ static int put_k(lua_State *L, int status, lua_KContext ctx) {
 static int q_put(lua_State *L) {
   queue *q = toqueue(L);
   check_item(L, "put");
-  luaio_task *t = luaio_check_task(L, "Queue:put");
+  luaio_task *t = check_task(L, q, "Queue:put");
   if (q->shutdown) return raise_shutdown(L, "put");
   if (!is_full(q) && luaio_list_empty(&q->putters)) {
     insert(L, q, 2, q->next_seq++);
@@ -403,8 +409,8 @@ static int q_get_nowait(lua_State *L) {
 /* Stack: queue [, item [, seq in a PriorityQueue] when one was handed over]. */
 static int get_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;
-  luaio_task *t = luaio_rt(L)->current;
   queue *q = lua_touserdata(L, 1);
+  luaio_task *t = q->rt->current;
   int got = lua_gettop(L) >= 2;
   if (luaio_take_wake_cancel(t)) {
     if (got) { /* cancelled after it was handed an item: the item is not lost */
@@ -433,7 +439,7 @@ static int get_k(lua_State *L, int status, lua_KContext ctx) {
 
 static int q_get(lua_State *L) {
   queue *q = toqueue(L);
-  luaio_task *t = luaio_check_task(L, "Queue:get");
+  luaio_task *t = check_task(L, q, "Queue:get");
   lua_settop(L, 1);
   if (q->count > 0) {
     take(L, q);
@@ -457,13 +463,13 @@ static int q_task_done(lua_State *L) {
 
 static int join_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;
-  luaio_raise_if_cancelled(L, luaio_rt(L)->current);
+  luaio_raise_if_cancelled(L, ((queue *)lua_touserdata(L, 1))->rt->current);
   return 0;
 }
 
 static int q_join(lua_State *L) {
   queue *q = toqueue(L);
-  luaio_task *t = luaio_check_task(L, "Queue:join");
+  luaio_task *t = check_task(L, q, "Queue:join");
   if (q->unfinished == 0) return 0;
   deliver_cancel(L, t);
   lua_settop(L, 1);
