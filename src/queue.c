@@ -530,13 +530,19 @@ static int list_len(const luaio_node *h) {
   return n;
 }
 
-static int q_tostring(lua_State *L) {
-  queue *q = toqueue(L);
+static int describe(lua_State *L, queue *q) {
   lua_pushfstring(L, "%s(maxsize=%I, qsize=%I, unfinished=%I, getters=%d, putters=%d%s): %p",
                   kind_names[q->kind], q->maxsize, (lua_Integer)q->count, q->unfinished,
                   list_len(&q->getters), list_len(&q->putters),
                   q->shutdown ? ", shut down" : "", (void *)q);
   return 1;
+}
+
+static int q_tostring(lua_State *L) { return describe(L, toqueue(L)); }
+
+/* What a task dump shows for a task waiting on a queue (its stack holds the state). */
+static int state_tostring(lua_State *L) {
+  return describe(L, luaL_checkudata(L, 1, LUAIO_QUEUESTATE));
 }
 
 /* Detach the waiter lists so no task node points into freed memory (only reached when
@@ -622,6 +628,8 @@ void luaio_queue_open(lua_State *L, luaio_runtime *rt) {
   luaL_newmetatable(L, LUAIO_QUEUESTATE);
   lua_pushcfunction(L, q_gc);
   lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, state_tostring);
+  lua_setfield(L, -2, "__tostring");
   lua_pushliteral(L, "QueueState");
   lua_setfield(L, -2, "__metatable"); /* not reachable by scripts; belt and braces */
   lua_pop(L, 1);
