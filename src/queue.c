@@ -3,11 +3,12 @@
  * heap, waiters are tasks linked through their own node, and items are handed to a woken
  * getter on its own stack, so a put/get pair that does not wait allocates nothing.
  *
- * Object layout, chosen for the hot path: the script sees a plain table {state, maxsize = n}
- * whose metatable ("luaio.Queue", "luaio.LifoQueue", "luaio.PriorityQueue") has the
- * methods table as __index, so `q:get()` is resolved by the VM without a C __index call
- * while `q.maxsize` stays a field (API §5). The C state is a "luaio.QueueState" userdata
- * at [1] that points back at its object: that is the type check (see toqueue). */
+ * Object layout, chosen for the hot path: the script sees a plain table whose metatable is
+ * "luaio.Queue", "luaio.LifoQueue" or "luaio.PriorityQueue", holding `maxsize` (a field, API
+ * §5), the C state at [1] (a "luaio.QueueState" userdata that points back at its object) and
+ * the methods as C closures made for this queue, whose upvalues are the state, the slot
+ * table and less(): `q:get()` is a plain field hit for the VM, and the self check is one
+ * pointer compare (see toqueue), not a metatable or registry lookup. */
 #include <stdlib.h>
 #include <string.h>
 #include "runtime.h"
@@ -20,13 +21,18 @@
 enum { Q_FIFO = 0, Q_LIFO, Q_PRIO };
 static const char *const kind_names[] = {"Queue", "LifoQueue", "PriorityQueue"};
 
-/* upvalues of every queue function: 1 the runtime (luaio_rt), 2..4 the metatables of the
- * three kinds (for the constructors) */
+/* upvalues of the constructors and of __tostring: 1 the runtime (luaio_rt), 2..4 the
+ * metatables of the three kinds */
 #define UV_MT(kind) lua_upvalueindex(2 + (kind))
 #define NUPVALUES 4
+/* upvalues of the methods of one queue: the runtime (first, as for every luaio function:
+ * luaio_check_task finds it there), the state, the slot table, less() or nil */
+#define UV_STATE lua_upvalueindex(2)
+#define SLOTS lua_upvalueindex(3)
+#define UV_LESS lua_upvalueindex(4)
 
 typedef struct queue {
-  const void *owner;    /* the object table (see toqueue) */
+  const void *owner;    /* the object table: the methods check their self against it */
   luaio_runtime *rt;
   luaio_node getters;   /* tasks waiting in get(); non-empty only while count == 0 */
   luaio_node putters;   /* tasks waiting in put(); non-empty only while full */
@@ -44,19 +50,19 @@ typedef struct queue {
   /* uservalue 1: the slot table; uservalue 2: less(a, b) or nil */
 } queue;
 
-/* ---- self check: the object holds its state at [1]; a userdata of the state's size that
- * names this very object as its owner can only be a state made by new_queue (scripts can
- * reach the state but cannot forge one). The state then replaces the object in slot 1, so
- * every function below, and the continuations of suspended calls, find it at index 1. ---- */
-static queue *toqueue(lua_State *L) {
-  queue *q;
-  if (lua_type(L, 1) == LUA_TTABLE && lua_rawgeti(L, 1, 1) == LUA_TUSERDATA &&
-      lua_rawlen(L, -1) == sizeof *q && (q = lua_touserdata(L, -1))->owner == lua_topointer(L, 1)) {
-    lua_replace(L, 1);
-    return q;
-  }
+/* ---- self check: a method of this queue called on this queue's object (q:get()) ---- */
+static int state_of(lua_State *L, int idx); /* for the slow paths below */
+
+static void bad_self(lua_State *L) {
+  if (state_of(L, 1))
+    luaL_argerror(L, 1, "Queue method called on another queue (call it as q:method(...))");
   luaL_typeerror(L, 1, "Queue");
-  return NULL;
+}
+
+static queue *toqueue(lua_State *L) {
+  queue *q = lua_touserdata(L, UV_STATE);
+  if (lua_topointer(L, 1) != q->owner) bad_self(L);
+  return q;
 }
 
 /* Named explicitly: the method is called as q:put(item), so the item is argument #1. */
@@ -109,7 +115,7 @@ static int less(lua_State *L, queue *q, int a, int b) {
   if (q->busy == 1 && ta == tb && (ta == LUA_TNUMBER || ta == LUA_TSTRING))
     return lua_compare(L, a, b, LUA_OPLT);
   luaL_checkstack(L, 3, NULL);
-  if (q->busy == 2) lua_getiuservalue(L, 1, 2);
+  if (q->busy == 2) lua_pushvalue(L, UV_LESS);
   else lua_pushcfunction(L, lt_meta);
   lua_pushvalue(L, a);
   lua_pushvalue(L, b);
@@ -133,9 +139,7 @@ static int before(lua_State *L, queue *q, int a, lua_Integer sa, int b, lua_Inte
 static void begin_compare(lua_State *L, queue *q) {
   if (q->busy)
     luaio_raise(L, "RuntimeError", "PriorityQueue used from inside its own comparison");
-  lua_getiuservalue(L, 1, 2);
-  q->busy = lua_isnil(L, -1) ? 1 : 2;
-  lua_pop(L, 1);
+  q->busy = lua_isnil(L, UV_LESS) ? 1 : 2;
 }
 
 static void heap_push(lua_State *L, queue *q, int st, int item, lua_Integer seq) {
@@ -218,8 +222,7 @@ static lua_Integer heap_pop(lua_State *L, queue *q, int st) {
 
 /* ---- storing and taking, per kind ---- */
 static void store_back(lua_State *L, queue *q, int item, lua_Integer seq) {
-  lua_getiuservalue(L, 1, 1);
-  int st = lua_gettop(L);
+  const int st = SLOTS;
   switch (q->kind) {
   case Q_FIFO:
     if (q->count == q->cap) ring_grow(L, q, st);
@@ -234,26 +237,21 @@ static void store_back(lua_State *L, queue *q, int item, lua_Integer seq) {
   default:
     heap_push(L, q, st, item, seq);
   }
-  lua_settop(L, st - 1);
 }
 
 /* Puts back an item a cancelled getter was handed, where it will be taken next. */
 static void store_front(lua_State *L, queue *q, int item, lua_Integer seq) {
   if (q->kind != Q_FIFO) { store_back(L, q, item, seq); return; }
-  lua_getiuservalue(L, 1, 1);
-  int st = lua_gettop(L);
-  if (q->count == q->cap) ring_grow(L, q, st);
+  if (q->count == q->cap) ring_grow(L, q, SLOTS);
   q->head = q->head ? q->head - 1 : q->cap - 1;
   lua_pushvalue(L, item);
-  lua_rawseti(L, st, (lua_Integer)q->head + 1);
+  lua_rawseti(L, SLOTS, (lua_Integer)q->head + 1);
   q->count++;
-  lua_settop(L, st - 1);
 }
 
 /* Pushes the next item (count > 0) and returns its seq. */
 static lua_Integer take(lua_State *L, queue *q) {
-  lua_getiuservalue(L, 1, 1);
-  int st = lua_gettop(L);
+  const int st = SLOTS;
   lua_Integer seq = 0;
   lua_Integer slot;
   switch (q->kind) {
@@ -266,14 +264,11 @@ static lua_Integer take(lua_State *L, queue *q) {
     slot = (lua_Integer)q->count--;
     break;
   default:
-    seq = heap_pop(L, q, st);
-    lua_remove(L, st);
-    return seq;
+    return heap_pop(L, q, st);
   }
   lua_rawgeti(L, st, slot);
   lua_pushnil(L);
   lua_rawseti(L, st, slot);
-  lua_remove(L, st);
   return seq;
 }
 
@@ -354,7 +349,7 @@ static int q_put_nowait(lua_State *L) {
 /* Stack: queue, item [, true when a slot was reserved for this putter]. */
 static int put_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;
-  queue *q = lua_touserdata(L, 1);
+  queue *q = lua_touserdata(L, UV_STATE);
   luaio_task *t = q->rt->current;
   int reserved = lua_gettop(L) >= 3;
   if (reserved) q->reserved--;
@@ -409,7 +404,7 @@ static int q_get_nowait(lua_State *L) {
 /* Stack: queue [, item [, seq in a PriorityQueue] when one was handed over]. */
 static int get_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;
-  queue *q = lua_touserdata(L, 1);
+  queue *q = lua_touserdata(L, UV_STATE);
   luaio_task *t = q->rt->current;
   int got = lua_gettop(L) >= 2;
   if (luaio_take_wake_cancel(t)) {
@@ -463,7 +458,7 @@ static int q_task_done(lua_State *L) {
 
 static int join_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;
-  luaio_raise_if_cancelled(L, ((queue *)lua_touserdata(L, 1))->rt->current);
+  luaio_raise_if_cancelled(L, ((queue *)lua_touserdata(L, UV_STATE))->rt->current);
   return 0;
 }
 
@@ -487,11 +482,8 @@ static int q_shutdown(lua_State *L) {
     return luaio_raise(L, "RuntimeError", "PriorityQueue used from inside its own comparison");
   q->shutdown = immediate ? 2 : (q->shutdown ? q->shutdown : 1);
   if (immediate) {
-    lua_getiuservalue(L, 1, 1);
-    int st = lua_gettop(L);
     size_t slots = q->kind == Q_FIFO ? q->cap : q->count;
-    for (size_t i = 1; i <= slots; i++) { lua_pushnil(L); lua_rawseti(L, st, (lua_Integer)i); }
-    lua_pop(L, 1);
+    for (size_t i = 1; i <= slots; i++) { lua_pushnil(L); lua_rawseti(L, SLOTS, (lua_Integer)i); }
     lua_Integer n = (lua_Integer)q->count;
     q->unfinished = q->unfinished > n ? q->unfinished - n : 0;
     q->count = q->head = 0;
@@ -538,7 +530,21 @@ static int describe(lua_State *L, queue *q) {
   return 1;
 }
 
-static int q_tostring(lua_State *L) { return describe(L, toqueue(L)); }
+/* The state of the queue object at idx, or NULL: the object's [1] must be a state that
+ * names this object as its owner. */
+static int state_of(lua_State *L, int idx) {
+  if (lua_type(L, idx) != LUA_TTABLE) return 0;
+  lua_rawgeti(L, idx, 1);
+  queue *q = luaL_testudata(L, -1, LUAIO_QUEUESTATE);
+  lua_pop(L, 1);
+  return q && q->owner == lua_topointer(L, idx);
+}
+
+static int q_tostring(lua_State *L) {
+  if (!state_of(L, 1)) luaL_typeerror(L, 1, "Queue");
+  lua_rawgeti(L, 1, 1);
+  return describe(L, lua_touserdata(L, -1));
+}
 
 /* What a task dump shows for a task waiting on a queue (its stack holds the state). */
 static int state_tostring(lua_State *L) {
@@ -585,14 +591,15 @@ static int new_queue(lua_State *L, int kind) {
   }
   size_t cap = 8;
   if (maxsize > 0 && (lua_Unsigned)maxsize < cap) cap = (size_t)maxsize;
-  lua_createtable(L, 1, 1); /* the object */
+  lua_createtable(L, 1, 12); /* the object: state, maxsize, the methods */
+  int obj = lua_gettop(L);
   lua_pushinteger(L, maxsize);
-  lua_setfield(L, -2, "maxsize");
+  lua_setfield(L, obj, "maxsize");
   lua_pushvalue(L, UV_MT(kind));
-  lua_setmetatable(L, -2);
-  queue *q = lua_newuserdatauv(L, sizeof *q, 2);
+  lua_setmetatable(L, obj);
+  queue *q = lua_newuserdatauv(L, sizeof *q, 0);
   memset(q, 0, sizeof *q);
-  q->owner = lua_topointer(L, -2);
+  q->owner = lua_topointer(L, obj);
   q->rt = luaio_rt(L);
   q->kind = kind;
   q->maxsize = maxsize;
@@ -601,13 +608,18 @@ static int new_queue(lua_State *L, int kind) {
   luaio_list_init(&q->putters);
   luaio_list_init(&q->joiners);
   luaL_setmetatable(L, LUAIO_QUEUESTATE);
-  lua_createtable(L, (int)cap, 0);
-  lua_setiuservalue(L, -2, 1);
-  if (lessidx) {
-    lua_pushvalue(L, lessidx);
-    lua_setiuservalue(L, -2, 2);
+  int state = lua_gettop(L);
+  lua_createtable(L, (int)cap, 0); /* the slots */
+  if (lessidx) lua_pushvalue(L, lessidx);
+  else lua_pushnil(L);
+  for (const luaL_Reg *m = queue_methods; m->name; m++) {
+    lua_pushlightuserdata(L, q->rt);
+    for (int i = 0; i < 3; i++) lua_pushvalue(L, state + i);
+    lua_pushcclosure(L, m->func, 4);
+    lua_setfield(L, obj, m->name);
   }
-  lua_rawseti(L, -2, 1);
+  lua_settop(L, state);
+  lua_rawseti(L, obj, 1);
   return 1;
 }
 
@@ -633,18 +645,9 @@ void luaio_queue_open(lua_State *L, luaio_runtime *rt) {
   lua_pushliteral(L, "QueueState");
   lua_setfield(L, -2, "__metatable"); /* not reachable by scripts; belt and braces */
   lua_pop(L, 1);
-  for (int k = 0; k < 3; k++) { luaL_newmetatable(L, tnames[k]); lua_pop(L, 1); }
-  /* one methods table shared by the three kinds */
-  lua_newtable(L);
-  int methods = lua_gettop(L);
-  push_upvalues(L, rt);
-  luaL_setfuncs(L, queue_methods, NUPVALUES);
   for (int k = 0; k < 3; k++) {
-    luaL_getmetatable(L, tnames[k]);
-    lua_pushvalue(L, methods);
-    lua_setfield(L, -2, "__index");
-    push_upvalues(L, rt);
-    lua_pushcclosure(L, q_tostring, NUPVALUES);
+    luaL_newmetatable(L, tnames[k]);
+    lua_pushcfunction(L, q_tostring);
     lua_setfield(L, -2, "__tostring");
     lua_pop(L, 1);
   }
