@@ -1,5 +1,5 @@
 /* queue.c — Queue, LifoQueue, PriorityQueue (API §5): items live in a preallocated slot
- * table (the state userdata's uservalue 1) indexed by a C-managed ring / stack / binary
+ * table (an upvalue of the queue's methods) indexed by a C-managed ring / stack / binary
  * heap, waiters are tasks linked through their own node, and items are handed to a woken
  * getter on its own stack, so a put/get pair that does not wait allocates nothing.
  *
@@ -47,7 +47,7 @@ typedef struct queue {
   int kind;
   unsigned char shutdown;  /* 1 shut down, 2 shut down with immediate=true */
   unsigned char busy;      /* PriorityQueue: inside a comparison; re-entry is refused */
-  /* uservalue 1: the slot table; uservalue 2: less(a, b) or nil */
+  /* the slot table and less(a, b) are upvalues of the methods, which keep them alive */
 } queue;
 
 /* ---- self check: a method of this queue called on this queue's object (q:get()) ---- */
@@ -74,7 +74,7 @@ static int is_full(const queue *q) {
   return q->maxsize > 0 && q->count + (size_t)q->reserved >= (size_t)q->maxsize;
 }
 
-/* ---- slot storage: the slot table is pushed at `st` by the callers ---- */
+/* ---- slot storage: `st` is the slot table's index (SLOTS, an upvalue) ---- */
 static size_t ring_slot(const queue *q, size_t i) {
   size_t p = q->head + i;
   return (p >= q->cap ? p - q->cap : p) + 1;
