@@ -1,0 +1,371 @@
+-- net_spec.lua — open_connection / start_server / Unix sockets / getaddrinfo: echo round
+-- trips, many clients, peers that vanish, refused connections, server lifecycle, bad input.
+-- Only 127.0.0.1, ::1 and temporary Unix paths are used.
+local aio = require "luaio"
+local async = require "support.async"
+
+local function line_echo(r, w)
+  for line in r:lines() do
+    w:write(line .. "\n")
+    w:drain()
+  end
+end
+
+local function port_of(srv) return select(2, srv.sockets[1]:getsockname()) end
+
+-- captures what reaches the exception handler for the duration of fn
+local function with_handler(fn)
+  local seen = {}
+  local prev = aio.get_exception_handler()
+  aio.set_exception_handler(function(ctx) seen[#seen + 1] = ctx end)
+  local ok, err = pcall(fn, seen)
+  aio.set_exception_handler(prev)
+  if not ok then error(err, 0) end
+  return seen
+end
+
+local function tmp_path()
+  local p = os.tmpname()
+  os.remove(p)
+  return p .. ".sock"
+end
+
+describe("open_connection / start_server", function()
+  it("round-trips lines over 127.0.0.1", async(function()
+    local srv = aio.start_server(line_echo, "127.0.0.1", 0)
+    assert.is_true(srv:is_serving())
+    local host, port = srv.sockets[1]:getsockname()
+    assert.equal("127.0.0.1", host)
+    assert.is_true(port > 0)
+    local r, w = aio.open_connection("127.0.0.1", port)
+    for i = 1, 100 do
+      w:write("line " .. i .. "\n")
+      assert.equal("line " .. i .. "\n", r:readline())
+    end
+    w:close()
+    w:wait_closed()
+    srv:close()
+    srv:wait_closed()
+    assert.is_false(srv:is_serving())
+  end))
+
+  it("round-trips over ::1 and resolves localhost", async(function()
+    local ok, srv = pcall(aio.start_server, line_echo, "::1", 0)
+    if not ok then
+      assert.equal("OSError", srv.name) -- no IPv6 on this host: nothing more to test
+      return
+    end
+    local host, port = srv.sockets[1]:getsockname()
+    assert.equal("::1", host)
+    local r, w = aio.open_connection("::1", port)
+    w:write("six\n")
+    assert.equal("six\n", r:readline())
+    assert.equal("::1", (w:get_extra_info("peername")))
+    w:close()
+    -- when "localhost" has ::1 among other addresses, the refused ones are skipped
+    local has6 = false
+    for _, a in ipairs(aio.getaddrinfo("localhost", port)) do has6 = has6 or a.addr == "::1" end
+    if has6 then
+      local r2, w2 = aio.open_connection("localhost", port)
+      w2:write("again\n")
+      assert.equal("again\n", r2:readline())
+      w2:close()
+    end
+    srv:close()
+    srv:wait_closed()
+  end))
+
+  it("accepts a numeric string port", async(function()
+    local srv = aio.start_server(line_echo, "127.0.0.1", "0")
+    local r, w = aio.open_connection("127.0.0.1", tostring(port_of(srv)))
+    w:write("s\n")
+    assert.equal("s\n", r:readline())
+    w:close()
+    srv:close()
+    srv:wait_closed()
+  end))
+
+  it("serves 500 concurrent clients", async(function()
+    local srv = aio.start_server(line_echo, "127.0.0.1", 0, { backlog = 1024 })
+    local port = port_of(srv)
+    local tasks = {}
+    for i = 1, 500 do
+      tasks[i] = function()
+        local r, w = aio.open_connection("127.0.0.1", port)
+        local msg = ("client %d\n"):format(i)
+        for _ = 1, 3 do
+          w:write(msg)
+          assert.equal(msg, r:readline())
+        end
+        w:close()
+        w:wait_closed()
+        return i
+      end
+    end
+    local res = aio.gather(tasks)
+    assert.equal(500, res.n)
+    for i = 1, 500 do assert.equal(i, res[i]) end
+    srv:close()
+    srv:wait_closed()
+  end, 30))
+
+  it("raises OSError ECONNREFUSED when nobody listens", async(function()
+    local srv = aio.start_server(line_echo, "127.0.0.1", 0)
+    local port = port_of(srv)
+    srv:close()
+    srv:wait_closed()
+    local ok, e = pcall(aio.open_connection, "127.0.0.1", port)
+    assert.is_false(ok)
+    assert.equal("OSError", e.name)
+    assert.equal("ECONNREFUSED", e.code)
+    assert.matches("^OSError: ", tostring(e))
+  end))
+
+  it("raises OSError EADDRINUSE for a taken port, and reuse_port shares it", async(function()
+    local srv = aio.start_server(line_echo, "127.0.0.1", 0)
+    local port = port_of(srv)
+    local ok, e = pcall(aio.start_server, line_echo, "127.0.0.1", port)
+    assert.is_false(ok)
+    assert.equal("EADDRINUSE", e.code)
+    srv:close()
+    srv:wait_closed()
+    local a = aio.start_server(line_echo, "127.0.0.1", 0, { reuse_port = true })
+    local b = aio.start_server(line_echo, "127.0.0.1", port_of(a), { reuse_port = true, reuse_address = true })
+    assert.equal(port_of(a), port_of(b))
+    a:close()
+    b:close()
+    a:wait_closed()
+    b:wait_closed()
+  end))
+
+  it("reports an error escaping client_cb and keeps serving", async(function()
+    local seen = with_handler(function(seen)
+      local srv = aio.start_server(function(r, w)
+        local l = r:readline()
+        if l == "boom\n" then error("handler failed") end
+        w:write(l)
+      end, "127.0.0.1", 0)
+      local port = port_of(srv)
+      local r, w = aio.open_connection("127.0.0.1", port)
+      w:write("boom\n")
+      assert.equal("", r:read()) -- the failed connection is closed
+      w:close()
+      while #seen == 0 do aio.sleep(0.001) end
+      local r2, w2 = aio.open_connection("127.0.0.1", port)
+      w2:write("fine\n")
+      assert.equal("fine\n", r2:readline())
+      w2:close()
+      srv:close()
+      srv:wait_closed()
+    end)
+    assert.equal(1, #seen)
+    assert.equal("Unhandled exception in client_connected_cb", seen[1].message)
+    assert.matches("handler failed", tostring(seen[1].exception))
+    assert.matches("stack traceback", seen[1].traceback)
+    assert.equal("userdata", type(seen[1].task))
+  end))
+
+  it("survives peers that disconnect mid-read and reset, and keeps serving", async(function()
+    local seen = with_handler(function(seen)
+      local results = {}
+      local srv = aio.start_server(function(r, w)
+        local kind = r:readline()
+        if kind == "partial\n" then
+          results[#results + 1] = r:readline()            -- the partial line, at EOF
+          results[#results + 1] = r:readexactly(100)      -- IncompleteReadError escapes
+        elseif kind == "reset\n" then
+          w:write(("x"):rep(1024 * 1024))
+          local ok, e = pcall(function()
+            while true do
+              w:write(("y"):rep(65536))
+              w:drain()
+              if r:read(1) == "" then return "eof" end
+            end
+          end)
+          results[#results + 1] = ok and e or e.code
+        else
+          w:write(kind)
+        end
+      end, "127.0.0.1", 0)
+      local port = port_of(srv)
+      -- 1: half a line, then EOF
+      local _, w = aio.open_connection("127.0.0.1", port)
+      w:write("partial\nhalf a li")
+      w:close()
+      -- 2: a client that leaves unread data behind: its close resets the connection
+      local r2, w2 = aio.open_connection("127.0.0.1", port, { limit = 16 })
+      w2:write("reset\n")
+      while r2:buffered() < 16 do aio.sleep(0.001) end
+      w2:close()
+      while #results < 2 or #seen < 1 do aio.sleep(0.001) end
+      -- 3: the server still serves
+      local r3, w3 = aio.open_connection("127.0.0.1", port)
+      w3:write("still here\n")
+      assert.equal("still here\n", r3:readline())
+      w3:close()
+      assert.equal("half a li", results[1])
+      assert.is_true(results[2] == "ECONNRESET" or results[2] == "EPIPE" or results[2] == "eof",
+        tostring(results[2]))
+      srv:close()
+      srv:wait_closed()
+    end)
+    assert.equal(1, #seen)
+    assert.equal("IncompleteReadError", seen[1].exception.name)
+  end, 20))
+
+  it("raises OSError from write or drain once the peer has gone (no SIGPIPE)", async(function()
+    local srv = aio.start_server(function(_, w) w:close() end, "127.0.0.1", 0)
+    local r, w = aio.open_connection("127.0.0.1", port_of(srv))
+    assert.equal("", r:read()) -- the server closed
+    local ok, e
+    for _ = 1, 1000 do
+      ok, e = pcall(function()
+        w:write(("z"):rep(65536))
+        w:drain()
+      end)
+      if not ok then break end
+      aio.sleep(0.001)
+    end
+    assert.is_false(ok)
+    assert.equal("OSError", e.name)
+    assert.is_true(e.code == "EPIPE" or e.code == "ECONNRESET", e.code)
+    w:close()
+    srv:close()
+    srv:wait_closed()
+  end))
+
+  it("close() stops listening, wait_closed() waits for connections, serve_forever raises CancelledError", async(function()
+    local release = aio.Future()
+    local srv = aio.start_server(function(r, w)
+      release:await()
+      w:write(r:readline())
+    end, "127.0.0.1", 0)
+    local port = port_of(srv)
+    local forever = aio.spawn(srv.serve_forever, srv)
+    aio.sleep(0)
+    local r, w = aio.open_connection("127.0.0.1", port)
+    w:write("last\n")
+    while srv.sockets[1]:active() == 0 do aio.sleep(0.001) end
+    srv:close()
+    assert.is_false(srv:is_serving())
+    local ok, e = pcall(aio.open_connection, "127.0.0.1", port)
+    assert.is_false(ok)
+    assert.equal("ECONNREFUSED", e.code)
+    local waiter = aio.spawn(srv.wait_closed, srv)
+    aio.sleep(0.01)
+    assert.is_false(waiter:done())  -- a connection is still open
+    assert.is_false(forever:done())
+    release:set_result(true)
+    assert.equal("last\n", r:readline()) -- the open connection still works
+    waiter:await()
+    local fok, ferr = pcall(forever.await, forever)
+    assert.is_false(fok)
+    assert.equal("CancelledError", ferr.name)
+    w:close()
+  end))
+
+  it("serve_forever closes the server when its task is cancelled", async(function()
+    local srv = aio.start_server(line_echo, "127.0.0.1", 0)
+    local t = aio.spawn(srv.serve_forever, srv)
+    aio.sleep(0)
+    local ok, e = pcall(srv.serve_forever, srv)
+    assert.is_false(ok)
+    assert.equal("RuntimeError", e.name)
+    t:cancel()
+    assert.is_false(pcall(t.await, t))
+    assert.is_true(t:cancelled())
+    assert.is_false(srv:is_serving())
+  end))
+
+  it("closes on scope exit", async(function()
+    local port
+    do
+      local srv <close> = aio.start_server(line_echo, "127.0.0.1", 0)
+      port = port_of(srv)
+    end
+    local ok, e = pcall(aio.open_connection, "127.0.0.1", port)
+    assert.is_false(ok)
+    assert.equal("ECONNREFUSED", e.code)
+  end))
+
+  it("a cancelled open_connection leaves nothing behind", async(function()
+    local srv = aio.start_server(line_echo, "127.0.0.1", 0)
+    local t = aio.spawn(aio.open_connection, "127.0.0.1", port_of(srv))
+    aio.sleep(0)
+    t:cancel()
+    assert.is_false(pcall(t.await, t))
+    assert.is_true(t:cancelled())
+    srv:close()
+    srv:wait_closed()
+  end))
+
+  it("rejects bad input", async(function()
+    local function cb() end
+    assert.has_error(function() aio.open_connection("127.0.0.1", "x") end,
+      "bad argument #2 to 'open_connection' (port must be an integer from 0 to 65535, got 'x')")
+    assert.has_error(function() aio.open_connection("127.0.0.1", -1) end)
+    assert.has_error(function() aio.open_connection("127.0.0.1", 70000) end)
+    assert.has_error(function() aio.open_connection("127.0.0.1", 1.5) end)
+    assert.has_error(function() aio.open_connection(nil, 80) end)
+    assert.has_error(function() aio.open_connection(12, 80) end)
+    assert.has_error(function() aio.open_connection("127.0.0.1", 80, { limt = 1 }) end,
+      "bad argument #3 to 'open_connection' (unknown option 'limt')")
+    assert.has_error(function() aio.open_connection("127.0.0.1", 80, { limit = -5 }) end)
+    assert.has_error(function() aio.start_server(cb, "127.0.0.1", 0, { backlg = 1 }) end,
+      "bad argument #4 to 'start_server' (unknown option 'backlg')")
+    assert.has_error(function() aio.start_server(cb, "127.0.0.1", 0, { backlog = -1 }) end)
+    assert.has_error(function() aio.start_server("nope", "127.0.0.1", 0) end)
+    assert.has_error(function() aio.start_server(cb, "127.0.0.1", "x") end)
+    assert.has_error(function() aio.start_unix_server(cb, "") end)
+    assert.has_error(function() aio.start_unix_server(cb, "/tmp/x", { limits = 1 }) end,
+      "bad argument #3 to 'start_unix_server' (unknown option 'limits')")
+    assert.has_error(function() aio.open_unix_connection(nil) end)
+    assert.has_error(function() aio.getaddrinfo("localhost", "x") end)
+    assert.has_error(function() aio.getaddrinfo("localhost", 80, { family = "ipx" }) end)
+  end))
+end)
+
+describe("Unix sockets", function()
+  it("round-trip and name their path", async(function()
+    local path = tmp_path()
+    local srv = aio.start_unix_server(line_echo, path)
+    assert.equal(path, srv.sockets[1]:getsockname())
+    local r, w = aio.open_unix_connection(path)
+    w:write("over unix\n")
+    assert.equal("over unix\n", r:readline())
+    assert.equal(path, w:get_extra_info("peername"))
+    w:close()
+    w:wait_closed()
+    srv:close()
+    srv:wait_closed()
+    -- a stale socket file is replaced by the next server
+    local srv2 = aio.start_unix_server(line_echo, path)
+    srv2:close()
+    srv2:wait_closed()
+    os.remove(path)
+  end))
+
+  it("raises OSError when nothing listens", async(function()
+    local ok, e = pcall(aio.open_unix_connection, tmp_path())
+    assert.is_false(ok)
+    assert.equal("OSError", e.name)
+    assert.equal("ENOENT", e.code)
+  end))
+end)
+
+describe("getaddrinfo", function()
+  it("resolves numeric hosts and localhost", async(function()
+    local a = aio.getaddrinfo("127.0.0.1", 80)
+    assert.same({ { family = "inet", addr = "127.0.0.1", port = 80 } }, a)
+    local b = aio.getaddrinfo("::1", 8080)
+    assert.same({ { family = "inet6", addr = "::1", port = 8080 } }, b)
+    local c = aio.getaddrinfo("localhost", 22)
+    assert.is_true(#c >= 1)
+    for _, x in ipairs(c) do
+      assert.is_true(x.addr == "127.0.0.1" or x.addr == "::1", x.addr)
+      assert.equal(22, x.port)
+    end
+    local d = aio.getaddrinfo("localhost", 22, { family = "inet" })
+    for _, x in ipairs(d) do assert.equal("inet", x.family) end
+  end))
+end)
