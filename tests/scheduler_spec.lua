@@ -892,5 +892,18 @@ describe("Scheduler", function()
       assert.equal(0, status, err)
       assert.matches("ran\t2", out, 1, true)
     end)
+
+    it("a script ending under the luaio binary leaves its pending jobs unstarted", function()
+      local status, out, err = proc.run { code = [[
+        local aio = require "luaio"
+        local s = aio.Scheduler { limit = 3 }
+        local n = 0
+        for _ = 1, 10 do s:spawn(function() n = n + 1; io.write("job ", n, "\n"); aio.sleep(10) end) end
+        aio.sleep(0)
+      ]] }
+      assert.equal(0, status, err)
+      assert.equal("job 1\njob 2\njob 3\n", out)
+      assert.equal("", err)
+    end)
   end)
 end)
