@@ -74,6 +74,17 @@ check: deps
 	$(MAKE) all
 	LUAIO_SANITIZED=1 bash tools/test.sh build/asan
 	LUAIO_VALGRIND=1 bash tools/test.sh $(BUILD)
+	$(MAKE) fuzz FUZZ_TIME=10
+
+# libFuzzer (clang) over the stream reader's buffer/separator logic, for FUZZ_TIME seconds
+FUZZ_TIME ?= 60
+fuzz: $(BUILD)/fuzz/fuzz_streambuf
+	mkdir -p $(BUILD)/fuzz/corpus
+	$(BUILD)/fuzz/fuzz_streambuf -max_total_time=$(FUZZ_TIME) -print_final_stats=1 $(BUILD)/fuzz/corpus
+
+$(BUILD)/fuzz/fuzz_streambuf: tests/fuzz/fuzz_streambuf.c src/streambuf.c src/streambuf.h
+	mkdir -p $(BUILD)/fuzz
+	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc tests/fuzz/fuzz_streambuf.c src/streambuf.c -o $@
 
 bench: deps all
 	bash bench/run.sh

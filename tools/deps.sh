@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # deps.sh — installs the Debian packages luaio needs when any is missing (make deps).
 set -euo pipefail
-need=(pkg-config liblua5.4-dev lua5.4 libuv1-dev lua-busted libedit-dev valgrind tmux)
+need=(pkg-config liblua5.4-dev lua5.4 libuv1-dev lua-busted libedit-dev valgrind clang libclang-rt-14-dev tmux)
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
