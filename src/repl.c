@@ -193,6 +193,11 @@ static void poll_cb(uv_poll_t *p, int status, int events) {
   editor *ed = p->data;
 #ifdef LUAIO_HAVE_LIBEDIT
   if (ed->edit && status == 0) {
+    int avail = 0;
+    if (ioctl(STDIN_FILENO, FIONREAD, &avail) == 0 && avail == 0) {
+      on_line(NULL); /* readable with nothing to read: end of input (hangup, EOF) */
+      return;
+    }
     rl_callback_read_char();
     return;
   }
@@ -240,6 +245,10 @@ static int ed_read(lua_State *L) {
   if (ed->edit) {
     rl_editor = ed;
     ed->installed = 1;
+    /* libedit would enter raw mode only at its first read, after the prompt is shown:
+     * keys typed in between would meet a canonical terminal (a Ctrl-D there reads as a
+     * bare EOF that libedit drops). Raw mode first, then the prompt. */
+    rl_prep_terminal(1);
     rl_callback_handler_install(ed->prompt, on_line);
   } else
 #endif
@@ -495,6 +504,7 @@ int luaio_repl(lua_State *L) {
     /* Signals stay with the binary (SIGINT cancels, the loop sees it); libedit's own
      * handlers would re-raise them at the whole process group. */
     rl_catch_signals = 0;
+    rl_initialize();
     using_history();
     stifle_history(1000);
     const char *home = getenv("HOME");
