@@ -383,7 +383,8 @@ static int l_all_tasks(lua_State *L) {
   int n = 0;
   lua_pushnil(L);
   while (lua_next(L, -2)) {
-    if (luaL_testudata(L, -1, LUAIO_TASK)) lua_rawseti(L, -4, ++n);
+    luaio_task *t = luaL_testudata(L, -1, LUAIO_TASK);
+    if (t && t->state != T_DONE) lua_rawseti(L, -4, ++n);
     else lua_pop(L, 1);
   }
   lua_pop(L, 1);
@@ -445,6 +446,11 @@ static int l_in_task(lua_State *L) {
   return 1;
 }
 
+static int l_report_unretrieved(lua_State *L) {
+  luaio_report_unretrieved(luaio_rt(L), L);
+  return 0;
+}
+
 static int l_set_exception_handler(lua_State *L) {
   luaio_runtime *rt = luaio_rt(L);
   if (!lua_isnil(L, 1)) check_callable(L, 1);
@@ -481,7 +487,8 @@ void luaio_task_open(lua_State *L, luaio_runtime *rt) {
   lua_pop(L, 1);
   static const luaL_Reg funcs[] = {
     {"spawn", l_spawn}, {"current_task", l_current_task}, {"all_tasks", l_all_tasks},
-    {"_run", l_run}, {"_in_task", l_in_task}, {"set_exception_handler", l_set_exception_handler},
+    {"_run", l_run}, {"_in_task", l_in_task},
+    {"_report_unretrieved", l_report_unretrieved}, {"set_exception_handler", l_set_exception_handler},
     {"get_exception_handler", l_get_exception_handler},
     {"call_exception_handler", l_call_exception_handler}, {NULL, NULL}
   };

@@ -70,19 +70,25 @@ function priv.ensure_future(aw, fname, argn)
     :format(argn or 1, fname, tp), 3)
 end
 
-local in_task = aio._in_task
-aio._in_task = nil
+local in_task, report_unretrieved = aio._in_task, aio._report_unretrieved
+aio._in_task, aio._report_unretrieved = nil, nil
 priv.in_task = in_task
+
+-- Inside a task, run awaits main in place and then reports what failed unseen meanwhile.
+local function reported(...)
+  report_unretrieved()
+  return ...
+end
 
 function aio.run(main, ...)
   if is_coro(main) then
-    if in_task() then return main:await() end
+    if in_task() then return reported(main:await()) end
     return core_run(function() return main:await() end)
   end
   if type(main) ~= "function" and not (getmetatable(main) or {}).__call then
     error("bad argument #1 to 'run' (function or coroutine object expected, got " .. type(main) .. ")", 2)
   end
-  if in_task() then return main(...) end
+  if in_task() then return reported(main(...)) end
   return core_run(main, ...)
 end
 

@@ -13,7 +13,8 @@ local function slurp(path)
   return s
 end
 
--- run{code = "...", args = {...}, stdin = "...", flags = {...}}; code goes in a temp file
+-- run{code = "...", args = {...}, stdin = "...", flags = {...}, lua = true}; code goes in a
+-- temp file; lua = true runs it under stock lua5.4 with the module instead of the binary
 function M.run(opts)
   local script = os.tmpname()
   local f = assert(io.open(script, "wb"))
@@ -21,10 +22,17 @@ function M.run(opts)
   f:close()
   local out, err = os.tmpname(), os.tmpname()
   local parts = { M.bin }
+  if opts.lua then -- stock lua5.4 with the module built beside the binary
+    local dir = M.bin:match("^(.*)/[^/]*$") or "."
+    parts = { "env", ("LUA_CPATH=%q"):format(dir .. "/?.so;;") }
+    if os.getenv("LUAIO_PRELOAD") then parts[#parts + 1] = ("LD_PRELOAD=%q"):format(os.getenv("LUAIO_PRELOAD")) end
+    parts[#parts + 1] = "lua5.4"
+  end
   for _, a in ipairs(opts.flags or {}) do parts[#parts + 1] = ("%q"):format(a) end
   if not opts.no_script then parts[#parts + 1] = script end
   for _, a in ipairs(opts.args or {}) do parts[#parts + 1] = ("%q"):format(a) end
-  local cmd = table.concat(parts, " ")
+  -- a hung child fails its test instead of stalling the suite
+  local cmd = "timeout -s KILL " .. (opts.timeout or 60) .. " " .. table.concat(parts, " ")
   local input = opts.stdin and os.tmpname()
   if input then
     local fi = assert(io.open(input, "wb"))

@@ -1,0 +1,220 @@
+local aio = require "luaio"
+local async = require "support.async"
+local proc = require "support.proc"
+
+-- aio.run's own semantics are checked in a fresh stock lua5.4 process (under the binary
+-- a script is already the main task, where run awaits in place)
+local function lua_script(code, ...)
+  return proc.run { code = "local aio = require 'luaio'\n" .. code, args = { ... }, lua = true }
+end
+
+local function script(code, ...)
+  return proc.run { code = "local aio = require 'luaio'\n" .. code, args = { ... } }
+end
+
+describe("aio.run", function()
+  it("returns main's results, and accepts a coroutine object", function()
+    local rc, out = lua_script [[
+      print(aio.run(function(a, b) aio.sleep(0.001) return a + b, "x" end, 1, 2))
+      print(aio.run(aio.async(function(v) return v end)("co")))
+    ]]
+    assert.equal(0, rc)
+    assert.equal("3\tx\nco\n", out)
+  end)
+
+  it("re-raises main's error unchanged", function()
+    local rc, out = lua_script [[
+      local err = {}
+      local ok, e = pcall(aio.run, function() aio.sleep(0) error(err) end)
+      print(ok, e == err)
+    ]]
+    assert.equal(0, rc)
+    assert.equal("false\ttrue\n", out)
+  end)
+
+  it("cancels and drains the tasks left when main returns, closing their <close> variables", function()
+    local rc, out = lua_script [[
+      aio.run(function()
+        aio.spawn(function()
+          local _ <close> = setmetatable({}, { __close = function(_, e) aio.sleep(0) print("closed", e.name) end })
+          aio.sleep(100)
+        end)
+        aio.sleep(0)
+      end)
+      print("after", #aio.all_tasks())
+    ]]
+    assert.equal(0, rc)
+    assert.equal("closed\tCancelledError\nafter\t0\n", out)
+  end)
+
+  it("raises RuntimeError naming a deadlock instead of hanging", function()
+    local rc, out = lua_script [[
+      local ok, e = pcall(aio.run, function() aio.Future():await() end)
+      print(ok, e.name, e.message)
+    ]]
+    assert.equal(0, rc)
+    assert.matches("false\tRuntimeError\tdeadlock", out)
+  end)
+
+  it("raises RuntimeError when called from a callback while the loop runs", function()
+    local rc, out = lua_script [[
+      aio.run(function()
+        local f = aio.Future()
+        aio.call_soon(function()
+          local ok, e = pcall(aio.run, function() end)
+          f:set_result(e.name)
+        end)
+        print(f:await())
+      end)
+    ]]
+    assert.equal(0, rc)
+    assert.equal("RuntimeError\n", out)
+  end)
+
+  it("inside a task awaits main in place and leaves other tasks running", async(function()
+    local bg = aio.spawn(function() aio.sleep(0.01) return "bg" end)
+    assert.equal(7, aio.run(function() aio.sleep(0) return 7 end))
+    assert.is_false(bg:done())
+    assert.equal("bg", bg:await())
+  end))
+
+  it("reports a failed task nobody awaited, with its name and traceback", function()
+    local rc, out, err = lua_script [[
+      aio.set_exception_handler(function(ctx)
+        print(ctx.message, ctx.exception, ctx.task:get_name(), ctx.traceback ~= nil)
+      end)
+      aio.run(function()
+        local t = aio.spawn(function() error("lost", 0) end)
+        t:set_name("orphan")
+        aio.sleep(0.001)
+      end)
+      print("end")
+    ]]
+    assert.equal(0, rc)
+    assert.matches("never retrieved.*\tlost\torphan\ttrue\nend\n", out)
+  end)
+
+  it("prints unretrieved errors to stderr by default and the process goes on", function()
+    local rc, out, err = lua_script [[
+      aio.run(function() aio.spawn(function() error("background boom") end) aio.sleep(0.001) end)
+      print("still here")
+    ]]
+    assert.equal(0, rc)
+    assert.equal("still here\n", out)
+    assert.matches("never retrieved", err)
+    assert.matches("background boom", err)
+    assert.matches("stack traceback", err)
+  end)
+
+  it("does not report errors that were retrieved", function()
+    local rc, out, err = lua_script [[
+      aio.run(function()
+        local t = aio.spawn(function() error("seen") end)
+        pcall(aio.await, t)
+        local u = aio.spawn(function() error("seen2") end)
+        aio.sleep(0.001)
+        u:exception()
+      end)
+    ]]
+    assert.equal(0, rc)
+    assert.equal("", err)
+  end)
+end)
+
+describe("the luaio binary", function()
+  it("runs the script as the main task: top-level code may suspend", function()
+    local rc, out = script [[
+      local t0 = aio.time()
+      aio.sleep(0.01)
+      print(aio.current_task() ~= nil, aio.time() - t0 >= 0.01, ...)
+    ]]
+    assert.equal(0, rc)
+    assert.equal("true\ttrue\n", out)
+  end)
+
+  it("passes arguments in ... and the arg table", function()
+    local rc, out = script([[print(select("#", ...), arg[1], arg[2], arg[0] ~= nil, ...)]], "a", "b")
+    assert.equal(0, rc)
+    assert.equal("2\ta\tb\ttrue\ta\tb\n", out)
+  end)
+
+  it("exits 1 and prints the error with a traceback on an uncaught error", function()
+    local rc, out, err = script [[
+      local function inner() aio.sleep(0) error("top level failure") end
+      inner()
+    ]]
+    assert.equal(1, rc)
+    assert.matches("top level failure", err)
+    assert.matches("stack traceback", err)
+  end)
+
+  it("prints an error raised in an awaited task with the awaiting chain", function()
+    local rc, _, err = script [[
+      local function child() aio.sleep(0) error("child failed") end
+      aio.spawn(child):await()
+    ]]
+    assert.equal(1, rc)
+    assert.matches("child failed", err)
+    assert.matches("awaited task", err)
+  end)
+
+  it("accepts -e, -v, -l and - like lua5.4", function()
+    local rc, out = proc.run { no_script = true, flags = { "-e", "print(1 + 1)" } }
+    assert.equal(0, rc)
+    assert.equal("2\n", out)
+    rc, out = proc.run { no_script = true, flags = { "-v" } }
+    assert.equal(0, rc)
+    assert.matches("^luaio", out)
+    rc, out = proc.run { no_script = true, flags = { "-l", "string", "-e", "print(string ~= nil)" } }
+    assert.equal("true\n", out)
+    rc, out = proc.run { no_script = true, flags = { "-" }, stdin = "print('from stdin', ...)" }
+    assert.equal("from stdin\n", out)
+    rc, out = proc.run { no_script = true, flags = { "-e", "require('luaio').sleep(0.001) print('ok')" } }
+    assert.equal("ok\n", out)
+  end)
+
+  it("reads a script from stdin when it is not a terminal", function()
+    local rc, out = proc.run { no_script = true, stdin = "print('piped')" }
+    assert.equal(0, rc)
+    assert.equal("piped\n", out)
+  end)
+
+  it("rejects unknown options with the usage text", function()
+    local rc, _, err = proc.run { no_script = true, flags = { "-Z" } }
+    assert.equal(1, rc)
+    assert.matches("unrecognized option '%-Z'", err)
+    assert.matches("usage", err)
+  end)
+
+  it("SIGINT cancels the main task; exit status 130 when unhandled", function()
+    local rc, out, err = script [[
+      local pid = io.open("/proc/self/stat"):read("n")
+      aio.call_soon(function() io.popen("kill -INT " .. pid):close() end)
+      aio.sleep(10)
+      print("not reached")
+    ]]
+    assert.equal(130, rc)
+    assert.equal("", out)
+    assert.matches("interrupted", err)
+  end)
+
+  it("SIGINT interrupts a main task that never suspends", function()
+    local rc, out = script [[
+      local pid = io.open("/proc/self/stat"):read("n")
+      io.popen("kill -INT " .. pid):close()
+      while true do end
+    ]]
+    assert.equal(130, rc)
+  end)
+
+  it("a script may catch the interrupt and finish normally", function()
+    local rc, out = script [[
+      local pid = io.open("/proc/self/stat"):read("n")
+      aio.call_soon(function() io.popen("kill -INT " .. pid):close() end)
+      local ok, e = pcall(aio.sleep, 10)
+      print(ok, e.name)
+    ]]
+    assert.equal(0, rc)
+    assert.equal("false\tCancelledError\n", out)
+  end)
+end)
