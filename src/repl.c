@@ -84,11 +84,13 @@ static void remove_handler(editor *ed) {
 }
 
 /* ---- output above the prompt ---- */
+#ifdef LUAIO_HAVE_LIBEDIT
 static int term_cols(void) {
   struct winsize ws;
   if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
   return 80;
 }
+#endif
 
 /* Takes the prompt and the line being edited off the screen: the cursor goes to the
  * first column of the prompt's row and everything below is cleared. */
@@ -96,6 +98,8 @@ static void hide(editor *ed) {
   int row = 0;
 #ifdef LUAIO_HAVE_LIBEDIT
   if (ed->installed) row = (int)(strlen(ed->prompt) + (size_t)(rl_point > 0 ? rl_point : 0)) / term_cols();
+#else
+  (void)ed;
 #endif
   fputs("\r", stdout);
   if (row > 0) fprintf(stdout, "\x1b[%dA", row);
@@ -218,14 +222,13 @@ static void check_cb(uv_check_t *c) {
   if (any) luaio_report_unretrieved(ed->rt, L);
 }
 
+#ifdef LUAIO_HAVE_LIBEDIT
 static void winch_cb(uv_signal_t *s, int sig) {
   (void)sig;
-  (void)s;
-#ifdef LUAIO_HAVE_LIBEDIT
   editor *ed = s->data;
   if (ed->installed) rl_resize_terminal();
-#endif
 }
+#endif
 
 static editor *toeditor(lua_State *L) {
   return lua_touserdata(L, lua_upvalueindex(1));
@@ -278,7 +281,7 @@ static int ed_discard(lua_State *L) {
     int edit = ed->installed;
     stop_reading(ed);
     remove_handler(ed);
-    if (edit || ed->tty) fputs("^C\n", stdout);
+    fputs(edit ? "^C\n" : ed->tty ? "\n" : "", stdout); /* a canonical terminal echoed ^C */
     fflush(stdout);
   }
   return 0;
