@@ -3,9 +3,20 @@
 #include <string.h>
 #include "runtime.h"
 
+const char luaio_key_future = 'F', luaio_key_task = 'T', luaio_key_task_main = 'M';
+
+/* A Future or a Task, else NULL (metatables compared through registry address keys). */
 luaio_future *luaio_testfuture(lua_State *L, int idx) {
-  luaio_future *f = luaL_testudata(L, idx, LUAIO_FUTURE);
-  return f ? f : luaL_testudata(L, idx, LUAIO_TASK);
+  void *p = lua_touserdata(L, idx);
+  if (!p || !lua_getmetatable(L, idx)) return NULL;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &luaio_key_future);
+  if (!lua_rawequal(L, -1, -2)) {
+    lua_pop(L, 1);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &luaio_key_task);
+    if (!lua_rawequal(L, -1, -2)) p = NULL;
+  }
+  lua_pop(L, 2);
+  return p;
 }
 
 luaio_future *luaio_tofuture(lua_State *L, int idx) {
@@ -19,7 +30,8 @@ luaio_future *luaio_future_push_new(lua_State *L, luaio_runtime *rt) {
   memset(f, 0, sizeof *f);
   f->rt = rt;
   luaio_list_init(&f->waiters);
-  luaL_setmetatable(L, LUAIO_FUTURE);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &luaio_key_future);
+  lua_setmetatable(L, -2);
   return f;
 }
 
@@ -48,7 +60,7 @@ void luaio_future_complete(luaio_runtime *rt, luaio_future *f) {
 }
 
 int luaio_future_set(lua_State *L, int fidx, int first, int n) {
-  luaio_future *f = luaio_tofuture(L, fidx);
+  luaio_future *f = lua_touserdata(L, fidx); /* the caller checked it */
   if (f->state != FUT_PENDING) return 0;
   if (n == 1) {
     lua_pushvalue(L, first);
@@ -75,7 +87,7 @@ static void track_failed(lua_State *L, luaio_future *f, int fidx) {
 }
 
 int luaio_future_fail_with(lua_State *L, int fidx, int eidx, int tbidx) {
-  luaio_future *f = luaio_tofuture(L, fidx);
+  luaio_future *f = lua_touserdata(L, fidx); /* the caller checked it */
   if (f->state != FUT_PENDING) return 0;
   fidx = lua_absindex(L, fidx);
   lua_pushvalue(L, eidx);
@@ -94,7 +106,7 @@ int luaio_future_fail_with(lua_State *L, int fidx, int eidx, int tbidx) {
 }
 
 int luaio_future_cancel(lua_State *L, int fidx, int msgidx) {
-  luaio_future *f = luaio_tofuture(L, fidx);
+  luaio_future *f = lua_touserdata(L, fidx); /* the caller checked it */
   if (f->state != FUT_PENDING) return 0;
   luaio_push_error(L, "CancelledError", msgidx && !lua_isnil(L, msgidx) ? lua_tostring(L, msgidx) : NULL);
   lua_setiuservalue(L, fidx, 1);
@@ -109,7 +121,7 @@ void luaio_future_mark_retrieved(lua_State *L, luaio_future *f) {
 }
 
 void luaio_future_push_error(lua_State *L, int fidx) {
-  luaio_future *f = luaio_tofuture(L, fidx);
+  luaio_future *f = lua_touserdata(L, fidx); /* the caller checked it */
   if (f->state == FUT_ERR || f->state == FUT_CANCELLED) lua_getiuservalue(L, fidx, 1);
   else lua_pushnil(L);
 }
@@ -123,7 +135,7 @@ void luaio_push_traceback(lua_State *L, luaio_future *f, int fidx) {
 
 /* Pushes the results; re-raises the error unchanged; CancelledError if cancelled. */
 int luaio_future_push_results(lua_State *L, int fidx) {
-  luaio_future *f = luaio_tofuture(L, fidx);
+  luaio_future *f = lua_touserdata(L, fidx); /* the caller checked it */
   switch (f->state) {
   case FUT_OK:
     lua_getiuservalue(L, fidx, 1);
@@ -359,6 +371,10 @@ static int l_await(lua_State *L) {
 void luaio_future_open(lua_State *L, luaio_runtime *rt) {
   luaio_new_class(L, LUAIO_FUTURE, future_methods, rt);
   luaio_new_class(L, LUAIO_TASK, future_methods, rt); /* task.c adds its own */
+  luaL_getmetatable(L, LUAIO_FUTURE);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &luaio_key_future);
+  luaL_getmetatable(L, LUAIO_TASK);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &luaio_key_task);
   static const luaL_Reg funcs[] = {{"Future", l_future}, {"_await_future", l_await}, {NULL, NULL}};
   luaio_register(L, funcs, rt);
 }

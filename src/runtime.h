@@ -16,6 +16,10 @@
 #define LUAIO_HANDLE "luaio.Handle"
 #define LUAIO_CORO "luaio.Coroutine"
 
+/* Registry keys (their addresses) for what hot paths look up: light-userdata keys need
+ * no string hashing. The values are the metatables and the shared task body. */
+extern const char luaio_key_future, luaio_key_task, luaio_key_task_main;
+
 /* ---- intrusive circular list: waiters of futures, queues, locks, streams ---- */
 enum { NODE_TASK = 1, NODE_HANDLE, NODE_WATCH };
 typedef struct luaio_node {
@@ -144,6 +148,7 @@ luaio_future *luaio_tofuture(lua_State *L, int idx); /* Future or Task, else arg
 luaio_future *luaio_testfuture(lua_State *L, int idx);
 luaio_future *luaio_future_push_new(lua_State *L, luaio_runtime *rt);
 void luaio_future_complete(luaio_runtime *rt, luaio_future *f); /* wakes waiters */
+/* The functions below take the stack slot of a Future or Task (checked by the caller). */
 int luaio_future_set(lua_State *L, int fidx, int first, int n); /* results from stack */
 int luaio_future_fail_with(lua_State *L, int fidx, int eidx, int tbidx);
 int luaio_future_cancel(lua_State *L, int fidx, int msgidx);

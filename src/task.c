@@ -14,7 +14,9 @@ int luaio_push_task(lua_State *L, luaio_task *t) {
 }
 
 luaio_task *luaio_totask(lua_State *L, int idx) {
-  return luaL_checkudata(L, idx, LUAIO_TASK);
+  luaio_future *f = luaio_testfuture(L, idx);
+  if (!f || !f->is_task) luaL_typeerror(L, idx, "Task");
+  return (luaio_task *)f;
 }
 
 /* extras table of the task on top of L's stack (created on demand), replacing it */
@@ -167,15 +169,14 @@ void luaio_task_push_new(lua_State *L, luaio_runtime *rt, int nargs) {
   t->timer.kind = TIMER_TASK;
   t->id = ++rt->next_id;
   t->parent_id = rt->current ? rt->current->id : 0;
-  luaL_setmetatable(L, LUAIO_TASK);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &luaio_key_task);
+  lua_setmetatable(L, -2);
   lua_State *co = lua_newthread(L);
   t->co = co;
   lua_setiuservalue(L, -2, 3);
   lua_insert(L, -(nargs + 2)); /* task, fn, args... */
   lua_checkstack(co, nargs + 2);
-  lua_rawgeti(co, LUA_REGISTRYINDEX, rt->anchors);
-  lua_getfield(co, -1, "task_main");
-  lua_remove(co, -2);
+  lua_rawgetp(co, LUA_REGISTRYINDEX, &luaio_key_task_main);
   lua_xmove(L, co, nargs + 1);
   lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
   lua_pushvalue(L, -2);
@@ -478,13 +479,11 @@ void luaio_task_open(lua_State *L, luaio_runtime *rt) {
   luaio_register(L, task_methods, rt);
   lua_pop(L, 1);
   /* the coroutine body, shared by every task */
-  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
   lua_pushlightuserdata(L, rt);
   lua_pushlightuserdata(L, rt);
   lua_pushcclosure(L, task_msgh, 1);
   lua_pushcclosure(L, task_main, 2);
-  lua_setfield(L, -2, "task_main");
-  lua_pop(L, 1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &luaio_key_task_main);
   static const luaL_Reg funcs[] = {
     {"spawn", l_spawn}, {"current_task", l_current_task}, {"all_tasks", l_all_tasks},
     {"_run", l_run}, {"_in_task", l_in_task},
