@@ -17,9 +17,9 @@ EDIT_LIBS   := $(shell pkg-config --libs libedit 2>/dev/null)
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC $(OPT) $(SAN) $(PKG_CFLAGS)
 LDFLAGS += $(SAN)
 
-LIB_SRC := $(filter-out src/main.c src/repl.c,$(wildcard src/*.c))
+LIB_SRC := $(filter-out src/main.c src/repl.c src/pool.c,$(wildcard src/*.c))
 LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/lua_modules.o
-BIN_OBJ := $(BUILD)/obj/main.o $(BUILD)/obj/repl.o
+BIN_OBJ := $(BUILD)/obj/main.o $(BUILD)/obj/repl.o $(BUILD)/obj/pool.o
 LUA_SRC := $(sort $(wildcard lua/luaio/*.lua))
 CTEST_SRC := $(wildcard tests/c/*.c)
 CTEST_BIN := $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
@@ -70,7 +70,7 @@ test: deps all
 
 # everything again under AddressSanitizer + UBSan, then the suite under valgrind
 check: deps
-	$(MAKE) all BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
+	$(MAKE) all BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -DLUAIO_SYSTEM_ALLOC"
 	$(MAKE) all
 	LUAIO_SANITIZED=1 bash tools/test.sh build/asan
 	LUAIO_VALGRIND=1 bash tools/test.sh $(BUILD)

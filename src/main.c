@@ -10,6 +10,7 @@
 #include <lauxlib.h>
 #include "luaio.h"
 #include "repl.h"
+#include "pool.h"
 
 #define PROGNAME "luaio"
 
@@ -234,9 +235,35 @@ static int pmain(lua_State *L) {
   return 0;
 }
 
+static int panic(lua_State *L) {
+  fprintf(stderr, "%s: PANIC: unprotected error in call to Lua API (%s)\n", PROGNAME,
+          lua_tostring(L, -1));
+  return 0;
+}
+
+static void warnf(void *ud, const char *msg, int tocont) {
+  (void)ud;
+  fputs(msg, stderr);
+  if (!tocont) fputc('\n', stderr);
+}
+
 int main(int argc, char **argv) {
   int exit_code = 0;
-  lua_State *L = luaL_newstate();
+  /* Lua's small blocks come from a pool (faster, no per-block header); LUAIO_ALLOC=system
+   * keeps plain malloc so valgrind sees every block. Sanitizer builds always use malloc. */
+  luaio_pool pool;
+  luaio_pool_init(&pool);
+#ifdef LUAIO_SYSTEM_ALLOC
+  int use_pool = 0;
+#else
+  const char *alloc = getenv("LUAIO_ALLOC");
+  int use_pool = !(alloc && strcmp(alloc, "system") == 0);
+#endif
+  lua_State *L = use_pool ? lua_newstate(luaio_pool_alloc, &pool) : luaL_newstate();
+  if (L && use_pool) {
+    lua_atpanic(L, panic);
+    lua_setwarnf(L, warnf, NULL);
+  }
   if (L == NULL) {
     fprintf(stderr, "%s: cannot create state: not enough memory\n", argv[0]);
     return 1;
@@ -250,6 +277,7 @@ int main(int argc, char **argv) {
     exit_code = 1;
   }
   lua_close(L);
+  luaio_pool_destroy(&pool);
   return exit_code;
 }
 

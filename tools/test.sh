@@ -11,6 +11,7 @@ log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 VG=()
 if [ "${LUAIO_VALGRIND:-}" = 1 ]; then
+  export LUAIO_ALLOC=system   # the binary's pool would hide Lua's blocks from valgrind
   VG=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99
       --suppressions=tools/valgrind.supp)
 fi
