@@ -6,7 +6,10 @@
 
 #define DEFAULT_LIMIT 65536
 #define DEFAULT_HIGH 65536
-#define READ_MIN 16384          /* free space offered to each read */
+/* Free space offered to a read starts small, so an idle connection that has seen a few
+ * short lines holds a few hundred bytes, and grows while reads fill it (bulk transfers). */
+#define READ_MIN 256
+#define READ_MAX 65536
 #define KEEP_CAP (256 * 1024)   /* an emptied buffer bigger than this is given back */
 
 /* Both userdata hold the same pointer. The reader owns the stream (its __gc closes it);
@@ -76,6 +79,7 @@ luaio_stream *luaio_stream_new(luaio_runtime *rt, int kind, size_t limit) {
   s->limit = limit;
   s->high = DEFAULT_HIGH;
   s->low = DEFAULT_HIGH / 4;
+  s->rsize = READ_MIN;
   luaio_list_init(&s->rwait);
   luaio_list_init(&s->dwait);
   luaio_list_init(&s->cwait);
@@ -123,7 +127,7 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   luaio_stream *s = h->data;
   size_t avail = 0;
   (void)suggested;
-  char *p = luaio_sbuf_reserve(&s->rb, READ_MIN, &avail);
+  char *p = luaio_sbuf_reserve(&s->rb, s->rsize, &avail);
   *buf = uv_buf_init(p, p ? (unsigned)(avail > 0x7fffffff ? 0x7fffffff : avail) : 0);
 }
 
@@ -135,8 +139,8 @@ static void stop_reading(luaio_stream *s) {
 
 static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
   luaio_stream *s = h->data;
-  (void)buf;
   if (nread > 0) {
+    if ((size_t)nread == buf->len && s->rsize < READ_MAX) s->rsize *= 4; /* more is waiting */
     luaio_sbuf_commit(&s->rb, (size_t)nread);
     if (!luaio_list_empty(&s->rwait)) wake_list(s, &s->rwait);
     else if (luaio_sbuf_len(&s->rb) > s->limit) stop_reading(s); /* backpressure */

@@ -32,6 +32,7 @@ typedef struct luaio_stream {
   size_t limit;               /* reader limit; reading pauses above it */
   size_t scan;                /* readuntil: offset searched so far by the waiting call */
   size_t high, low;           /* write buffer limits drain() uses */
+  size_t rsize;               /* free space offered to the next read (adapts to the traffic) */
   luaio_node rwait;           /* the one task waiting for data */
   luaio_node dwait;           /* tasks in drain() */
   luaio_node cwait;           /* tasks in wait_closed() */

@@ -19,7 +19,7 @@ char *luaio_sbuf_reserve(luaio_sbuf *b, size_t min, size_t *avail) {
     b->end = len;
   }
   if (b->cap - b->end < min) {
-    size_t cap = b->cap ? b->cap : 1024;
+    size_t cap = b->cap ? b->cap : 256;
     while (cap - b->end < min) {
       if (cap > ((size_t)-1) / 2) return NULL;
       cap *= 2;
