@@ -53,7 +53,7 @@ typedef struct luaio_future {
   int nres;             /* FUT_OK: number of results */
   /* uservalue 1: results (one value, or a table {n=} when nres != 1) / error / CancelledError;
    * uservalue 2: extras table (traceback, name, cancel message), created lazily;
-   * tasks use uservalue 3 for their coroutine while it lives. */
+   * a task's uservalue 1 holds its coroutine until the outcome replaces it. */
 } luaio_future;
 
 /* A watch is C bookkeeping run synchronously when a future completes (gather, wait). */
@@ -71,7 +71,7 @@ typedef struct luaio_task {
   luaio_future fut;     /* a task is a future: must stay first */
   luaio_node node;      /* in the ready queue or one wait list, never both */
   luaio_timer timer;    /* sleep deadline */
-  lua_State *co;        /* the coroutine, anchored by uservalue 3 */
+  lua_State *co;        /* the coroutine, anchored by uservalue 1 while alive */
   int ref;              /* anchor in the runtime while not done */
   int id;               /* Task-<id>; also names the parent in dumps */
   int parent_id;

@@ -159,7 +159,7 @@ static int task_main(lua_State *co) {
 /* ---- creation, steps, completion ---- */
 void luaio_task_push_new(lua_State *L, luaio_runtime *rt, int nargs) {
   luaL_checkstack(L, 4, NULL);
-  luaio_task *t = lua_newuserdatauv(L, sizeof *t, 3);
+  luaio_task *t = lua_newuserdatauv(L, sizeof *t, 2);
   memset(t, 0, sizeof *t);
   t->fut.rt = rt;
   t->fut.is_task = 1;
@@ -173,7 +173,7 @@ void luaio_task_push_new(lua_State *L, luaio_runtime *rt, int nargs) {
   lua_setmetatable(L, -2);
   lua_State *co = lua_newthread(L);
   t->co = co;
-  lua_setiuservalue(L, -2, 3);
+  lua_setiuservalue(L, -2, 1); /* until the results replace it */
   lua_insert(L, -(nargs + 2)); /* task, fn, args... */
   lua_checkstack(co, nargs + 2);
   lua_rawgetp(co, LUA_REGISTRYINDEX, &luaio_key_task_main);
@@ -201,8 +201,6 @@ static void task_finish(luaio_runtime *rt, lua_State *L, luaio_task *t, int stat
   rt->ntasks--;
   if (status == LUA_OK && !t->body_failed) {
     lua_xmove(co, L, nres);
-    lua_pushnil(L);
-    lua_setiuservalue(L, tidx, 3);
     luaio_future_set(L, tidx, tidx + 1, nres);
   } else {
     if (status != LUA_OK) { /* an error escaped the protected body (e.g. in its handler) */
@@ -214,8 +212,6 @@ static void task_finish(luaio_runtime *rt, lua_State *L, luaio_task *t, int stat
       lua_pop(L, 1);
     }
     lua_xmove(co, L, 1);
-    lua_pushnil(L);
-    lua_setiuservalue(L, tidx, 3);
     if (luaio_is_error(L, -1, "CancelledError")) {
       lua_setiuservalue(L, tidx, 1);
       t->fut.state = FUT_CANCELLED;
