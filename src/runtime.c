@@ -452,6 +452,7 @@ void luaio_report_unretrieved(luaio_runtime *rt, lua_State *L) {
 void luaio_register(lua_State *L, const luaL_Reg *funcs, luaio_runtime *rt) {
   lua_pushlightuserdata(L, rt);
   luaL_setfuncs(L, funcs, 1);
+  luaio_name_functions(L, funcs);
 }
 
 void luaio_new_class(lua_State *L, const char *tname, const luaL_Reg *methods,

@@ -10,6 +10,35 @@
 #include <uv.h>
 #include "luaio.h"
 
+/* Argument errors name the function as registered ('sleep'), also when it is called
+ * through pcall, where Lua would say 'luaio.sleep' or '?': the luaL_check* family is
+ * mapped to args.c, which looks the name up in a table filled by luaio_register. */
+int luaio_argerror(lua_State *L, int arg, const char *extramsg);
+int luaio_typeerror(lua_State *L, int arg, const char *tname);
+lua_Number luaio_checknumber(lua_State *L, int arg);
+lua_Number luaio_optnumber(lua_State *L, int arg, lua_Number def);
+lua_Integer luaio_checkinteger(lua_State *L, int arg);
+lua_Integer luaio_optinteger(lua_State *L, int arg, lua_Integer def);
+const char *luaio_checklstring(lua_State *L, int arg, size_t *len);
+const char *luaio_optlstring(lua_State *L, int arg, const char *def, size_t *len);
+void luaio_checktype(lua_State *L, int arg, int t);
+void luaio_checkany(lua_State *L, int arg);
+void *luaio_checkudata(lua_State *L, int arg, const char *tname);
+int luaio_checkoption(lua_State *L, int arg, const char *def, const char *const lst[]);
+void luaio_name_functions(lua_State *L, const luaL_Reg *funcs);
+#define luaL_argerror luaio_argerror
+#define luaL_typeerror luaio_typeerror
+#define luaL_checknumber luaio_checknumber
+#define luaL_optnumber luaio_optnumber
+#define luaL_checkinteger luaio_checkinteger
+#define luaL_optinteger luaio_optinteger
+#define luaL_checklstring luaio_checklstring
+#define luaL_optlstring luaio_optlstring
+#define luaL_checktype luaio_checktype
+#define luaL_checkany luaio_checkany
+#define luaL_checkudata luaio_checkudata
+#define luaL_checkoption luaio_checkoption
+
 /* Metatable names (one per type). */
 #define LUAIO_FUTURE "luaio.Future"
 #define LUAIO_TASK "luaio.Task"

@@ -300,6 +300,12 @@ describe("bad input", function()
     assert.matches("bad argument #1 to 'sleep' %(number expected, got string%)", e)
     ok, e = pcall(aio.sleep, 0 / 0)
     assert.matches("NaN", e)
+    -- passed to pcall directly, the error still names the function as registered
+    ok, e = pcall(aio.sleep, "x")
+    assert.equal("bad argument #1 to 'sleep' (number expected, got string)", e)
+    local f = aio.Future()
+    assert.equal("bad argument #2 to 'add_done_callback' (function expected, got number)",
+      select(2, pcall(f.add_done_callback, f, 1)))
   end))
 
   it("suspending outside a task raises a clear error", function()
