@@ -334,12 +334,11 @@ static int f_gc(lua_State *L) {
       }
     }
   }
-  if (f->unretrieved && !rt->closing) {
+  if (f->unretrieved && !rt->closing && rt->deferred != LUA_NOREF) {
     /* report later, from the loop: a finalizer is no place to run a handler */
-    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->failed);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->deferred);
     lua_pushvalue(L, 1);
-    lua_pushboolean(L, 1);
-    lua_rawset(L, -3);
+    lua_rawseti(L, -2, ++rt->ndeferred);
     lua_pop(L, 1);
   }
   return 0;

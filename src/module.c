@@ -138,7 +138,8 @@ void luaio_close(luaio_runtime *rt) {
   luaL_unref(L, LUA_REGISTRYINDEX, rt->handler_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, rt->anchors);
   luaL_unref(L, LUA_REGISTRYINDEX, rt->failed);
-  rt->handler_ref = rt->anchors = rt->failed = LUA_NOREF;
+  luaL_unref(L, LUA_REGISTRYINDEX, rt->deferred);
+  rt->handler_ref = rt->anchors = rt->failed = rt->deferred = LUA_NOREF;
   lua_settop(L, top);
   lua_gc(L, LUA_GCCOLLECT); /* finalizers close what unreachable objects still hold open */
   runtime_release(rt);
@@ -226,6 +227,8 @@ luaio_runtime *luaio_open(lua_State *L, uv_loop_t *loop) {
   lua_newtable(L);
   rt->anchors = luaL_ref(L, LUA_REGISTRYINDEX);
   rt->failed = new_weak_table_ref(L);
+  lua_newtable(L);
+  rt->deferred = luaL_ref(L, LUA_REGISTRYINDEX);
   /* the box frees the C side when the state closes */
   luaio_runtime **box = lua_newuserdatauv(L, sizeof *box, 0);
   *box = rt;

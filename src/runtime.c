@@ -186,6 +186,10 @@ int luaio_run_loop(luaio_runtime *rt, lua_State *L, luaio_task *until) {
       }
       continue;
     }
+    if (rt->ndeferred) { /* collected failures, reported while idle (may make work) */
+      luaio_report_collected(rt, L);
+      continue;
+    }
     if (stuck(rt)) { deadlock = 1; break; }
     poll_io(rt, 1);
     fire_due(rt);
@@ -403,18 +407,16 @@ void luaio_report(luaio_runtime *rt, lua_State *L, int ctx) {
   lua_settop(L, top);
 }
 
-/* Reports every failed future whose error nobody retrieved, then forgets them. */
-void luaio_report_unretrieved(luaio_runtime *rt, lua_State *L) {
-  int top = lua_gettop(L);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->failed);
-  int tbl = lua_gettop(L);
+/* Reports each failed future of the table at tbl (as key of a set or value of a list)
+ * whose error nobody retrieved. */
+static void report_table(luaio_runtime *rt, lua_State *L, int tbl) {
   lua_pushnil(L);
   while (lua_next(L, tbl)) {
-    lua_pop(L, 1);
-    luaio_future *f = luaio_testfuture(L, -1);
+    int vi = lua_gettop(L);
+    int fi = luaio_testfuture(L, vi) ? vi : vi - 1;
+    luaio_future *f = luaio_testfuture(L, fi);
     if (f && f->unretrieved) {
       f->unretrieved = 0;
-      int fi = lua_gettop(L);
       lua_createtable(L, 0, 4);
       lua_pushstring(L, f->is_task ? "Task exception was never retrieved"
                                    : "Future exception was never retrieved");
@@ -436,16 +438,43 @@ void luaio_report_unretrieved(luaio_runtime *rt, lua_State *L) {
         lua_pop(L, 1);
       }
       luaio_report(rt, L, -1);
-      lua_settop(L, fi);
     }
+    lua_settop(L, vi - 1); /* the key stays for lua_next */
   }
+}
+
+static void reset_table(lua_State *L, int *ref, int weak) {
+  lua_newtable(L);
+  if (weak) {
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+  }
+  if (*ref == LUA_NOREF || *ref == LUA_REFNIL) *ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  else lua_rawseti(L, LUA_REGISTRYINDEX, *ref);
+}
+
+/* Failed futures collected unretrieved: their finalizer queued them for the loop. */
+void luaio_report_collected(luaio_runtime *rt, lua_State *L) {
+  if (!rt->ndeferred || rt->deferred == LUA_NOREF) return;
+  int top = lua_gettop(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->deferred);
+  rt->ndeferred = 0;
+  reset_table(L, &rt->deferred, 0);
+  report_table(rt, L, top + 1);
   lua_settop(L, top);
-  lua_newtable(L);
-  lua_newtable(L);
-  lua_pushliteral(L, "k");
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
-  lua_rawseti(L, LUA_REGISTRYINDEX, rt->failed);
+}
+
+/* Reports every failed future whose error nobody retrieved, then forgets them. */
+void luaio_report_unretrieved(luaio_runtime *rt, lua_State *L) {
+  if (rt->failed == LUA_NOREF) return;
+  int top = lua_gettop(L);
+  luaio_report_collected(rt, L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->failed);
+  reset_table(L, &rt->failed, 1);
+  report_table(rt, L, top + 1);
+  lua_settop(L, top);
 }
 
 /* ---- registration helpers: every C function gets the runtime as upvalue 1 ---- */

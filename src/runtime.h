@@ -110,8 +110,8 @@ typedef struct luaio_task {
   unsigned char must_cancel; /* deliver CancelledError at the next suspension point */
   unsigned char wake_cancel; /* the resume that is queued must raise CancelledError */
   unsigned char wait_kind;
-  unsigned char bare_yield;
-  unsigned char body_failed; /* the body raised: co's top is the error */  /* resumed into Lua code, not a luaio continuation */
+  unsigned char bare_yield;  /* resumed into Lua code, not a luaio continuation */
+  unsigned char body_failed; /* the body raised: co's top is the error */
   int wait_idx;         /* stack slot (in co) of what it waits on, for cancel and dumps */
   /* called by cancel() while parked; returns 1 if the wait itself took the request */
   int (*on_cancel)(lua_State *L, struct luaio_task *t, int msgidx);
@@ -143,6 +143,8 @@ struct luaio_runtime {
   lua_State *runL;         /* the state driving the loop now, NULL when it is not running */
   int anchors;             /* registry ref: table anchoring live tasks and scheduled handles */
   int failed;              /* registry ref: weak table of failed futures not yet retrieved */
+  int deferred;            /* registry ref: list of such futures found by their finalizer */
+  int ndeferred;
   int handler_ref;         /* exception handler, or LUA_NOREF */
   int ntasks;
   int next_id;
@@ -168,6 +170,7 @@ uint64_t luaio_now(void);
 int luaio_run_loop(luaio_runtime *rt, lua_State *L, luaio_task *until);
 void luaio_report(luaio_runtime *rt, lua_State *L, int ctx_idx);
 void luaio_report_unretrieved(luaio_runtime *rt, lua_State *L);
+void luaio_report_collected(luaio_runtime *rt, lua_State *L); /* only what was collected */
 void luaio_interrupt_init(luaio_runtime *rt);
 void luaio_register(lua_State *L, const luaL_Reg *funcs, luaio_runtime *rt);
 void luaio_new_class(lua_State *L, const char *tname, const luaL_Reg *methods, luaio_runtime *rt);

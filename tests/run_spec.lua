@@ -106,6 +106,24 @@ describe("aio.run", function()
     assert.matches("stack traceback", err)
   end)
 
+  it("reports a failed task as soon as it is collected, while the loop runs", function()
+    local rc, out = lua_script [[
+      local seen
+      aio.set_exception_handler(function(ctx) seen = ctx.exception end)
+      aio.run(function()
+        do aio.spawn(function() error("collected boom", 0) end) end
+        aio.sleep(0)
+        aio.sleep(0)
+        collectgarbage()
+        collectgarbage()
+        aio.sleep(0.001) -- the loop goes idle: collected failures are reported
+        print("during run:", seen)
+      end)
+    ]]
+    assert.equal(0, rc)
+    assert.equal("during run:\tcollected boom\n", out)
+  end)
+
   it("does not report errors that were retrieved", function()
     local rc, out, err = lua_script [[
       aio.run(function()
