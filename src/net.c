@@ -272,15 +272,24 @@ void luaio_listener_conn_closed(luaio_listener *ls) {
   ls_maybe_free(ls);
 }
 
+/* A task running client_cb(reader, writer); the Lua layer's conn_started(task, writer)
+ * then arranges the writer's close and the report of an escaped error. */
 static int accept_lua(lua_State *L) {
   luaio_listener *ls = lua_touserdata(L, 1);
   luaio_stream *s = lua_touserdata(L, 2);
   luaio_runtime *rt = ls->rt;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
-  lua_rawgeti(L, -1, ls->ref);
-  lua_getiuservalue(L, -1, 1); /* the per-connection main function */
-  luaio_stream_push_pair(L, s);
-  luaio_task_push_new(L, rt, 2);
+  lua_settop(L, 0);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);  /* 1 */
+  lua_getfield(L, 1, "conn_started");              /* 2 */
+  lua_rawgeti(L, 1, ls->ref);
+  lua_getiuservalue(L, 3, 1);                      /* 4: client_cb */
+  lua_remove(L, 3);                                /* 3: client_cb */
+  luaio_stream_push_pair(L, s);                    /* 4: reader, 5: writer */
+  lua_pushvalue(L, 5);
+  lua_insert(L, 3);                                /* 3: writer, 4: cb, 5: r, 6: w */
+  luaio_task_push_new(L, rt, 2);                   /* 4: task */
+  lua_insert(L, 3);                                /* 2: conn_started, 3: task, 4: writer */
+  lua_call(L, 2, 0);
   return 0;
 }
 

@@ -150,29 +150,30 @@ function Server:__tostring()
   return ("Server<%d socket(s), %s>"):format(#self.sockets, self._closed and "closed" or "serving")
 end
 
--- Each connection's task: client_cb(reader, writer). An error escaping it is reported (it is
--- the task's failure, but nobody awaits these tasks) and closes the connection; the server
--- keeps serving. The writer is closed (after flushing) when the callback returns, as it is
--- in asyncio once the handler's last reference to it goes.
-local function handler(e)
-  return { e, traceback(tostring(type(e) == "table" and e.message or e), 2) }
+-- Each connection's task runs client_cb(reader, writer) itself (no wrapper frame: an idle
+-- connection's coroutine stays small). When it ends, a done callback closes the writer
+-- (after flushing), as asyncio does once the handler's last reference to it goes, and
+-- reports an error that escaped client_cb (nobody awaits these tasks); the server keeps
+-- serving. net.c calls priv.conn_started(task, writer) for each accepted connection.
+local writers = setmetatable({}, { __mode = "k" })
+
+local function conn_done(t)
+  local w = writers[t]
+  writers[t] = nil
+  if w then pcall(w.close, w) end
+  if t:cancelled() then return end
+  local e = t:exception() -- retrieved: reported here, not again as unretrieved
+  if e ~= nil then
+    call_exception_handler({
+      message = "Unhandled exception in client_connected_cb",
+      exception = e, traceback = t:traceback(), task = t, writer = w,
+    })
+  end
 end
 
-local function client_main(cb)
-  return function(r, w)
-    local ok, err = xpcall(cb, handler, r, w)
-    if not ok then
-      local e = err[1]
-      pcall(w.close, w)
-      if is_cancel(e) then error(e, 0) end
-      call_exception_handler({
-        message = "Unhandled exception in client_connected_cb",
-        exception = e, traceback = err[2], task = current_task(), writer = w,
-      })
-      return
-    end
-    w:close()
-  end
+function priv.conn_started(t, w)
+  writers[t] = w
+  t:add_done_callback(conn_done)
 end
 
 local function check_cb(cb, fname)
@@ -198,7 +199,7 @@ function aio.start_server(cb, host, port, opts)
   local backlog = check_backlog(opts, "start_server", 4)
   local addrs = resolve(host, port, check_family(opts, "start_server", 4), true)
   local server = setmetatable({ sockets = {}, _closed = false }, Server)
-  local main = client_main(cb)
+  local main = cb
   for _, a in ipairs(addrs) do
     local ok, s = pcall(listen, main, "tcp", a, backlog, limit, opts.reuse_port)
     if not ok then
@@ -223,7 +224,7 @@ function aio.start_unix_server(cb, path, opts)
   opts = check_opts(opts, UNIX_SERVER_OPTS, "start_unix_server", 3)
   local limit = check_limit(opts, "start_unix_server", 3)
   local backlog = check_backlog(opts, "start_unix_server", 3)
-  local s = listen(client_main(cb), "unix", path, backlog, limit)
+  local s = listen(cb, "unix", path, backlog, limit)
   return setmetatable({ sockets = { s }, _closed = false, path = path }, Server)
 end
 
