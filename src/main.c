@@ -218,7 +218,6 @@ static int pmain(lua_State *L) {
   lua_pop(L, 1);
   luaio_main_install_signals(L);
   createargtable(L, argv, argc, script);
-  lua_gc(L, LUA_GCGEN, 0, 0);
   if (!(args & has_E) && (*exit_code = handle_luainit(L))) return 0;
   if ((*exit_code = runargs(L, argv, script))) return 0;
   if (script < argc && (*exit_code = handle_script(L, argv + script))) return 0;
