@@ -132,19 +132,24 @@ static void dispatch(luaio_runtime *rt, lua_State *L, luaio_node *n) {
 
 /* Runs what is ready now (not what these runs make ready: they go next round).
  * budget_ns > 0 bounds the time spent; leftovers stay queued in order. */
-static void run_ready(luaio_runtime *rt, lua_State *L, uint64_t budget_ns) {
-  unsigned n = rt->ring_count;
+static unsigned run_ready(luaio_runtime *rt, lua_State *L, uint64_t budget_ns) {
+  unsigned n = rt->ring_count, ran = 0;
   uint64_t start = budget_ns ? luaio_now() : 0;
   while (n-- && rt->ring_count) {
     dispatch(rt, L, ready_pop(rt));
+    ran++;
     if (budget_ns && luaio_now() - start >= budget_ns) break;
   }
+  return ran;
 }
 
 /* I/O is polled without blocking at most every POLL_EVERY rounds (or 1 ms) while tasks
- * stay ready, so a task switch does not pay for a system call. */
+ * stay ready, so a task switch does not pay for a system call. The clock is read only
+ * after a large round: small ones are too short to matter and a task switch should not
+ * pay for the clock either. */
 #define POLL_EVERY 32
 #define POLL_NS 1000000u
+#define LARGE_ROUND 64
 
 static void poll_io(luaio_runtime *rt, int block) {
   if (block) {
@@ -176,11 +181,12 @@ int luaio_run_loop(luaio_runtime *rt, lua_State *L, luaio_task *until) {
   rt->runL = L;
   for (;;) {
     if (until ? until->fut.state != FUT_PENDING : rt->ntasks == 0) break;
-    run_ready(rt, L, 0);
+    unsigned ran = run_ready(rt, L, 0);
     fire_due(rt);
     if (until ? until->fut.state != FUT_PENDING : rt->ntasks == 0) break;
     if (rt->ring_count) {
-      if (++rt->since_poll >= POLL_EVERY || luaio_now() - rt->last_poll >= POLL_NS) {
+      if (++rt->since_poll >= POLL_EVERY ||
+          (ran >= LARGE_ROUND && luaio_now() - rt->last_poll >= POLL_NS)) {
         poll_io(rt, 0);
         fire_due(rt);
       }
