@@ -380,7 +380,8 @@ static int l_all_tasks(lua_State *L) {
   int n = 0;
   lua_pushnil(L);
   while (lua_next(L, -2)) {
-    luaio_task *t = luaL_testudata(L, -1, LUAIO_TASK);
+    /* integer keys only: named entries (main_task, ...) point at tasks listed already */
+    luaio_task *t = lua_isinteger(L, -2) ? luaL_testudata(L, -1, LUAIO_TASK) : NULL;
     if (t && t->state != T_DONE) lua_rawseti(L, -4, ++n);
     else lua_pop(L, 1);
   }

@@ -70,7 +70,10 @@ describe("Task", function()
     assert.is_true(found[me])
     t:await()
     found = {}
-    for _, x in ipairs(aio.all_tasks()) do found[x] = true end
+    for _, x in ipairs(aio.all_tasks()) do
+      assert.is_nil(found[x], "listed twice: " .. tostring(x))
+      found[x] = true
+    end
     assert.is_nil(found[t])
   end))
 
