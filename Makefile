@@ -87,6 +87,7 @@ $(BUILD)/fuzz/fuzz_streambuf: tests/fuzz/fuzz_streambuf.c src/streambuf.c src/st
 	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc tests/fuzz/fuzz_streambuf.c src/streambuf.c -o $@
 
 bench: deps all
+	@bash tools/deps.sh bench
 	bash bench/run.sh
 
 deps:

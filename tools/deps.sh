@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # deps.sh — installs the Debian packages luaio needs when any is missing (make deps).
+# `deps.sh bench` adds the peers the benchmarks compare against.
 set -euo pipefail
 need=(pkg-config liblua5.4-dev lua5.4 libuv1-dev lua-busted libedit-dev valgrind clang libclang-rt-14-dev tmux)
+if [ "${1:-}" = bench ]; then
+  need+=(python3 python3-uvloop nodejs lua-luv lua-cqueues wrk time)
+fi
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
