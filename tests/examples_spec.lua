@@ -1,4 +1,6 @@
--- Runs the examples of the foundation through the luaio binary and checks what they print.
+-- Runs the examples through the luaio binary and checks what they print.
+local aio = require "luaio"
+local async = require "support.async"
 local proc = require "support.proc"
 
 local function example(name)
@@ -45,4 +47,88 @@ describe("examples", function()
     assert.matches("false\tExceptionGroup\tchild failed", out)
     assert.not_matches("never printed", out)
   end)
+
+  it("queue_workers.lua drains a queue with a pool of workers", function()
+    local rc, out = example("queue_workers")
+    assert.equal(0, rc)
+    assert.matches("3 workers slept in parallel", out)
+  end)
+
+  it("rate_limiter.lua keeps at most 3 requests at once", function()
+    local rc, out = example("rate_limiter")
+    assert.equal(0, rc)
+    assert.matches("at most 3 at once", out)
+    assert.matches("semaphore free again: true", out)
+  end)
+
+  it("crawler.lua fetches every page under a limit and shuts down cleanly", function()
+    local rc, out = example("crawler")
+    assert.equal(0, rc)
+    assert.matches("done: %d+ pages fetched", out)
+  end)
+
+  -- network examples: a server example in its own process, driven from here
+  local function start(script, port)
+    local pipe = io.popen(("exec %s examples/%s.lua %d 2>/dev/null & echo $!"):format(proc.bin, script, port))
+    local pid = pipe:read("n")
+    pipe:close()
+    return pid
+  end
+
+  local function connect(port)
+    for _ = 1, 250 do -- until the server listens (bounded)
+      local ok, r, w = pcall(aio.open_connection, "127.0.0.1", port)
+      if ok then return r, w end
+      aio.sleep(0.02)
+    end
+    error("server did not start on port " .. port)
+  end
+
+  local function free_port()
+    local srv = aio.start_server(function() end, "127.0.0.1", 0)
+    local _, port = srv.sockets[1]:getsockname()
+    srv:close()
+    srv:wait_closed()
+    return port
+  end
+
+  it("echo_server.lua echoes lines and echo_client.lua talks to it", async(function()
+    local port = free_port()
+    local pid = start("echo_server", port)
+    local ok, err = pcall(function()
+      local r, w = connect(port)
+      w:write("ping\n")
+      assert.equal("ping\n", r:readline())
+      w:close()
+      local rc, out = proc.run { code = io.open("examples/echo_client.lua"):read("a"),
+        args = { tostring(port), "127.0.0.1", "hello", "world" } }
+      assert.equal(0, rc)
+      assert.matches("hello", out)
+      assert.matches("world", out)
+    end)
+    os.execute("kill " .. pid)
+    assert(ok, err)
+  end, 20))
+
+  it("http_server.lua answers keep-alive requests and http_get.lua reads them", async(function()
+    local port = free_port()
+    local pid = start("http_server", port)
+    local ok, err = pcall(function()
+      local r, w = connect(port)
+      for _ = 1, 2 do -- two requests on one connection
+        w:write("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        local head = r:readuntil("\r\n\r\n")
+        assert.matches("^HTTP/1.1 200", head)
+        local len = tonumber(head:match("[Cc]ontent%-[Ll]ength: (%d+)"))
+        assert.is_true(#r:readexactly(len) == len)
+      end
+      w:close()
+      local rc, out = proc.run { code = io.open("examples/http_get.lua"):read("a"),
+        args = { "127.0.0.1", tostring(port), "/" } }
+      assert.equal(0, rc)
+      assert.matches("HTTP/1.1 200", out)
+    end)
+    os.execute("kill " .. pid)
+    assert(ok, err)
+  end, 20))
 end)
