@@ -243,6 +243,7 @@ void luaio_task_step(luaio_runtime *rt, lua_State *L, luaio_task *t) {
   t->nargs = 0;
   t->state = T_RUNNING;
   t->bare_yield = 0;
+  t->on_cancel = NULL; /* whatever it waited on is over */
   luaio_task *prev = rt->current;
   rt->current = t;
   int nres;
