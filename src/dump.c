@@ -61,8 +61,9 @@ static int alive(dump *d, int id) {
 
 /* Pushes t:get_name() (a string; "Task-<id>" if that fails). */
 static void push_name(lua_State *L, luaio_task *t) {
-  luaio_push_task(L, t);
-  if (lua_getfield(L, -1, "get_name") == LUA_TFUNCTION) {
+  if (!luaio_push_task(L, t)) { /* it finished while the dump ran Lua code */
+    lua_pop(L, 1);
+  } else if (lua_getfield(L, -1, "get_name") == LUA_TFUNCTION) {
     lua_insert(L, -2);
     if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING) return;
     lua_pop(L, 1);
@@ -285,10 +286,18 @@ static void push_dump(lua_State *L, luaio_runtime *rt) {
   luaio_task **arr = lua_newuserdatauv(L, sizeof *arr * (size_t)(2 * n + 1), 0);
   d.byid = arr;
   d.bypar = arr + n;
+  /* the dump calls Lua code (get_name, __tostring) that may run the loop and finish tasks:
+   * each listed task stays anchored here until the dump is done, so no pointer dangles */
+  lua_createtable(L, n, 0);
+  int keep = lua_gettop(L);
   lua_pushnil(L);
   while (lua_next(L, anchors)) {
     luaio_task *t = lua_isinteger(L, -2) ? luaL_testudata(L, -1, LUAIO_TASK) : NULL;
-    if (t && d.ntasks < n) d.byid[d.ntasks++] = t;
+    if (t && d.ntasks < n) {
+      d.byid[d.ntasks++] = t;
+      lua_pushvalue(L, -1);
+      lua_rawseti(L, keep, d.ntasks);
+    }
     lua_pop(L, 1);
   }
   qsort(d.byid, (size_t)d.ntasks, sizeof *d.byid, by_id);

@@ -170,6 +170,9 @@ static void heap_push(lua_State *L, queue *q, int st, int item, lua_Integer seq)
 
 /* Pushes the smallest entry and returns its seq. */
 static lua_Integer heap_pop(lua_State *L, queue *q, int st) {
+  /* get_nowait() from inside less(): even without a comparison of its own (one or two
+   * entries), popping would move the slots under the push or pop that is comparing */
+  if (q->busy) luaio_raise(L, "RuntimeError", "PriorityQueue used from inside its own comparison");
   size_t n = q->count - 1, i = 0, depth = 0;
   size_t path[sizeof(size_t) * 8];
   lua_Integer lseq = q->seqs[n];

@@ -272,21 +272,21 @@ static int r_readexactly(lua_State *L) {
  * luaio_sbuf_until; `mode` says what happens at the limit and at EOF. */
 enum { U_UNTIL, U_LINE, U_LINES };
 
-static int until_step(lua_State *L, int mode);
+static int until_step(lua_State *L, int mode, int fresh);
 static int until_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;
   check_resumed(L);
-  return until_step(L, U_UNTIL);
+  return until_step(L, U_UNTIL, 0);
 }
 static int line_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;
   check_resumed(L);
-  return until_step(L, U_LINE);
+  return until_step(L, U_LINE, 0);
 }
 static int lines_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;
   check_resumed(L);
-  return until_step(L, U_LINES);
+  return until_step(L, U_LINES, 0);
 }
 
 static int raise_overrun(lua_State *L, size_t consumed, int found) {
@@ -298,11 +298,18 @@ static int raise_overrun(lua_State *L, size_t consumed, int found) {
   return lua_error(L);
 }
 
-static int until_step(lua_State *L, int mode) {
+/* `fresh`: a new call, not a resumed wait. s->scan belongs to the task waiting for data:
+ * a call made while another task waits searches with an offset of its own (it takes data
+ * or raises, and must not leave the waiter's offset set for a different separator). */
+static int until_step(lua_State *L, int mode, int fresh) {
   luaio_stream *s = tor(L);
-  size_t seplen = 1, n = 0;
+  size_t seplen = 1, n = 0, own = 0, *scan = &s->scan;
   const char *sep = mode == U_UNTIL ? lua_tolstring(L, 2, &seplen) : "\n";
-  int r = luaio_sbuf_until(&s->rb, sep, seplen, s->limit, s->eof, &s->scan, &n);
+  if (fresh) {
+    if (luaio_list_empty(&s->rwait)) s->scan = 0;
+    else scan = &own;
+  }
+  int r = luaio_sbuf_until(&s->rb, sep, seplen, s->limit, s->eof, scan, &n);
   switch (r) {
   case SEP_FOUND: {
     size_t strip = 0;
@@ -340,31 +347,28 @@ static int until_step(lua_State *L, int mode) {
 }
 
 static int r_readuntil(lua_State *L) {
-  luaio_stream *s = tor(L);
+  tor(L);
   size_t seplen;
   if (lua_isnoneornil(L, 2)) { lua_settop(L, 1); lua_pushliteral(L, "\n"); }
   if (lua_type(L, 2) != LUA_TSTRING) return luaL_typeerror(L, 2, "string");
   lua_tolstring(L, 2, &seplen);
   if (seplen == 0) return luaio_raise(L, "ValueError", "Separator should be at least one-byte string");
   lua_settop(L, 2);
-  s->scan = 0;
-  return until_step(L, U_UNTIL);
+  return until_step(L, U_UNTIL, 1);
 }
 
 static int r_readline(lua_State *L) {
-  luaio_stream *s = tor(L);
+  tor(L);
   lua_settop(L, 1);
-  s->scan = 0;
-  return until_step(L, U_LINE);
+  return until_step(L, U_LINE, 1);
 }
 
 /* the lines() iterator: upvalue 2 is the reader */
 static int lines_iter(lua_State *L) {
   lua_settop(L, 0);
   lua_pushvalue(L, lua_upvalueindex(2));
-  luaio_stream *s = tor(L);
-  s->scan = 0;
-  return until_step(L, U_LINES);
+  tor(L);
+  return until_step(L, U_LINES, 1);
 }
 
 static int r_lines(lua_State *L) {
