@@ -50,7 +50,14 @@ int luaio_main_run(lua_State *L, int nargs, int nresults) {
   int status = luaio_run(L, nargs, nresults, &tb);
   if (status == LUA_OK) { free(tb); return 0; }
   int code = 1;
-  const char *msg = luaL_tolstring(L, -1, NULL);
+  /* as lua.c: a value with no string form is named by its type */
+  const char *msg;
+  if (lua_type(L, -1) == LUA_TSTRING || luaL_getmetafield(L, -1, "__tostring") != LUA_TNIL) {
+    if (lua_type(L, -1) != LUA_TSTRING) lua_pop(L, 1);
+    msg = luaL_tolstring(L, -1, NULL);
+  } else {
+    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, -1));
+  }
   if (luaio_main_interrupted && strncmp(msg, "CancelledError", 14) == 0) {
     fprintf(stderr, "%s: interrupted\n", PROGNAME);
     code = 130;
@@ -240,10 +247,25 @@ static int panic(lua_State *L) {
   return 0;
 }
 
+/* Lua's warning protocol, as luaL_newstate sets it up (which a custom allocator cannot
+ * use): off until "@on", "Lua warning: " before each message, pieces joined until the
+ * last one. */
+typedef struct warn_state { int on, continuing; } warn_state;
+
 static void warnf(void *ud, const char *msg, int tocont) {
-  (void)ud;
-  fputs(msg, stderr);
-  if (!tocont) fputc('\n', stderr);
+  warn_state *w = ud;
+  if (!w->continuing && !tocont && *msg == '@') { /* a control message */
+    if (strcmp(msg, "@off") == 0) w->on = 0;
+    else if (strcmp(msg, "@on") == 0) w->on = 1;
+    return;
+  }
+  if (w->on) {
+    if (!w->continuing) fputs("Lua warning: ", stderr);
+    fputs(msg, stderr);
+    if (!tocont) fputc('\n', stderr);
+    fflush(stderr);
+  }
+  w->continuing = tocont;
 }
 
 int main(int argc, char **argv) {
@@ -259,9 +281,10 @@ int main(int argc, char **argv) {
   int use_pool = !(alloc && strcmp(alloc, "system") == 0);
 #endif
   lua_State *L = use_pool ? lua_newstate(luaio_pool_alloc, &pool) : luaL_newstate();
+  warn_state warn = {0, 0};
   if (L && use_pool) {
     lua_atpanic(L, panic);
-    lua_setwarnf(L, warnf, NULL);
+    lua_setwarnf(L, warnf, &warn);
   }
   if (L == NULL) {
     fprintf(stderr, "%s: cannot create state: not enough memory\n", argv[0]);

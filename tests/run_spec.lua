@@ -166,6 +166,12 @@ describe("the luaio binary", function()
     assert.matches("stack traceback", err)
   end)
 
+  it("names an error value that has no string form as lua5.4 does", function()
+    local rc, _, err = proc.run { no_script = true, flags = { "-e", "error({})" } }
+    assert.equal(1, rc)
+    assert.matches("^luaio: %(error object is a table value%)\n", err)
+  end)
+
   it("prints an error raised in an awaited task with the awaiting chain", function()
     local rc, _, err = script [[
       local function child() aio.sleep(0) error("child failed") end
@@ -189,6 +195,15 @@ describe("the luaio binary", function()
     assert.equal("from stdin\n", out)
     rc, out = proc.run { no_script = true, flags = { "-e", "require('luaio').sleep(0.001) print('ok')" } }
     assert.equal("ok\n", out)
+  end)
+
+  it("warns like lua5.4: off by default, on with -W, with the Lua warning prefix", function()
+    local rc, out, err = proc.run { no_script = true, flags = { "-e", "warn('careful')" } }
+    assert.equal(0, rc)
+    assert.equal("", err)
+    rc, out, err = proc.run { no_script = true, flags = { "-W", "-e", "warn('a', 'b') warn('@off') warn('x') warn('@on') warn('c')" } }
+    assert.equal(0, rc)
+    assert.equal("Lua warning: ab\nLua warning: c\n", err)
   end)
 
   it("reads a script from stdin when it is not a terminal", function()
