@@ -17,8 +17,7 @@ static int error_tostring(lua_State *L) {
   lua_getfield(L, 1, "message");
   const char *name = lua_tostring(L, -2);
   if (!name) name = "Error";
-  if (lua_isnil(L, -1)) { lua_pushstring(L, name); return 1; }
-  lua_pushfstring(L, "%s: %s", name, luaL_tolstring(L, -1, NULL));
+  lua_pushfstring(L, "%s: %s", name, lua_isnil(L, -1) ? "" : luaL_tolstring(L, -1, NULL));
   return 1;
 }
 
@@ -32,7 +31,10 @@ static int error_call(lua_State *L) {
   }
   lua_getfield(L, 1, "name");
   lua_setfield(L, -2, "name");
-  if (!lua_isnil(L, 2)) { lua_pushvalue(L, 2); lua_setfield(L, -2, "message"); }
+  /* every error has a message, "" when none was given (as str() of a bare exception) */
+  if (lua_isnil(L, 2)) lua_pushliteral(L, "");
+  else lua_pushvalue(L, 2);
+  lua_setfield(L, -2, "message");
   lua_pushvalue(L, 1);
   lua_setmetatable(L, -2);
   return 1;
@@ -66,7 +68,8 @@ void luaio_push_error(lua_State *L, const char *name, const char *msg) {
   lua_createtable(L, 0, 2);
   lua_pushstring(L, name);
   lua_setfield(L, -2, "name");
-  if (msg) { lua_pushstring(L, msg); lua_setfield(L, -2, "message"); }
+  lua_pushstring(L, msg ? msg : "");
+  lua_setfield(L, -2, "message");
   lua_getfield(L, LUA_REGISTRYINDEX, ERRORS_KEY);
   lua_getfield(L, -1, name);
   lua_remove(L, -2);

@@ -1,9 +1,6 @@
--- acceptance_bugs.lua — acceptance checks (written from /work/shared/API.md alone) that FAIL
--- against the current implementation: each one exposes a real bug. Not a *_spec file, so CI
--- does not run it; run it by hand:
---   LUA_CPATH="build/?.so;;" lua5.4 /usr/bin/busted -o TAP tests/acceptance_bugs.lua
---   build/luaio /usr/bin/busted --ignore-lua -o TAP tests/acceptance_bugs.lua
--- Move a spec into acceptance_spec.lua once its bug is fixed.
+-- acceptance_regressions_spec.lua — checks written from /work/shared/API.md alone that
+-- failed against the implementation when the acceptance review wrote them; each bug is
+-- fixed and the check stays as its regression test.
 local aio = require "luaio"
 local async = require "support.async"
 local proc = require "support.proc"

@@ -74,6 +74,11 @@ describe("Future", function()
     local g = aio.Future()
     g:set_result(1)
     assert.is_false(g:cancel())
+    local h = aio.Future()
+    h:cancel()
+    local _, he = pcall(h.result, h)
+    assert.equal("", he.message) -- every error has a message
+    assert.equal("CancelledError: ", tostring(he))
   end)
 
   it("runs done callbacks through the loop, never synchronously, in order", async(function()

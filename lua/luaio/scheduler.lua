@@ -246,8 +246,24 @@ function worker(self, job)
   end
   while job do
     cur = job
+    job._begun = true
     job = finish(self, job, task, xpcall(job._fn, msgh, unpack(job, 1, job._n)))
   end
+end
+
+-- Cancels an active job. A worker task cancelled before it started never runs, so a job
+-- whose body has not begun is settled here, as its worker would have done.
+local function cancel_active(self, job)
+  job._ncreq = (job._ncreq or 0) + 1
+  local task = job._task
+  task:cancel()
+  if job._begun then return end
+  self._running[task] = nil
+  if not job._ab then self._nactive = self._nactive - 1 end
+  finish_unstarted(self, job)
+  job._task = false
+  if self._nputters > 0 then wake_spawners(self) end
+  if self._idle[1] then notify(self._idle) end
 end
 
 -- ---- Scheduler ----
@@ -460,8 +476,7 @@ function Scheduler:close()
   for i = 1, #closing do
     local job = closing[i]
     job.s = "closed"
-    job._ncreq = (job._ncreq or 0) + 1
-    job._task:cancel()
+    cancel_active(self, job)
   end
   for f in pairs(self._shields) do f:cancel() end
   -- outside a task close() cannot wait: it only requests the cancellations
@@ -543,9 +558,8 @@ local function job_close(job, timeout)
   end
   job.s = "closed"
   if job._out then return end
-  job._ncreq = (job._ncreq or 0) + 1
-  job._task:cancel()
-  if job._task == current_task() or not in_task() then return end
+  cancel_active(self, job)
+  if job._out or job._task == current_task() or not in_task() then return end
   local f = Future()
   local w = job._waiters
   if not w then w = {}; job._waiters = w end
