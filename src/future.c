@@ -264,7 +264,7 @@ static int await_k(lua_State *L, int status, lua_KContext ctx) {
 /* Cancelling a task that awaits a future cancels that future (as asyncio); the task then
  * wakes when it completes. Returns 1 when the future took the request. */
 static int await_on_cancel(lua_State *L, luaio_task *t, int msgidx) {
-  lua_checkstack(t->co, 1); /* a parked coroutine: make room above its frame */
+  if (!lua_checkstack(t->co, 1)) return 0; /* a parked coroutine: room above its frame */
   lua_pushvalue(t->co, t->wait_idx);
   lua_xmove(t->co, L, 1);
   luaio_future *f = luaio_tofuture(L, -1);

@@ -41,7 +41,7 @@ static void gather_fire(luaio_watch *w, luaio_future *f) {
 
 /* Cancelling the gathering task cancels the children; it then waits for them. */
 static int gather_on_cancel(lua_State *L, luaio_task *t, int msgidx) {
-  lua_checkstack(t->co, 1); /* a parked coroutine: make room above its frame */
+  if (!lua_checkstack(t->co, 1)) return 0; /* a parked coroutine: room above its frame */
   lua_pushvalue(t->co, t->wait_idx);
   lua_xmove(t->co, L, 1);
   gather *g = lua_touserdata(L, -1);

@@ -14,6 +14,8 @@
 
 #define PROGNAME "luaio"
 
+static luaio_runtime *signal_runtime; /* the SIGINT handler's target (see below) */
+
 static void print_usage(const char *badoption) {
   if (badoption[1] == 'e' || badoption[1] == 'l')
     fprintf(stderr, "%s: '%s' needs argument\n", PROGNAME, badoption);
@@ -298,6 +300,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s: %s\n", PROGNAME, lua_tostring(L, -1));
     exit_code = 1;
   }
+  signal_runtime = NULL; /* a late SIGINT must not reach a freed runtime */
   lua_close(L);
   luaio_pool_destroy(&pool);
   return exit_code;
@@ -305,7 +308,6 @@ int main(int argc, char **argv) {
 
 /* ---- signals: like lua.c, the process keeps one pointer for its handler ---- */
 volatile sig_atomic_t luaio_main_interrupted = 0;
-static luaio_runtime *signal_runtime;
 
 static void on_sigint(int sig) {
   (void)sig;

@@ -398,18 +398,34 @@ static int traceback_handler(lua_State *L) {
   return 1;
 }
 
+static int default_report_p(lua_State *L) {
+  default_report(lua_touserdata(L, 1), L, 2);
+  return 0;
+}
+
+/* Never raises: a failing handler, or an error value whose __tostring fails, is itself
+ * reported plainly on stderr. */
 void luaio_report(luaio_runtime *rt, lua_State *L, int ctx) {
   ctx = lua_absindex(L, ctx);
   int top = lua_gettop(L);
+  if (!lua_checkstack(L, 8)) return;
   if (rt->handler_ref != LUA_NOREF) {
     lua_pushcfunction(L, traceback_handler);
     lua_rawgeti(L, LUA_REGISTRYINDEX, rt->handler_ref);
     lua_pushvalue(L, ctx);
     if (lua_pcall(L, 1, 0, top + 1) == LUA_OK) { lua_settop(L, top); return; }
-    fprintf(stderr, "luaio: the exception handler failed: %s\n", lua_tostring(L, -1));
+    fprintf(stderr, "luaio: the exception handler failed: %s\n",
+            lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(not a string)");
     lua_settop(L, top);
   }
-  default_report(rt, L, ctx);
+  lua_pushcfunction(L, default_report_p);
+  lua_pushlightuserdata(L, rt);
+  lua_pushvalue(L, ctx);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    fprintf(stderr, "luaio: an error could not be reported: %s\n",
+            lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(not a string)");
+    fflush(stderr);
+  }
   lua_settop(L, top);
 }
 

@@ -280,11 +280,19 @@ int luaio_task_cancel(lua_State *L, luaio_task *t, int msgidx) {
     if (t->bare_yield) t->must_cancel = 1;
     else t->wake_cancel = 1;
     break;
-  case T_WAITING:
-    if (t->on_cancel && t->on_cancel(L, t, msgidx)) break;
+  case T_WAITING: {
+    /* The hook is taken away while it runs: a cycle of awaits (A awaits B awaits A, or a
+     * gather of the task itself) then comes back here on the default path, not forever. */
+    int (*hook)(lua_State *, luaio_task *, int) = t->on_cancel;
+    t->on_cancel = NULL;
+    if (hook && hook(L, t, msgidx)) {
+      if (t->state == T_WAITING && !t->on_cancel) t->on_cancel = hook;
+      break;
+    }
     luaio_wake(t->fut.rt, t);
     t->wake_cancel = 1;
     break;
+  }
   }
   return 1;
 }
@@ -409,6 +417,19 @@ static const char *const wait_names[] = {
   "nothing", "a sleep", "a Future", "a gather", "a Queue", "a Lock", "a stream", "something"
 };
 
+/* Runs the main task (argument 1) until it ends, then cancels and drains what is left.
+ * Returns whether it got stuck, and what it was waiting on. */
+static int run_main_p(lua_State *L) {
+  luaio_task *t = lua_touserdata(L, 1);
+  luaio_runtime *rt = luaio_rt(L);
+  int stuck = luaio_run_loop(rt, L, t);
+  lua_pushboolean(L, stuck);
+  lua_pushstring(L, wait_names[t->wait_kind < W_OTHER ? t->wait_kind : W_OTHER]);
+  if (stuck) luaio_task_cancel(L, t, 0);
+  luaio_shutdown_tasks(rt, L);
+  return 2;
+}
+
 /* core.run(fn, ...): runs fn as the main task until it ends; the Lua layer handles
  * coroutine objects and the in-task case. */
 static int l_run(lua_State *L) {
@@ -424,10 +445,17 @@ static int l_run(lua_State *L) {
   lua_pushvalue(L, tidx);
   lua_setfield(L, -2, "main_task");
   lua_pop(L, 1);
-  int stuck = luaio_run_loop(rt, L, t);
-  const char *waits = wait_names[t->wait_kind < W_OTHER ? t->wait_kind : W_OTHER];
-  if (stuck) luaio_task_cancel(L, t, 0);
-  luaio_shutdown_tasks(rt, L);
+  /* an error escaping the loop (out of memory) must leave the runtime usable */
+  lua_pushlightuserdata(L, rt);
+  lua_pushcclosure(L, run_main_p, 1);
+  lua_pushlightuserdata(L, t);
+  if (lua_pcall(L, 1, 2, 0) != LUA_OK) {
+    rt->runL = NULL;
+    rt->current = NULL;
+    return lua_error(L);
+  }
+  int stuck = lua_toboolean(L, -2);
+  const char *waits = lua_tostring(L, -1);
   if (stuck || t->fut.state == FUT_PENDING) {
     t->fut.unretrieved = 0;
     luaio_report_unretrieved(rt, L);

@@ -78,4 +78,43 @@ describe("regressions", function()
     assert.is_true(done)
     assert.equal("abc\r\n", a:result())
   end))
+
+  -- task.c: cancelling a task whose wait cancels what it waits on looped forever when the
+  -- waits formed a cycle (A awaits B awaits A; a gather of the task itself)
+  it("cancelling a cycle of awaits ends every task in it", function()
+    local st, out = proc.run { lua = true, code = [[
+      local aio = require "luaio"
+      aio.run(function()
+        local a, b
+        a = aio.spawn(function() aio.sleep(0) return b:await() end)
+        b = aio.spawn(function() aio.sleep(0) return a:await() end)
+        aio.sleep(0) aio.sleep(0)
+        a:cancel()
+        print(select(2, pcall(aio.await, a)).name, select(2, pcall(aio.await, b)).name)
+        local g = aio.spawn(function() return aio.gather(aio.current_task()) end)
+        aio.sleep(0)
+        g:cancel()
+        print(select(2, pcall(aio.await, g)).name)
+      end)
+    ]] }
+    assert.equal(0, st)
+    assert.equal("CancelledError\tCancelledError\nCancelledError\n", out)
+  end)
+
+  -- runtime.c: the default report converted the error outside any protected call, so an
+  -- error value whose __tostring fails escaped the loop and left aio.run unusable
+  it("an error value whose __tostring fails is reported and the loop goes on", function()
+    local st, out, err = proc.run { lua = true, code = [[
+      local aio = require "luaio"
+      aio.run(function()
+        aio.call_soon(function() error(setmetatable({}, { __tostring = function() return {} end })) end)
+        aio.sleep(0.001)
+        print("survived")
+      end)
+      print(pcall(aio.run, function() return "again" end))
+    ]] }
+    assert.equal(0, st)
+    assert.equal("survived\ntrue\tagain\n", out)
+    assert.matches("could not be reported", err)
+  end)
 end)
