@@ -62,6 +62,8 @@ void luaio_future_complete(luaio_runtime *rt, luaio_future *f) {
 int luaio_future_set(lua_State *L, int fidx, int first, int n) {
   luaio_future *f = lua_touserdata(L, fidx); /* the caller checked it */
   if (f->state != FUT_PENDING) return 0;
+  fidx = lua_absindex(L, fidx);
+  first = lua_absindex(L, first);
   if (n == 1) {
     lua_pushvalue(L, first);
   } else {
@@ -108,6 +110,7 @@ int luaio_future_fail_with(lua_State *L, int fidx, int eidx, int tbidx) {
 int luaio_future_cancel(lua_State *L, int fidx, int msgidx) {
   luaio_future *f = lua_touserdata(L, fidx); /* the caller checked it */
   if (f->state != FUT_PENDING) return 0;
+  fidx = lua_absindex(L, fidx);
   luaio_push_error(L, "CancelledError", msgidx && !lua_isnil(L, msgidx) ? lua_tostring(L, msgidx) : NULL);
   lua_setiuservalue(L, fidx, 1);
   f->state = FUT_CANCELLED;
