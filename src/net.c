@@ -26,22 +26,25 @@ static void push_packed(lua_State *L, const struct sockaddr *sa) {
                                                                    : sizeof(struct sockaddr_in));
 }
 
+/* Writes the address's host into host[n] and returns its port. */
+static int addr_name(const struct sockaddr *sa, char *host, size_t n) {
+  if (sa->sa_family == AF_INET6) {
+    uv_ip6_name((const struct sockaddr_in6 *)sa, host, n);
+    return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+  }
+  uv_ip4_name((const struct sockaddr_in *)sa, host, n);
+  return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+}
+
 /* _addr_info(packed) -> family, host, port */
 static int l_addr_info(lua_State *L) {
   struct sockaddr_storage ss;
   const struct sockaddr *sa = check_sockaddr(L, 1, &ss);
   char host[64];
-  if (sa->sa_family == AF_INET6) {
-    uv_ip6_name((const struct sockaddr_in6 *)sa, host, sizeof host);
-    lua_pushliteral(L, "inet6");
-    lua_pushstring(L, host);
-    lua_pushinteger(L, ntohs(((const struct sockaddr_in6 *)sa)->sin6_port));
-  } else {
-    uv_ip4_name((const struct sockaddr_in *)sa, host, sizeof host);
-    lua_pushliteral(L, "inet");
-    lua_pushstring(L, host);
-    lua_pushinteger(L, ntohs(((const struct sockaddr_in *)sa)->sin_port));
-  }
+  int port = addr_name(sa, host, sizeof host);
+  lua_pushstring(L, sa->sa_family == AF_INET6 ? "inet6" : "inet");
+  lua_pushstring(L, host);
+  lua_pushinteger(L, port);
   return 3;
 }
 
@@ -197,14 +200,7 @@ static int connect_k(lua_State *L, int status, lua_KContext ctx) {
     struct sockaddr_storage ss;
     const struct sockaddr *sa = check_sockaddr(L, 2, &ss);
     char host[64];
-    int port;
-    if (sa->sa_family == AF_INET6) {
-      uv_ip6_name((const struct sockaddr_in6 *)sa, host, sizeof host);
-      port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
-    } else {
-      uv_ip4_name((const struct sockaddr_in *)sa, host, sizeof host);
-      port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
-    }
+    int port = addr_name(sa, host, sizeof host);
     lua_pushfstring(L, sa->sa_family == AF_INET6 ? "connect [%s]:%d" : "connect %s:%d", host, port);
     return luaio_raise_oserror(L, err, lua_tostring(L, -1));
   }
@@ -462,14 +458,7 @@ static int l_listen(lua_State *L) {
     ls_start_close(ls); /* unowned: ls_close_cb frees it */
     if (pipe) return luaio_raise_oserror(L, err, lua_pushfstring(L, "%s %s", what, path));
     char host[64];
-    int port;
-    if (sa->sa_family == AF_INET6) {
-      uv_ip6_name((const struct sockaddr_in6 *)sa, host, sizeof host);
-      port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
-    } else {
-      uv_ip4_name((const struct sockaddr_in *)sa, host, sizeof host);
-      port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
-    }
+    int port = addr_name(sa, host, sizeof host);
     return luaio_raise_oserror(L, err, lua_pushfstring(L, "%s %s:%d", what, host, port));
   }
   *box = ls;
