@@ -39,6 +39,7 @@ local function check_in_task(fname)
     error(("luaio.%s: must be called from inside a task (see luaio.run)"):format(fname), 3)
   end
 end
+priv.check_in_task = check_in_task
 
 -- futures for a list, without duplicates, in order
 local function futures_of(fs, fname)

@@ -56,11 +56,7 @@ local function check_self(self, mt, fname)
   end
 end
 
-local function need_task(fname)
-  if not in_task() then
-    error(("luaio.%s: must be called from inside a task (see luaio.run)"):format(fname), 3)
-  end
-end
+local need_task = priv.check_in_task
 
 -- Wakes every future of a list (waiters re-check their condition) and empties it.
 local function notify(list)
