@@ -34,6 +34,25 @@ describe("differential vs asyncio", function()
     assert.equal(1, t2:await())
   end))
 
+  -- Python (same root cause as above):
+  --   q = asyncio.Queue(); t = create_task(g()) (g: print("g got", await q.get())); await sleep(0)
+  --   q.put_nowait("x"); print("main steals", q.get_nowait()); q.put_nowait("y"); await sleep(0)
+  --   -> main steals x / g got y / qsize 0
+  -- luaio: get_nowait raises QueueEmpty ("x" already went to the waiting getter), g gets "x",
+  -- and "y" stays in the queue (qsize 1).
+  it("get_nowait can take an item put while a getter was waiting (the getter gets the next one)", async(function()
+    local q = aio.Queue()
+    local t = aio.spawn(function() return q:get() end)
+    aio.sleep(0)
+    q:put_nowait("x")
+    local ok, item = pcall(q.get_nowait, q)
+    assert.is_true(ok)
+    assert.equal("x", item)
+    q:put_nowait("y")
+    assert.equal("y", t:await())
+    assert.equal(0, q:qsize())
+  end))
+
   -- Python (3.11 and 3.12 alike; gather's _done_callback sets the child's exception on the
   -- outer future even while the gather is being cancelled):
   --   async def raiser():
