@@ -284,6 +284,7 @@ static int accept_lua(lua_State *L) {
   lua_pushvalue(L, 5);
   lua_insert(L, 3);                                /* 3: writer, 4: cb, 5: r, 6: w */
   luaio_task_push_new(L, rt, 2);                   /* 4: task */
+  s->owner_id = ((luaio_task *)lua_touserdata(L, 4))->id;
   lua_insert(L, 3);                                /* 2: conn_started, 3: task, 4: writer */
   lua_call(L, 2, 0);
   return 0;

@@ -161,10 +161,24 @@ static void want_read(luaio_stream *s) {
   s->reading = 1;
 }
 
+/* A server connection read or written by another task than its client_cb's has been
+ * handed on: it then stays open when client_cb returns (see streams.lua). */
+static void note_user(luaio_stream *s) {
+  luaio_task *cur = s->rt ? s->rt->current : NULL;
+  if (cur && s->owner_id && cur->id != s->owner_id) s->shared = 1;
+}
+
 static luaio_stream *tor(lua_State *L) {
   sref *r = luaL_checkudata(L, 1, LUAIO_READER);
   if (!r->s) luaL_error(L, "StreamReader: used after it was collected");
   return r->s;
+}
+
+/* the reading methods: their use by another task counts as a hand-off */
+static luaio_stream *tor_io(lua_State *L) {
+  luaio_stream *s = tor(L);
+  note_user(s);
+  return s;
 }
 
 /* Pushes the first n bytes (minus `strip` at the end) and drops them from the buffer;
@@ -226,7 +240,7 @@ static int read_step(lua_State *L) {
 }
 
 static int r_read(lua_State *L) {
-  tor(L);
+  tor_io(L);
   lua_Integer n = luaL_optinteger(L, 2, -1);
   luaL_argcheck(L, n >= -1, 2, "must be -1 (until EOF) or a byte count >= 0");
   lua_settop(L, 2);
@@ -261,7 +275,7 @@ static int readexactly_step(lua_State *L) {
 }
 
 static int r_readexactly(lua_State *L) {
-  tor(L);
+  tor_io(L);
   lua_Integer n = luaL_checkinteger(L, 2);
   if (n < 0) return luaio_raise(L, "ValueError", "readexactly size can not be less than zero");
   lua_settop(L, 2);
@@ -347,7 +361,7 @@ static int until_step(lua_State *L, int mode, int fresh) {
 }
 
 static int r_readuntil(lua_State *L) {
-  tor(L);
+  tor_io(L);
   size_t seplen;
   if (lua_isnoneornil(L, 2)) { lua_settop(L, 1); lua_pushliteral(L, "\n"); }
   if (lua_type(L, 2) != LUA_TSTRING) return luaL_typeerror(L, 2, "string");
@@ -358,7 +372,7 @@ static int r_readuntil(lua_State *L) {
 }
 
 static int r_readline(lua_State *L) {
-  tor(L);
+  tor_io(L);
   lua_settop(L, 1);
   return until_step(L, U_LINE, 1);
 }
@@ -367,12 +381,12 @@ static int r_readline(lua_State *L) {
 static int lines_iter(lua_State *L) {
   lua_settop(L, 0);
   lua_pushvalue(L, lua_upvalueindex(2));
-  tor(L);
+  tor_io(L);
   return until_step(L, U_LINES, 1);
 }
 
 static int r_lines(lua_State *L) {
-  tor(L);
+  tor_io(L);
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_pushvalue(L, 1);
   lua_pushcclosure(L, lines_iter, 2);
@@ -458,6 +472,18 @@ static luaio_stream *tow(lua_State *L) {
   return r->s;
 }
 
+/* the writing methods: their use by another task counts as a hand-off */
+static luaio_stream *tow_io(lua_State *L) {
+  luaio_stream *s = tow(L);
+  note_user(s);
+  return s;
+}
+
+static int w_shared(lua_State *L) {
+  lua_pushboolean(L, tow(L)->shared);
+  return 1;
+}
+
 /* The anchor table (the reader's uservalue) of writer 1, created on demand, on top. */
 static void push_anchors(lua_State *L) {
   lua_getiuservalue(L, 1, 1);
@@ -490,10 +516,11 @@ static void write_cb(uv_write_t *req, int status) {
   if (status < 0 || s->u.s.write_queue_size <= s->low) wake_list(s, &s->dwait);
 }
 
+/* Returns 1 when the data is to be dropped: after our own close(), as asyncio's transport
+ * does; a broken connection raises its OSError. */
 static int check_writable(lua_State *L, luaio_stream *s, const char *fname) {
   if (s->err) return luaio_raise_oserror(L, s->err, fname);
-  if (s->closing || s->closed)
-    return luaio_raise(L, "RuntimeError", "%s: the writer is closed", fname);
+  if (s->closing || s->closed) return 1;
   if (s->eof_written)
     return luaio_raise(L, "RuntimeError", "%s: cannot write after write_eof()", fname);
   return 0;
@@ -529,16 +556,16 @@ static void write_string(lua_State *L, luaio_stream *s, int sidx) {
 }
 
 static int w_write(lua_State *L) {
-  luaio_stream *s = tow(L);
+  luaio_stream *s = tow_io(L);
   if (lua_type(L, 2) != LUA_TSTRING) return luaL_typeerror(L, 2, "string");
-  check_writable(L, s, "write");
+  if (check_writable(L, s, "write")) return 0;
   release_anchors(L, s);
   write_string(L, s, 2);
   return 0;
 }
 
 static int w_writelines(lua_State *L) {
-  luaio_stream *s = tow(L);
+  luaio_stream *s = tow_io(L);
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_Integer n = luaL_len(L, 2);
   for (lua_Integer i = 1; i <= n; i++) {
@@ -547,7 +574,7 @@ static int w_writelines(lua_State *L) {
                         i, luaL_typename(L, -1));
     lua_pop(L, 1);
   }
-  check_writable(L, s, "writelines");
+  if (check_writable(L, s, "writelines")) return 0;
   release_anchors(L, s);
   for (lua_Integer i = 1; i <= n; i++) {
     lua_geti(L, 2, i);
@@ -565,10 +592,12 @@ static int drain_k(lua_State *L, int status, lua_KContext ctx) {
 }
 
 static int drain_step(lua_State *L) {
-  luaio_stream *s = tow(L);
+  luaio_stream *s = tow_io(L);
   release_anchors(L, s);
   if (s->err) return luaio_raise_oserror(L, s->err, "drain");
-  if (s->closed || s->close_started || s->u.s.write_queue_size <= s->high) return 0;
+  if (s->closing || s->closed || s->close_started) /* as asyncio: the connection is lost */
+    return luaio_raise_oserror(L, UV_ECONNRESET, "drain: the writer is closed");
+  if (s->u.s.write_queue_size <= s->high) return 0;
   luaio_task *t = luaio_check_suspend(L, "drain");
   luaio_list_append(&s->dwait, &t->node);
   return luaio_park(L, t, W_STREAM, 1, drain_k);
@@ -632,9 +661,9 @@ static void shutdown_cb(uv_shutdown_t *req, int status) {
 }
 
 static int w_write_eof(lua_State *L) {
-  luaio_stream *s = tow(L);
+  luaio_stream *s = tow_io(L);
   if (s->eof_written) return 0;
-  check_writable(L, s, "write_eof");
+  if (check_writable(L, s, "write_eof")) return 0;
   uv_shutdown_t *req = malloc(sizeof *req);
   if (!req) return luaL_error(L, "not enough memory");
   int err = uv_shutdown(req, &s->u.s, shutdown_cb); /* after the queued writes */
@@ -690,9 +719,12 @@ static int w_get_extra_info(lua_State *L) {
   luaio_stream *s = tow(L);
   const char *name = luaL_checkstring(L, 2);
   lua_settop(L, 3);
+  int peer = strcmp(name, "peername") == 0, sock = strcmp(name, "sockname") == 0;
+  if ((peer && (s->named & 1)) || (sock && (s->named & 2)))
+    return push_sockaddr(L, (const struct sockaddr *)&s->names[peer ? 0 : 1]);
   if (s->close_started || s->closed) { lua_pushvalue(L, 3); return 1; }
-  if (strcmp(name, "peername") == 0) return luaio_push_name(L, &s->u, s->kind, 1);
-  if (strcmp(name, "sockname") == 0) return luaio_push_name(L, &s->u, s->kind, 0);
+  if (peer) return luaio_push_name(L, &s->u, s->kind, 1);
+  if (sock) return luaio_push_name(L, &s->u, s->kind, 0);
   if (strcmp(name, "socket") == 0) {
     uv_os_fd_t fd;
     if (uv_fileno(&s->u.h, &fd) == 0) lua_pushinteger(L, (lua_Integer)fd);
@@ -742,8 +774,27 @@ static int w_tostring(lua_State *L) {
 
 /* Pushes reader, writer for a connected stream no Lua object owns yet, and starts reading
  * (asyncio reads as soon as the connection is made; the limit bounds what it buffers). */
+/* A TCP connection's addresses, kept at its start (as asyncio does): get_extra_info
+ * still answers after close() or a reset. An address that does not fit stays unknown. */
+static void keep_names(luaio_stream *s) {
+  if (s->kind != SK_TCP) return;
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  s->named = 0;
+  if (uv_tcp_getpeername(&s->u.tcp, (struct sockaddr *)&ss, &len) == 0 && (size_t)len <= sizeof s->names[0]) {
+    memcpy(&s->names[0], &ss, (size_t)len);
+    s->named |= 1;
+  }
+  len = sizeof ss;
+  if (uv_tcp_getsockname(&s->u.tcp, (struct sockaddr *)&ss, &len) == 0 && (size_t)len <= sizeof s->names[1]) {
+    memcpy(&s->names[1], &ss, (size_t)len);
+    s->named |= 2;
+  }
+}
+
 void luaio_stream_push_pair(lua_State *L, luaio_stream *s) {
   luaL_checkstack(L, 4, NULL);
+  keep_names(s);
   push_reader(L, s);
   sref *w = lua_newuserdatauv(L, sizeof *w, 1);
   w->s = s;
@@ -764,7 +815,7 @@ static const luaL_Reg writer_methods[] = {
   {"write", w_write}, {"writelines", w_writelines}, {"drain", w_drain}, {"close", w_close},
   {"wait_closed", w_wait_closed}, {"is_closing", w_is_closing},
   {"can_write_eof", w_can_write_eof}, {"write_eof", w_write_eof},
-  {"get_extra_info", w_get_extra_info}, {"set_write_buffer_limits", w_set_write_buffer_limits},
+  {"get_extra_info", w_get_extra_info}, {"_shared", w_shared}, {"set_write_buffer_limits", w_set_write_buffer_limits},
   {"get_write_buffer_limits", w_get_write_buffer_limits},
   {"get_write_buffer_size", w_get_write_buffer_size}, {"__close", w_close},
   {"__tostring", w_tostring}, {NULL, NULL}

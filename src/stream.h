@@ -47,6 +47,10 @@ typedef struct luaio_stream {
   unsigned char closed;       /* the close callback ran */
   unsigned char eof_written;  /* write_eof() was called */
   unsigned char close_when_flushed;
+  unsigned char shared;       /* used by a task other than the one running client_cb */
+  unsigned char named;        /* TCP: names[] hold the peer's and our address */
+  struct sockaddr_in6 names[2]; /* kept from the connection's start: still known after close */
+  int owner_id;               /* the id of the task running client_cb (server side), or 0 */
 } luaio_stream;
 
 /* A listening socket. Freed when its handle has closed, its userdata is gone and every

@@ -25,13 +25,19 @@ local function take(c, what)
   return c.fn, unpack(c, 1, c.n)
 end
 
+-- async function -> its body, for callers that run it in a task of their own
+local async_bodies = setmetatable({}, { __mode = "k" })
+function priv.async_body(af) return async_bodies[af] end
+
 function aio.async(fn)
   if type(fn) ~= "function" and not (getmetatable(fn) or {}).__call then
     error("bad argument #1 to 'async' (function expected, got " .. type(fn) .. ")", 2)
   end
-  return function(...)
+  local af = function(...)
     return setmetatable({ fn = fn, n = select("#", ...), ... }, Coroutine)
   end
+  async_bodies[af] = fn
+  return af
 end
 
 function Coroutine:await() return (function(f, ...) return f(...) end)(take(self, "awaited")) end

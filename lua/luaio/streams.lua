@@ -113,14 +113,16 @@ function Server:is_serving() return not self._closed end
 function Server:close()
   if self._closed then return end
   self._closed = true
-  for _, s in ipairs(self.sockets) do s:close() end
+  self._listening = self.sockets
+  self.sockets = {} -- as asyncio: a closed server lists no sockets
+  for _, s in ipairs(self._listening) do s:close() end
   local f = self._forever
   if f and not f:done() then f:cancel() end
 end
 
 -- Waits until the server is closed and every connection it accepted has closed.
 function Server:wait_closed()
-  for _, s in ipairs(self.sockets) do s:wait_closed() end
+  for _, s in ipairs(self._listening or self.sockets) do s:wait_closed() end
 end
 
 function Server:start_serving() end
@@ -152,18 +154,20 @@ end
 
 -- Each connection's task runs client_cb(reader, writer) itself (no wrapper frame: an idle
 -- connection's coroutine stays small). When it ends, a done callback closes the writer
--- (after flushing), as asyncio does once the handler's last reference to it goes, and
--- reports an error that escaped client_cb (nobody awaits these tasks); the server keeps
--- serving. net.c calls priv.conn_started(task, writer) for each accepted connection.
+-- (after flushing) and reports an error that escaped client_cb (nobody awaits these
+-- tasks); the server keeps serving. One exception, for a connection handed on: when
+-- client_cb returned normally and another task has already used the reader or writer,
+-- the connection stays open for that task (asyncio closes a writer once nothing refers to
+-- it; Lua has no reference counts, so use by another task stands for "still referred to").
+-- net.c calls priv.conn_started(task, writer) for each accepted connection.
 local writers = setmetatable({}, { __mode = "k" })
 
 local function conn_done(t)
   local w = writers[t]
   writers[t] = nil
-  if w then pcall(w.close, w) end
-  if t:cancelled() then return end
-  local e = t:exception() -- retrieved: reported here, not again as unretrieved
-  if e ~= nil then
+  local e = not t:cancelled() and t:exception() -- retrieved: reported here, not again
+  if w and (e or t:cancelled() or not w:_shared()) then pcall(w.close, w) end
+  if e then
     call_exception_handler({
       message = "Unhandled exception in client_connected_cb",
       exception = e, traceback = t:traceback(), task = t, writer = w,
@@ -199,7 +203,7 @@ function aio.start_server(cb, host, port, opts)
   local backlog = check_backlog(opts, "start_server", 4)
   local addrs = resolve(host, port, check_family(opts, "start_server", 4), true)
   local server = setmetatable({ sockets = {}, _closed = false }, Server)
-  local main = cb
+  local main = priv.async_body(cb) or cb
   for _, a in ipairs(addrs) do
     local ok, s = pcall(listen, main, "tcp", a, backlog, limit, opts.reuse_port)
     if not ok then
@@ -224,7 +228,7 @@ function aio.start_unix_server(cb, path, opts)
   opts = check_opts(opts, UNIX_SERVER_OPTS, "start_unix_server", 3)
   local limit = check_limit(opts, "start_unix_server", 3)
   local backlog = check_backlog(opts, "start_unix_server", 3)
-  local s = listen(cb, "unix", path, backlog, limit)
+  local s = listen(priv.async_body(cb) or cb, "unix", path, backlog, limit)
   return setmetatable({ sockets = { s }, _closed = false, path = path }, Server)
 end
 
