@@ -35,7 +35,9 @@ static void gather_fire(luaio_watch *w, luaio_future *f) {
   int failed = f->state != FUT_OK;
   if (failed && !g->first_fail) g->first_fail = w->index;
   if (!g->parent) return;
-  if (g->pending == 0 || (failed && !g->return_exceptions && !g->cancel_requested))
+  /* as asyncio: the first child to fail (or end cancelled) decides, also while the
+   * gather is being cancelled (a child may answer its cancellation with an error) */
+  if (g->pending == 0 || (failed && !g->return_exceptions))
     luaio_wake(f->rt, g->parent);
 }
 
@@ -93,6 +95,11 @@ static int gather_k(lua_State *L, int status, lua_KContext ctx) {
     gather_detach(g);
     return luaio_raise_cancelled(L, t);
   }
+  if (g->first_fail && !g->return_exceptions) {
+    g->parent = NULL; /* the other children keep running; their watches stay */
+    lua_rawgeti(L, list, g->first_fail);
+    return luaio_await_results(L, t, lua_gettop(L));
+  }
   if (g->cancel_requested) {
     if (g->pending > 0) { /* still waiting for the cancelled children */
       lua_pop(L, 1);
@@ -101,11 +108,6 @@ static int gather_k(lua_State *L, int status, lua_KContext ctx) {
     }
     gather_detach(g);
     return luaio_raise_cancelled(L, t);
-  }
-  if (g->first_fail && !g->return_exceptions) {
-    g->parent = NULL; /* the other children keep running; their watches stay */
-    lua_rawgeti(L, list, g->first_fail);
-    return luaio_await_results(L, t, lua_gettop(L));
   }
   gather_detach(g);
   return gather_results(L, list, g->n);

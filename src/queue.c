@@ -242,16 +242,6 @@ static void store_back(lua_State *L, queue *q, int item, lua_Integer seq) {
   }
 }
 
-/* Puts back an item a cancelled getter was handed, where it will be taken next. */
-static void store_front(lua_State *L, queue *q, int item, lua_Integer seq) {
-  if (q->kind != Q_FIFO) { store_back(L, q, item, seq); return; }
-  if (q->count == q->cap) ring_grow(L, q, SLOTS);
-  q->head = q->head ? q->head - 1 : q->cap - 1;
-  lua_pushvalue(L, item);
-  lua_rawseti(L, SLOTS, (lua_Integer)q->head + 1);
-  q->count++;
-}
-
 /* Pushes the next item (count > 0) and returns its seq. */
 static lua_Integer take(lua_State *L, queue *q) {
   const int st = SLOTS;
@@ -280,26 +270,12 @@ static luaio_task *first(luaio_node *list) {
   return luaio_container(list->next, luaio_task, node);
 }
 
-/* Hands the item at `item` to the first waiting getter, on its own stack, so it cannot be
- * taken by anyone else before that getter runs. */
-static void hand_to_getter(lua_State *L, queue *q, int item, lua_Integer seq) {
-  luaio_task *t = first(&q->getters);
-  lua_State *co = t->co;
-  /* no lua_checkstack: a parked get() holds 1 slot of the LUA_MINSTACK its C frame got */
-  lua_pushvalue(L, item);
-  lua_xmove(L, co, 1);
-  t->nargs = 1;
-  if (q->kind == Q_PRIO) { /* its place among equals, should it have to be put back */
-    lua_pushinteger(co, seq);
-    t->nargs = 2;
-  }
-  luaio_wake(q->rt, t);
-}
-
-/* An item enters the queue: straight to a waiting getter, else into the slots. */
+/* An item enters the slots and wakes the first waiting getter, which takes an item when it
+ * runs. As asyncio: until then the item counts in qsize() and full(), and another get may
+ * take it first (the woken getter then waits again, first in line). */
 static void insert(lua_State *L, queue *q, int item, lua_Integer seq) {
-  if (!luaio_list_empty(&q->getters)) hand_to_getter(L, q, item, seq);
-  else store_back(L, q, item, seq);
+  store_back(L, q, item, seq);
+  if (!luaio_list_empty(&q->getters)) luaio_wake(q->rt, first(&q->getters));
 }
 
 /* Wakes putters, in order, while there is room; each gets a slot reserved for it (the
@@ -404,32 +380,23 @@ static int q_get_nowait(lua_State *L) {
   return 1;
 }
 
-/* Stack: queue [, item [, seq in a PriorityQueue] when one was handed over]. */
 static int get_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;
   queue *q = lua_touserdata(L, UV_STATE);
   luaio_task *t = q->rt->current;
-  int got = lua_gettop(L) >= 2;
   if (luaio_take_wake_cancel(t)) {
-    if (got) { /* cancelled after it was handed an item: the item is not lost */
-      lua_Integer seq = lua_tointeger(L, 3);
-      if (q->shutdown == 2) { /* shutdown(true) dropped every queued item: this one too */
-        if (q->unfinished > 0 && --q->unfinished == 0) wake_all(q->rt, &q->joiners);
-      } else if (!luaio_list_empty(&q->getters)) {
-        hand_to_getter(L, q, 2, seq);
-      } else {
-        store_front(L, q, 2, seq);
-      }
-    }
+    /* a wake-up it will not use goes to the next getter: no item waits for nobody */
+    if (q->count > 0 && !luaio_list_empty(&q->getters)) luaio_wake(q->rt, first(&q->getters));
     return luaio_raise_cancelled(L, t);
   }
-  if (got) {
-    lua_settop(L, 2);
+  lua_settop(L, 1);
+  if (q->count > 0) {
+    take(L, q);
+    wake_putters(q);
     return 1;
   }
   if (q->shutdown) return raise_shutdown(L, "get");
-  luaio_task *self = luaio_check_suspend(L, "Queue:get"); /* not expected: wait again, first */
-  lua_settop(L, 1);
+  luaio_task *self = luaio_check_suspend(L, "Queue:get"); /* taken meanwhile: wait again, first */
   luaio_list_append(q->getters.next, &self->node);
   self->on_cancel = NULL;
   return luaio_park(L, self, W_QUEUE, 1, get_k);

@@ -265,7 +265,9 @@ int luaio_task_cancel(lua_State *L, luaio_task *t, int msgidx) {
   if (t->state == T_DONE) return 0;
   msgidx = msgidx ? lua_absindex(L, msgidx) : 0;
   t->num_cancels++;
-  if (msgidx && !lua_isnil(L, msgidx) && luaio_push_task(L, t)) {
+  /* a cancellation already on its way keeps its message (as asyncio) */
+  int on_its_way = t->must_cancel || t->wake_cancel;
+  if (!on_its_way && msgidx && !lua_isnil(L, msgidx) && luaio_push_task(L, t)) {
     task_extras(L);
     lua_pushvalue(L, msgidx);
     lua_setfield(L, -2, CANCEL_MSG);

@@ -145,6 +145,13 @@ function aio.wait_for(aw, timeout)
   check_in_task("wait_for")
   local fut = ensure_future(aw, "wait_for", 1)
   if timeout == nil then return fut:await() end
+  if timeout <= 0 then -- as asyncio: no time at all, so it is cancelled before it runs
+    if fut:done() then return fut:result() end
+    fut:cancel()
+    pcall(fut.await, fut) -- wait for the cancellation to finish
+    if fut:cancelled() then error(aio.TimeoutError("timed out"), 2) end
+    return fut:result()
+  end
   local tm <close> = aio.timeout(timeout)
   return fut:await()
 end

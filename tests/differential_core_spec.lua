@@ -1,7 +1,6 @@
--- differential_bugs.lua — divergences from CPython asyncio found by differential testing
--- (the same scenario run under python3 asyncio and under luaio). Not a _spec file: each
--- test here FAILS until the divergence is fixed. Run:
---   build/diff/luaio /usr/bin/busted --ignore-lua -o TAP tests/differential_bugs.lua
+-- differential_core_spec.lua — behaviours of API.md §3–§5 checked against CPython asyncio:
+-- each scenario was run on python3 asyncio (its output is quoted beside the spec); each
+-- spec failed before its fix and stays as its regression test.
 local aio = require "luaio"
 local async = require "support.async"
 
