@@ -268,25 +268,21 @@ void luaio_listener_conn_closed(luaio_listener *ls) {
   ls_maybe_free(ls);
 }
 
-/* A task running client_cb(reader, writer); the Lua layer's conn_started(task, writer)
- * then arranges the writer's close and the report of an escaped error. */
+/* A task running client_cb(reader, writer); when it ends, the Lua layer's
+ * conn_done(task, writer) closes the writer and reports an escaped error (task.c). */
 static int accept_lua(lua_State *L) {
   luaio_listener *ls = lua_touserdata(L, 1);
   luaio_stream *s = lua_touserdata(L, 2);
   luaio_runtime *rt = ls->rt;
   lua_settop(L, 0);
   lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);  /* 1 */
-  lua_getfield(L, 1, "conn_started");              /* 2 */
   lua_rawgeti(L, 1, ls->ref);
-  lua_getiuservalue(L, 3, 1);                      /* 4: client_cb */
-  lua_remove(L, 3);                                /* 3: client_cb */
+  lua_getiuservalue(L, 2, 1);                      /* 3: client_cb */
   luaio_stream_push_pair(L, s);                    /* 4: reader, 5: writer */
-  lua_pushvalue(L, 5);
-  lua_insert(L, 3);                                /* 3: writer, 4: cb, 5: r, 6: w */
-  luaio_task_push_new(L, rt, 2);                   /* 4: task */
-  s->owner_id = ((luaio_task *)lua_touserdata(L, 4))->id;
-  lua_insert(L, 3);                                /* 2: conn_started, 3: task, 4: writer */
-  lua_call(L, 2, 0);
+  luaio_task_push_new(L, rt, 2);
+  luaio_task *t = lua_touserdata(L, -1);
+  t->conn = 1;
+  s->owner_id = t->id;
   return 0;
 }
 

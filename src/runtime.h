@@ -112,6 +112,7 @@ typedef struct luaio_task {
   unsigned char wait_kind;
   unsigned char bare_yield;  /* resumed into Lua code, not a luaio continuation */
   unsigned char body_failed; /* the body raised: co's top is the error */
+  unsigned char conn;        /* runs a server's client_cb: see task_main */
   int wait_idx;         /* stack slot (in co) of what it waits on, for cancel and dumps */
   /* called by cancel() while parked; returns 1 if the wait itself took the request */
   int (*on_cancel)(lua_State *L, struct luaio_task *t, int msgidx);

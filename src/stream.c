@@ -6,8 +6,8 @@
 
 #define DEFAULT_LIMIT 65536
 #define DEFAULT_HIGH 65536
-/* Free space offered to a read starts small, so an idle connection that has seen a few
- * short lines holds a few hundred bytes, and grows while reads fill it (bulk transfers). */
+/* Free space offered to a read starts small and grows while reads fill it (bulk
+ * transfers); a reader that waits with nothing buffered holds no buffer at all. */
 #define READ_MIN 256
 #define READ_MAX 65536
 #define KEEP_CAP (256 * 1024)   /* an emptied buffer bigger than this is given back */
@@ -197,6 +197,9 @@ static int wait_data(lua_State *L, luaio_stream *s, const char *fname, lua_KFunc
     return luaio_raise(L, "RuntimeError", "%s() called while another task is already "
                        "waiting for incoming data", fname);
   luaio_task *t = luaio_check_suspend(L, fname);
+  /* an empty buffer is given back while the task waits: an idle connection holds none
+   * (the next read allocates one again, a cheap small malloc beside a round trip) */
+  if (luaio_sbuf_len(&s->rb) == 0) luaio_sbuf_free(&s->rb);
   want_read(s); /* a paused socket resumes: this waiter needs more than the buffer has */
   luaio_list_append(&s->rwait, &t->node);
   return luaio_park(L, t, W_STREAM, 1, k);

@@ -140,20 +140,31 @@ static int task_msgh(lua_State *co) {
 }
 
 /* The coroutine body: the task's function under a yieldable protected call, so errors
- * and cancellations unwind (closing <close> variables, which may suspend) inside it. */
+ * and cancellations unwind (closing <close> variables, which may suspend) inside it.
+ * A connection task (t->conn) keeps its writer (its last argument) under the call and
+ * returns it first, for task_finish to hand to the connection's end (streams.lua): an
+ * idle connection then pays for no done callback. */
 static int task_main_k(lua_State *co, int status, lua_KContext ctx) {
   (void)ctx;
   luaio_task *t = luaio_rt(co)->current;
-  if (status == LUA_OK || status == LUA_YIELD) return lua_gettop(co) - 1;
+  int below = t->conn ? 2 : 1; /* msgh's slot, above the kept writer */
+  lua_remove(co, below);
+  if (status == LUA_OK || status == LUA_YIELD) return lua_gettop(co); /* [writer,] results */
   t->body_failed = 1;
-  return 1;
+  return 1 + t->conn; /* [writer,] error */
 }
 
 static int task_main(lua_State *co) {
-  int nargs = lua_gettop(co) - 1;
+  luaio_task *t = luaio_rt(co)->current;
+  if (t->conn) {
+    lua_pushvalue(co, -1);
+    lua_insert(co, 1);
+  }
+  int below = t->conn ? 2 : 1;
+  int nargs = lua_gettop(co) - below;
   lua_pushvalue(co, lua_upvalueindex(2)); /* task_msgh */
-  lua_insert(co, 1);
-  return task_main_k(co, lua_pcallk(co, nargs, LUA_MULTRET, 1, 0, task_main_k), 0);
+  lua_insert(co, below);
+  return task_main_k(co, lua_pcallk(co, nargs, LUA_MULTRET, below, 0, task_main_k), 0);
 }
 
 /* ---- creation, steps, completion ---- */
@@ -187,11 +198,36 @@ void luaio_task_push_new(lua_State *L, luaio_runtime *rt, int nargs) {
   luaio_ready_push(rt, &t->node);
 }
 
+/* A connection task's end: conn_done(task, writer) from the loop, before the task's
+ * other callbacks (streams.lua closes the writer and reports an escaped error). */
+static void conn_finish(luaio_runtime *rt, lua_State *L, int tidx, int widx) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
+  lua_getfield(L, -1, "conn_done");
+  lua_remove(L, -2);
+  if (!lua_isfunction(L, -1)) { lua_pop(L, 1); return; }
+  int fidx = lua_gettop(L);
+  lua_pushvalue(L, tidx);
+  lua_pushvalue(L, widx);
+  luaio_handle_push_new(L, rt, fidx, 2);
+  luaio_ready_push(rt, &((luaio_handle *)lua_touserdata(L, -1))->node);
+  lua_settop(L, fidx - 1);
+}
+
 static void task_finish(luaio_runtime *rt, lua_State *L, luaio_task *t, int status, int nres) {
   lua_State *co = t->co;
-  luaL_checkstack(L, nres + 4, "too many results");
+  luaL_checkstack(L, nres + 6, "too many results");
   luaio_push_task(L, t);
   int tidx = lua_gettop(L);
+  int widx = 0;
+  if (t->conn && status == LUA_OK && nres > 0) { /* the writer task_main kept */
+    lua_pushvalue(co, -nres);
+    lua_remove(co, -(nres + 1));
+    lua_xmove(co, L, 1);
+    nres--;
+    widx = tidx;
+    lua_insert(L, tidx); /* writer under the task */
+    tidx++;
+  }
   lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
   luaL_unref(L, -1, t->ref);
   lua_pop(L, 1);
@@ -220,7 +256,8 @@ static void task_finish(luaio_runtime *rt, lua_State *L, luaio_task *t, int stat
       luaio_future_fail_with(L, tidx, -1, 0);
     }
   }
-  lua_settop(L, tidx - 1);
+  if (widx && !rt->closing) conn_finish(rt, L, tidx, widx);
+  lua_settop(L, (widx ? widx : tidx) - 1);
 }
 
 void luaio_task_step(luaio_runtime *rt, lua_State *L, luaio_task *t) {
@@ -228,10 +265,11 @@ void luaio_task_step(luaio_runtime *rt, lua_State *L, luaio_task *t) {
   int nargs;
   if (t->state == T_NEW) {
     if (t->must_cancel) { /* cancelled before it started: the body never runs */
-      lua_settop(co, 0);
+      if (t->conn) lua_replace(co, 1); /* the writer stays, as task_main would keep it */
+      lua_settop(co, t->conn);
       push_cancelled_error(co, t);
       t->body_failed = 1;
-      task_finish(rt, L, t, LUA_OK, 1);
+      task_finish(rt, L, t, LUA_OK, 1 + t->conn);
       return;
     }
     nargs = lua_gettop(co) - 1;

@@ -153,31 +153,23 @@ function Server:__tostring()
 end
 
 -- Each connection's task runs client_cb(reader, writer) itself (no wrapper frame: an idle
--- connection's coroutine stays small). When it ends, a done callback closes the writer
--- (after flushing) and reports an error that escaped client_cb (nobody awaits these
--- tasks); the server keeps serving. One exception, for a connection handed on: when
+-- connection's coroutine stays small). When it ends, conn_done closes the writer (after
+-- flushing) and reports an error that escaped client_cb (nobody awaits these tasks); the
+-- server keeps serving. One exception, for a connection handed on: when
 -- client_cb returned normally and another task has already used the reader or writer,
 -- the connection stays open for that task (asyncio closes a writer once nothing refers to
 -- it; Lua has no reference counts, so use by another task stands for "still referred to").
--- net.c calls priv.conn_started(task, writer) for each accepted connection.
-local writers = setmetatable({}, { __mode = "k" })
-
-local function conn_done(t)
-  local w = writers[t]
-  writers[t] = nil
+-- task.c calls priv.conn_done(task, writer) from the loop when a connection's task ends
+-- (no done callback is registered: an idle connection costs no more than its task).
+function priv.conn_done(t, w)
   local e = not t:cancelled() and t:exception() -- retrieved: reported here, not again
-  if w and (e or t:cancelled() or not w:_shared()) then pcall(w.close, w) end
+  if e or t:cancelled() or not w:_shared() then pcall(w.close, w) end
   if e then
     call_exception_handler({
       message = "Unhandled exception in client_connected_cb",
       exception = e, traceback = t:traceback(), task = t, writer = w,
     })
   end
-end
-
-function priv.conn_started(t, w)
-  writers[t] = w
-  t:add_done_callback(conn_done)
 end
 
 local function check_cb(cb, fname)
