@@ -266,7 +266,7 @@ static int await_k(lua_State *L, int status, lua_KContext ctx) {
 
 /* Cancelling a task that awaits a future cancels that future (as asyncio); the task then
  * wakes when it completes. Returns 1 when the future took the request. */
-static int await_on_cancel(lua_State *L, luaio_task *t, int msgidx) {
+int luaio_await_on_cancel(lua_State *L, luaio_task *t, int msgidx) {
   if (!lua_checkstack(t->co, 1)) return 0; /* a parked coroutine: room above its frame */
   lua_pushvalue(t->co, t->wait_idx);
   lua_xmove(t->co, L, 1);
@@ -303,7 +303,7 @@ int luaio_await_future(lua_State *L, int fidx, const char *fname) {
   fidx = lua_absindex(L, fidx);
   if (&t->fut == f) return luaio_raise(L, "RuntimeError", "a task cannot await itself");
   luaio_list_append(&f->waiters, &t->node);
-  t->on_cancel = await_on_cancel;
+  t->on_cancel = CANCEL_AWAIT;
   return luaio_park(L, t, W_FUTURE, fidx, await_k);
 }
 

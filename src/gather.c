@@ -42,7 +42,7 @@ static void gather_fire(luaio_watch *w, luaio_future *f) {
 }
 
 /* Cancelling the gathering task cancels the children; it then waits for them. */
-static int gather_on_cancel(lua_State *L, luaio_task *t, int msgidx) {
+int luaio_gather_on_cancel(lua_State *L, luaio_task *t, int msgidx) {
   if (!lua_checkstack(t->co, 1)) return 0; /* a parked coroutine: room above its frame */
   lua_pushvalue(t->co, t->wait_idx);
   lua_xmove(t->co, L, 1);
@@ -103,7 +103,7 @@ static int gather_k(lua_State *L, int status, lua_KContext ctx) {
   if (g->cancel_requested) {
     if (g->pending > 0) { /* still waiting for the cancelled children */
       lua_pop(L, 1);
-      t->on_cancel = NULL;
+      t->on_cancel = CANCEL_NONE;
       return luaio_park(L, t, W_GATHER, (int)ctx, gather_k);
     }
     gather_detach(g);
@@ -196,7 +196,7 @@ static int l_gather(lua_State *L) {
     w->index = i;
     if (f->state == FUT_PENDING) luaio_list_append(&f->waiters, &w->node);
   }
-  t->on_cancel = gather_on_cancel;
+  t->on_cancel = CANCEL_GATHER;
   return luaio_park(L, t, W_GATHER, gidx, gather_k);
 }
 

@@ -100,7 +100,7 @@ static int close_p(lua_State *L) {
     if (t && t->state != T_DONE) {
       luaio_list_unlink(&t->node);
       luaio_timer_remove(rt, &t->timer);
-      t->on_cancel = NULL;
+      t->on_cancel = CANCEL_NONE;
     }
     lua_pop(L, 1);
   }

@@ -341,7 +341,7 @@ static int put_k(lua_State *L, int status, lua_KContext ctx) {
     luaio_task *self = luaio_check_suspend(L, "Queue:put");
     lua_settop(L, 2);
     luaio_list_append(q->putters.next, &self->node);
-    self->on_cancel = NULL;
+    self->on_cancel = CANCEL_NONE;
     return luaio_park(L, self, W_QUEUE, 1, put_k);
   }
   insert(L, q, 2, q->next_seq++);
@@ -363,7 +363,7 @@ static int q_put(lua_State *L) {
   deliver_cancel(L, t);
   lua_settop(L, 2);
   luaio_list_append(&q->putters, &t->node);
-  t->on_cancel = NULL;
+  t->on_cancel = CANCEL_NONE;
   return luaio_park(L, t, W_QUEUE, 1, put_k);
 }
 
@@ -398,7 +398,7 @@ static int get_k(lua_State *L, int status, lua_KContext ctx) {
   if (q->shutdown) return raise_shutdown(L, "get");
   luaio_task *self = luaio_check_suspend(L, "Queue:get"); /* taken meanwhile: wait again, first */
   luaio_list_append(q->getters.next, &self->node);
-  self->on_cancel = NULL;
+  self->on_cancel = CANCEL_NONE;
   return luaio_park(L, self, W_QUEUE, 1, get_k);
 }
 
@@ -414,7 +414,7 @@ static int q_get(lua_State *L) {
   if (q->shutdown) return raise_shutdown(L, "get");
   deliver_cancel(L, t);
   luaio_list_append(&q->getters, &t->node);
-  t->on_cancel = NULL;
+  t->on_cancel = CANCEL_NONE;
   return luaio_park(L, t, W_QUEUE, 1, get_k);
 }
 
@@ -439,7 +439,7 @@ static int q_join(lua_State *L) {
   deliver_cancel(L, t);
   lua_settop(L, 1);
   luaio_list_append(&q->joiners, &t->node);
-  t->on_cancel = NULL;
+  t->on_cancel = CANCEL_NONE;
   return luaio_park(L, t, W_QUEUE, 1, join_k);
 }
 

@@ -57,7 +57,7 @@ static luaio_node *ready_pop(luaio_runtime *rt) {
 
 /* ---- timer heap, ordered by (when, seq): equal deadlines fire in arming order ---- */
 static int timer_less(const luaio_timer *a, const luaio_timer *b) {
-  return a->when < b->when || (a->when == b->when && a->seq < b->seq);
+  return a->when < b->when || (a->when == b->when && (int32_t)(a->seq - b->seq) < 0);
 }
 
 static void heap_set(luaio_runtime *rt, unsigned i, luaio_timer *t) {

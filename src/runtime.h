@@ -62,14 +62,15 @@ void luaio_list_unlink(luaio_node *n); /* no-op when not linked */
 #define luaio_list_empty(h) ((h)->next == (h))
 #define luaio_container(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
-/* ---- timers: a binary heap ordered by (when, seq) so equal deadlines fire FIFO ---- */
-enum { TIMER_TASK = 1, TIMER_HANDLE };
+/* ---- timers: a binary heap ordered by (when, seq) so equal deadlines fire FIFO ----
+ * A timer sits right after its owner's luaio_node (a task's or a handle's, checked in
+ * task.c and timer.c), whose kind says which it is: the timer needs no kind of its own. */
 typedef struct luaio_timer {
   uint64_t when; /* deadline, uv_hrtime() nanoseconds */
-  uint64_t seq;
-  int idx; /* position in the heap, -1 when not armed */
-  int kind;
+  uint32_t seq;  /* arming order among equal deadlines (compared modulo 2^32) */
+  int idx;       /* position in the heap, -1 when not armed */
 } luaio_timer;
+#define luaio_timer_owner(tm) ((luaio_node *)((char *)(tm) - sizeof(luaio_node)))
 
 /* ---- futures ---- */
 enum { FUT_PENDING = 0, FUT_OK, FUT_ERR, FUT_CANCELLED };
@@ -113,10 +114,15 @@ typedef struct luaio_task {
   unsigned char bare_yield;  /* resumed into Lua code, not a luaio continuation */
   unsigned char body_failed; /* the body raised: co's top is the error */
   unsigned char conn;        /* runs a server's client_cb: see task_main */
+  unsigned char on_cancel;   /* CANCEL_*: what cancel() does first while it is parked */
   int wait_idx;         /* stack slot (in co) of what it waits on, for cancel and dumps */
-  /* called by cancel() while parked; returns 1 if the wait itself took the request */
-  int (*on_cancel)(lua_State *L, struct luaio_task *t, int msgidx);
 } luaio_task;
+
+/* cancel() of a parked task first asks what it waits on (returns 1 if that took the
+ * request); an enum, not a function pointer, keeps every task 8 bytes smaller. */
+enum { CANCEL_NONE = 0, CANCEL_AWAIT, CANCEL_GATHER };
+int luaio_await_on_cancel(lua_State *L, struct luaio_task *t, int msgidx);  /* future.c */
+int luaio_gather_on_cancel(lua_State *L, struct luaio_task *t, int msgidx); /* gather.c */
 
 /* ---- callbacks: call_soon / call_later / done callbacks ---- */
 typedef struct luaio_handle {
@@ -139,7 +145,7 @@ struct luaio_runtime {
   unsigned ring_cap, ring_head, ring_count;
   luaio_timer **heap;
   unsigned heap_cap, heap_count;
-  uint64_t timer_seq;
+  uint32_t timer_seq;
   luaio_task *current;     /* the task running now */
   lua_State *runL;         /* the state driving the loop now, NULL when it is not running */
   int anchors;             /* registry ref: table anchoring live tasks and scheduled handles */

@@ -59,8 +59,7 @@ static void close_cb(uv_handle_t *h) {
   if (s->server) { luaio_listener_conn_closed(s->server); s->server = NULL; }
   if (!s->owned) { stream_free(s); return; }
   wake_list(s, &s->rwait);
-  wake_list(s, &s->dwait);
-  wake_list(s, &s->cwait);
+  wake_list(s, &s->wwait);
 }
 
 static void start_close(luaio_stream *s) {
@@ -72,7 +71,9 @@ static void start_close(luaio_stream *s) {
 }
 
 luaio_stream *luaio_stream_new(luaio_runtime *rt, int kind, size_t limit) {
-  luaio_stream *s = calloc(1, sizeof *s);
+  /* a TCP stream stops after its uv_tcp_t (smaller than the union's uv_pipe_t) */
+  size_t size = offsetof(luaio_stream, u) + (kind == SK_PIPE ? sizeof(uv_pipe_t) : sizeof(uv_tcp_t));
+  luaio_stream *s = calloc(1, size < sizeof *s ? size : sizeof *s);
   if (!s) return NULL;
   s->rt = rt;
   s->kind = (unsigned char)kind;
@@ -81,8 +82,7 @@ luaio_stream *luaio_stream_new(luaio_runtime *rt, int kind, size_t limit) {
   s->low = DEFAULT_HIGH / 4;
   s->rsize = READ_MIN;
   luaio_list_init(&s->rwait);
-  luaio_list_init(&s->dwait);
-  luaio_list_init(&s->cwait);
+  luaio_list_init(&s->wwait);
   int err = 0;
   if (kind == SK_TCP) err = uv_tcp_init(rt->loop, &s->u.tcp);
   else if (kind == SK_PIPE) err = uv_pipe_init(rt->loop, &s->u.pipe, 0);
@@ -107,8 +107,7 @@ static int reader_gc(lua_State *L) {
   s->rt = NULL;
   /* waiters cannot exist (they hold the reader); forget the heads without touching nodes */
   luaio_list_init(&s->rwait);
-  luaio_list_init(&s->dwait);
-  luaio_list_init(&s->cwait);
+  luaio_list_init(&s->wwait);
   if (s->kind == SK_NONE || s->closed) { stream_free(s); return 0; }
   if (s->close_started) return 0; /* close_cb frees it */
   if (uv_is_closing(&s->u.h)) {
@@ -151,7 +150,7 @@ static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
   s->eof = 1;
   stop_reading(s);
   wake_list(s, &s->rwait);
-  if (s->err) wake_list(s, &s->dwait);
+  if (s->err) wake_list(s, &s->wwait);
 }
 
 static void want_read(luaio_stream *s) {
@@ -516,7 +515,7 @@ static void write_cb(uv_write_t *req, int status) {
   s->wdone++;
   if (status < 0 && status != UV_ECANCELED && !s->err) s->err = status;
   if (s->wdone == s->wqueued && s->close_when_flushed) start_close(s);
-  if (status < 0 || s->u.s.write_queue_size <= s->low) wake_list(s, &s->dwait);
+  if (status < 0 || s->u.s.write_queue_size <= s->low) wake_list(s, &s->wwait);
 }
 
 /* Returns 1 when the data is to be dropped: after our own close(), as asyncio's transport
@@ -602,7 +601,7 @@ static int drain_step(lua_State *L) {
     return luaio_raise_oserror(L, UV_ECONNRESET, "drain: the writer is closed");
   if (s->u.s.write_queue_size <= s->high) return 0;
   luaio_task *t = luaio_check_suspend(L, "drain");
-  luaio_list_append(&s->dwait, &t->node);
+  luaio_list_append(&s->wwait, &t->node);
   return luaio_park(L, t, W_STREAM, 1, drain_k);
 }
 
@@ -637,7 +636,7 @@ static int wait_closed_step(lua_State *L) {
   release_anchors(L, s);
   if (s->closed) return 0;
   luaio_task *t = luaio_check_suspend(L, "wait_closed");
-  luaio_list_append(&s->cwait, &t->node);
+  luaio_list_append(&s->wwait, &t->node);
   return luaio_park(L, t, W_STREAM, 1, wait_closed_k);
 }
 
@@ -752,7 +751,7 @@ static int w_set_write_buffer_limits(lua_State *L) {
     return luaio_raise(L, "ValueError", "high (%I) must be >= low (%I) must be >= 0", high, low);
   s->high = (size_t)high;
   s->low = (size_t)low;
-  if (s->u.s.write_queue_size <= s->low) wake_list(s, &s->dwait);
+  if (s->u.s.write_queue_size <= s->low) wake_list(s, &s->wwait);
   return 0;
 }
 

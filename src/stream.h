@@ -23,21 +23,23 @@ struct luaio_listener;
 
 /* One connection. malloc'd, never inside a userdata: libuv may call back after the Lua
  * objects are gone, so it is freed only once both the handle has closed and no Lua
- * object points at it any more (see stream_release in stream.c). */
+ * object points at it any more (see stream_release in stream.c). The libuv handle comes
+ * last and only as much of it is allocated as the kind needs (luaio_stream_new): an idle
+ * connection is small. */
 typedef struct luaio_stream {
-  luaio_uvstream u;           /* valid when kind != SK_NONE */
   luaio_runtime *rt;          /* NULL once the Lua side is gone: callbacks then wake nobody */
   struct luaio_listener *server; /* the listener that accepted it (counts active ones) */
   luaio_sbuf rb;              /* bytes received and not read yet */
   size_t limit;               /* reader limit; reading pauses above it */
   size_t scan;                /* readuntil: offset searched so far by the waiting call */
   size_t high, low;           /* write buffer limits drain() uses */
-  size_t rsize;               /* free space offered to the next read (adapts to the traffic) */
   luaio_node rwait;           /* the one task waiting for data */
-  luaio_node dwait;           /* tasks in drain() */
-  luaio_node cwait;           /* tasks in wait_closed() */
+  luaio_node wwait;           /* tasks in drain() or wait_closed(): each re-checks when woken */
+  struct sockaddr_in6 names[2]; /* kept from the connection's start: still known after close */
   int err;                    /* first connection error (a libuv code), 0 if none */
   unsigned wqueued, wdone, wreleased; /* strings anchored for queued writes (see stream.c) */
+  unsigned rsize;             /* free space offered to the next read (adapts to the traffic) */
+  int owner_id;               /* the id of the task running client_cb (server side), or 0 */
   unsigned char kind;
   unsigned char owned;        /* a StreamReader userdata points here */
   unsigned char reading;      /* uv_read_start is in effect */
@@ -49,8 +51,7 @@ typedef struct luaio_stream {
   unsigned char close_when_flushed;
   unsigned char shared;       /* used by a task other than the one running client_cb */
   unsigned char named;        /* TCP: names[] hold the peer's and our address */
-  struct sockaddr_in6 names[2]; /* kept from the connection's start: still known after close */
-  int owner_id;               /* the id of the task running client_cb (server side), or 0 */
+  luaio_uvstream u;           /* valid when kind != SK_NONE; must stay last */
 } luaio_stream;
 
 /* A listening socket. Freed when its handle has closed, its userdata is gone and every

@@ -99,7 +99,7 @@ void luaio_wake(luaio_runtime *rt, luaio_task *t) {
   if (t->state != T_WAITING) return;
   luaio_list_unlink(&t->node);
   luaio_timer_remove(rt, &t->timer);
-  t->on_cancel = NULL;
+  t->on_cancel = CANCEL_NONE;
   t->state = T_READY;
   luaio_ready_push(rt, &t->node);
 }
@@ -168,6 +168,9 @@ static int task_main(lua_State *co) {
 }
 
 /* ---- creation, steps, completion ---- */
+_Static_assert(offsetof(luaio_task, timer) == offsetof(luaio_task, node) + sizeof(luaio_node),
+               "a task's timer follows its node (see luaio_timer_owner)");
+
 void luaio_task_push_new(lua_State *L, luaio_runtime *rt, int nargs) {
   luaL_checkstack(L, 4, NULL);
   luaio_task *t = lua_newuserdatauv(L, sizeof *t, 2);
@@ -177,7 +180,6 @@ void luaio_task_push_new(lua_State *L, luaio_runtime *rt, int nargs) {
   luaio_list_init(&t->fut.waiters);
   t->node.kind = NODE_TASK;
   t->timer.idx = -1;
-  t->timer.kind = TIMER_TASK;
   t->id = ++rt->next_id;
   t->parent_id = rt->current ? rt->current->id : 0;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &luaio_key_task);
@@ -281,7 +283,7 @@ void luaio_task_step(luaio_runtime *rt, lua_State *L, luaio_task *t) {
   t->nargs = 0;
   t->state = T_RUNNING;
   t->bare_yield = 0;
-  t->on_cancel = NULL; /* whatever it waited on is over */
+  t->on_cancel = CANCEL_NONE; /* whatever it waited on is over */
   luaio_task *prev = rt->current;
   rt->current = t;
   int nres;
@@ -323,9 +325,9 @@ int luaio_task_cancel(lua_State *L, luaio_task *t, int msgidx) {
   case T_WAITING: {
     /* The hook is taken away while it runs: a cycle of awaits (A awaits B awaits A, or a
      * gather of the task itself) then comes back here on the default path, not forever. */
-    int (*hook)(lua_State *, luaio_task *, int) = t->on_cancel;
-    t->on_cancel = NULL;
-    if (hook && hook(L, t, msgidx)) {
+    int hook = t->on_cancel;
+    t->on_cancel = CANCEL_NONE;
+    if (hook && (hook == CANCEL_AWAIT ? luaio_await_on_cancel : luaio_gather_on_cancel)(L, t, msgidx)) {
       if (t->state == T_WAITING && !t->on_cancel) t->on_cancel = hook;
       break;
     }

@@ -65,7 +65,6 @@ void luaio_handle_push_new(lua_State *L, luaio_runtime *rt, int fidx, int nargs)
   memset(h, 0, sizeof *h);
   h->node.kind = NODE_HANDLE;
   h->timer.idx = -1;
-  h->timer.kind = TIMER_HANDLE;
   h->nargs = nargs > 1 ? -1 : nargs;
   luaL_setmetatable(L, LUAIO_HANDLE);
   if (nargs > 0) {
@@ -131,7 +130,9 @@ void luaio_handle_run(luaio_runtime *rt, lua_State *L, luaio_handle *h) {
 }
 
 void luaio_timer_fire(luaio_runtime *rt, luaio_timer *tm) {
-  if (tm->kind == TIMER_TASK) luaio_wake(rt, luaio_container(tm, luaio_task, timer));
+  _Static_assert(offsetof(luaio_handle, timer) == offsetof(luaio_handle, node) + sizeof(luaio_node),
+                 "a handle's timer follows its node");
+  if (luaio_timer_owner(tm)->kind == NODE_TASK) luaio_wake(rt, luaio_container(tm, luaio_task, timer));
   else luaio_ready_push(rt, &luaio_container(tm, luaio_handle, timer)->node);
 }
 
@@ -175,7 +176,7 @@ static int h_cancelled(lua_State *L) {
 
 static int h_when(lua_State *L) {
   luaio_handle *h = tohandle(L, 1);
-  if (h->timer.kind == TIMER_HANDLE && h->timer.when) lua_pushnumber(L, (double)h->timer.when / 1e9);
+  if (h->timer.when) lua_pushnumber(L, (double)h->timer.when / 1e9);
   else lua_pushnil(L);
   return 1;
 }
