@@ -165,6 +165,35 @@ describe("open_connection / start_server", function()
     assert.equal("userdata", type(seen[1].task))
   end))
 
+  it("closes the connection of a client_cb task cancelled before it started", async(function()
+    -- Both connections are usually accepted in the same loop turn; the first client_cb then
+    -- cancels the second's task before it runs. Either way each client gets an answer or
+    -- EOF, and wait_closed() returns (the cancelled connection was closed).
+    local started, clients, cancelled = {}, {}, {}
+    local srv = aio.start_server(function(r, w)
+      started[aio.current_task()] = true
+      for _, t in ipairs(aio.all_tasks()) do
+        if not started[t] and not clients[t] and t:cancel() then cancelled[#cancelled + 1] = t end
+      end
+      aio.sleep(0.01)
+      w:write("hi\n")
+    end, "127.0.0.1", 0)
+    clients[aio.current_task()] = true
+    local port = port_of(srv)
+    local function client()
+      clients[aio.current_task()] = true
+      local r = aio.open_connection("127.0.0.1", port)
+      return aio.wait_for(function() return r:read() end, 5)
+    end
+    local res = aio.gather(client, client)
+    local eofs = (res[1] == "" and 1 or 0) + (res[2] == "" and 1 or 0)
+    assert.equal(#cancelled, eofs)
+    for i = 1, 2 do assert.is_true(res[i] == "" or res[i] == "hi\n") end
+    for _, t in ipairs(cancelled) do assert.is_true(t:cancelled()) end
+    srv:close()
+    aio.wait_for(function() srv:wait_closed() end, 5)
+  end))
+
   it("survives peers that disconnect mid-read and reset, and keeps serving", async(function()
     local seen = with_handler(function(seen)
       local results = {}
