@@ -23,9 +23,9 @@ struct luaio_listener;
 
 /* One connection. malloc'd, never inside a userdata: libuv may call back after the Lua
  * objects are gone, so it is freed only once both the handle has closed and no Lua
- * object points at it any more (see stream_release in stream.c). The libuv handle comes
- * last and only as much of it is allocated as the kind needs (luaio_stream_new): an idle
- * connection is small. */
+ * object points at it any more (reader_gc and close_cb in stream.c). The libuv handle
+ * comes last and only as much of it is allocated as the kind needs (luaio_stream_new):
+ * an idle connection is small. */
 typedef struct luaio_stream {
   luaio_runtime *rt;          /* NULL once the Lua side is gone: callbacks then wake nobody */
   struct luaio_listener *server; /* the listener that accepted it (counts active ones) */
