@@ -327,16 +327,17 @@ int luaio_run(lua_State *L, int nargs, int nresults, char **traceback) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
     lua_getfield(L, -1, "main_task");
     luaio_future *f = luaio_testfuture(L, -1);
-    if (f && f->state == FUT_ERR) {
-      luaio_push_traceback(L, f, lua_gettop(L));
-      const char *tb = lua_tostring(L, -1);
-      if (tb) {
-        *traceback = malloc(strlen(tb) + 1);
-        if (*traceback) strcpy(*traceback, tb);
-      }
-      lua_pop(L, 1);
+    if (f && f->state == FUT_ERR) luaio_push_traceback(L, f, lua_gettop(L));
+    else if (lua_istable(L, -3)) { /* a deadlock's: where the main task was stuck */
+      lua_pushliteral(L, "traceback");
+      lua_rawget(L, -4);
+    } else lua_pushnil(L);
+    const char *tb = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    if (tb) {
+      *traceback = malloc(strlen(tb) + 1);
+      if (*traceback) strcpy(*traceback, tb);
     }
-    lua_pop(L, 2);
+    lua_pop(L, 3);
   }
   return status;
 }

@@ -173,9 +173,11 @@ static luaio_stream *tor(lua_State *L) {
   return r->s;
 }
 
-/* the reading methods: their use by another task counts as a hand-off */
-static luaio_stream *tor_io(lua_State *L) {
+/* the reading methods: async in asyncio, so they need a task even when the buffer could
+ * answer at once (API §1); their use by another task counts as a hand-off */
+static luaio_stream *tor_io(lua_State *L, const char *fname) {
   luaio_stream *s = tor(L);
+  luaio_check_task(L, fname);
   note_user(s);
   return s;
 }
@@ -242,7 +244,7 @@ static int read_step(lua_State *L) {
 }
 
 static int r_read(lua_State *L) {
-  tor_io(L);
+  tor_io(L, "read");
   lua_Integer n = luaL_optinteger(L, 2, -1);
   luaL_argcheck(L, n >= -1, 2, "must be -1 (until EOF) or a byte count >= 0");
   lua_settop(L, 2);
@@ -277,7 +279,7 @@ static int readexactly_step(lua_State *L) {
 }
 
 static int r_readexactly(lua_State *L) {
-  tor_io(L);
+  tor_io(L, "readexactly");
   lua_Integer n = luaL_checkinteger(L, 2);
   if (n < 0) return luaio_raise(L, "ValueError", "readexactly size can not be less than zero");
   lua_settop(L, 2);
@@ -363,7 +365,7 @@ static int until_step(lua_State *L, int mode, int fresh) {
 }
 
 static int r_readuntil(lua_State *L) {
-  tor_io(L);
+  tor_io(L, "readuntil");
   size_t seplen;
   if (lua_isnoneornil(L, 2)) { lua_settop(L, 1); lua_pushliteral(L, "\n"); }
   if (lua_type(L, 2) != LUA_TSTRING) return luaL_typeerror(L, 2, "string");
@@ -374,7 +376,7 @@ static int r_readuntil(lua_State *L) {
 }
 
 static int r_readline(lua_State *L) {
-  tor_io(L);
+  tor_io(L, "readline");
   lua_settop(L, 1);
   return until_step(L, U_LINE, 1);
 }
@@ -383,12 +385,12 @@ static int r_readline(lua_State *L) {
 static int lines_iter(lua_State *L) {
   lua_settop(L, 0);
   lua_pushvalue(L, lua_upvalueindex(2));
-  tor_io(L);
+  tor_io(L, "lines");
   return until_step(L, U_LINES, 1);
 }
 
 static int r_lines(lua_State *L) {
-  tor_io(L);
+  note_user(tor(L)); /* the iterator it returns is what suspends */
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_pushvalue(L, 1);
   lua_pushcclosure(L, lines_iter, 2);
@@ -606,6 +608,8 @@ static int drain_step(lua_State *L) {
 }
 
 static int w_drain(lua_State *L) {
+  tow(L);
+  luaio_check_task(L, "drain"); /* also when it would not wait (API §1) */
   lua_settop(L, 1);
   return drain_step(L);
 }
@@ -641,6 +645,8 @@ static int wait_closed_step(lua_State *L) {
 }
 
 static int w_wait_closed(lua_State *L) {
+  tow(L);
+  luaio_check_task(L, "wait_closed");
   lua_settop(L, 1);
   return wait_closed_step(L);
 }

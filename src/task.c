@@ -460,16 +460,19 @@ static const char *const wait_names[] = {
 };
 
 /* Runs the main task (argument 1) until it ends, then cancels and drains what is left.
- * Returns whether it got stuck, and what it was waiting on. */
+ * Returns whether it got stuck, what it was waiting on and, when stuck, where (its
+ * suspended stack, taken before the cancellation unwinds it). */
 static int run_main_p(lua_State *L) {
   luaio_task *t = lua_touserdata(L, 1);
   luaio_runtime *rt = luaio_rt(L);
   int stuck = luaio_run_loop(rt, L, t);
   lua_pushboolean(L, stuck);
   lua_pushstring(L, wait_names[t->wait_kind < W_OTHER ? t->wait_kind : W_OTHER]);
+  if (stuck && t->co) luaL_traceback(L, t->co, NULL, 0);
+  else lua_pushnil(L);
   if (stuck) luaio_task_cancel(L, t, 0);
   luaio_shutdown_tasks(rt, L);
-  return 2;
+  return 3;
 }
 
 /* core.run(fn, ...): runs fn as the main task until it ends; the Lua layer handles
@@ -491,18 +494,22 @@ static int l_run(lua_State *L) {
   lua_pushlightuserdata(L, rt);
   lua_pushcclosure(L, run_main_p, 1);
   lua_pushlightuserdata(L, t);
-  if (lua_pcall(L, 1, 2, 0) != LUA_OK) {
+  if (lua_pcall(L, 1, 3, 0) != LUA_OK) {
     rt->runL = NULL;
     rt->current = NULL;
     return lua_error(L);
   }
-  int stuck = lua_toboolean(L, -2);
-  const char *waits = lua_tostring(L, -1);
+  int stuck = lua_toboolean(L, -3);
+  const char *waits = lua_tostring(L, -2);
   if (stuck || t->fut.state == FUT_PENDING) {
     t->fut.unretrieved = 0;
     luaio_report_unretrieved(rt, L);
-    return luaio_raise(L, "RuntimeError", "deadlock: the main task waits on %s that nothing can "
-                       "complete (no ready task, timer, open handle or pending request)", waits);
+    lua_pushfstring(L, "deadlock: the main task waits on %s that nothing can complete (no "
+                    "ready task, timer, open handle or pending request)", waits);
+    luaio_push_error(L, "RuntimeError", lua_tostring(L, -1));
+    lua_pushvalue(L, -3); /* where the main task was stuck, or nil */
+    lua_setfield(L, -2, "traceback");
+    return lua_error(L);
   }
   t->fut.unretrieved = 0;
   luaio_report_unretrieved(rt, L);

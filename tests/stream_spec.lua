@@ -269,15 +269,20 @@ describe("StreamReader", function()
     assert.equal("partial\n", r:readline())
   end))
 
-  it("raises outside a task only when it has to wait", function()
+  it("raises outside a task even when the buffer could answer (API §1)", function()
     -- a plain coroutine is not a task (the luaio binary runs specs inside its main task)
     coroutine.wrap(function()
       local r = aio.StreamReader()
-      r:feed_data("a\n")
-      assert.equal("a\n", r:readline())
-      local ok, e = pcall(r.readline, r)
+      r:feed_data("a\nbc")
+      for _, m in ipairs({ "readline", "read", "readexactly", "readuntil" }) do
+        local ok, e = pcall(r[m], r, m == "readexactly" and 1 or nil)
+        assert.is_false(ok)
+        assert.matches("luaio." .. m .. ": ", tostring(e), 1, true)
+      end
+      local ok, e = pcall(r:lines())
       assert.is_false(ok)
-      assert.matches("luaio.readline: ", tostring(e))
+      assert.matches("luaio.lines: ", tostring(e), 1, true)
+      assert.equal(4, r:buffered()) -- nothing was consumed
     end)()
   end)
 
