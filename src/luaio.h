@@ -118,6 +118,10 @@ void luaio_future_release(lua_State *L, int ref);
  * aio.run — at its next suspension point, or at once through a debug hook if it is
  * running Lua code that never suspends. */
 void luaio_interrupt(luaio_runtime *rt);
+/* Async-signal-safe (the luaio binary calls it on SIGUSR1): prints aio.dump_tasks() to
+ * stderr from the loop's next turn, or at once through a debug hook from inside a task
+ * busy in Lua code that never suspends. */
+void luaio_request_dump(luaio_runtime *rt);
 /* Makes the task on top of L's stack (popped; nil: none) the interrupt target. */
 void luaio_set_interrupt_target(lua_State *L);
 

@@ -320,6 +320,12 @@ static void on_sigint(int sig) {
   if (signal_runtime) luaio_interrupt(signal_runtime);
 }
 
+/* SIGUSR1: the task dump, printed between two steps of the loop or from a busy task */
+static void on_sigusr1(int sig) {
+  (void)sig;
+  if (signal_runtime) luaio_request_dump(signal_runtime);
+}
+
 void luaio_main_install_signals(lua_State *L) {
   signal_runtime = luaio_get(L);
   struct sigaction sa;
@@ -327,6 +333,8 @@ void luaio_main_install_signals(lua_State *L) {
   sa.sa_handler = on_sigint;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
+  sa.sa_handler = on_sigusr1;
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGUSR1, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
-  luaio_repl_install_sigusr1(L);
 }

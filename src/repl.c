@@ -1,6 +1,6 @@
 /* repl.c — the interactive REPL: the terminal is read through the event loop (a libuv
  * poll on fd 0 feeding libedit's callback interface), so tasks keep running while the
- * prompt waits; each input runs as its own task. Also the SIGUSR1 task dump. */
+ * prompt waits; each input runs as its own task. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -40,7 +40,7 @@ typedef struct editor {
   int active;           /* a prompt is on screen, waiting for a line */
   int closed;
   int fut;              /* ref of the future the pending line resolves, or LUA_NOREF */
-  char prompt[16];
+  char prompt[128];
   char *buf;            /* plain input: bytes read but not yet returned as lines */
   size_t len, cap;
   int eof;
@@ -398,8 +398,11 @@ static const char repl_lua[] =
   "local me = aio.current_task()\n"
   "me:set_name('repl')\n"
   "\n"
-  "-- the next line; false when Ctrl-C discarded it, nil at the end of input\n"
-  "local function read(prompt)\n"
+  "-- the next line; false when Ctrl-C discarded it, nil at the end of input. As lua5.4,\n"
+  "-- the globals _PROMPT / _PROMPT2 replace the default prompts.\n"
+  "local function read(name, default)\n"
+  "  local prompt = _G[name]\n"
+  "  prompt = prompt == nil and default or tostring(prompt)\n"
   "  ed.set_target(me)\n"
   "  local ok, line = pcall(function() return ed.read(prompt):await() end)\n"
   "  if ok then return line end\n"
@@ -411,7 +414,7 @@ static const char repl_lua[] =
   "\n"
   "-- the next input as a function (nil: end of input, false: nothing to run)\n"
   "local function get_input()\n"
-  "  local line = read('> ')\n"
+  "  local line = read('_PROMPT', '> ')\n"
   "  if not line then return line end\n"
   "  if line:find('^%s*$') then return false end\n"
   "  if line:sub(1, 1) == '=' then line = 'return ' .. line:sub(2) end\n"
@@ -422,7 +425,7 @@ static const char repl_lua[] =
   "    fn, err = load(line, '=stdin')\n"
   "    if fn then return fn end\n"
   "    if err:sub(-5) ~= '<eof>' then stderr:write(err, '\\n') return false end\n"
-  "    local more = read('>> ')\n"
+  "    local more = read('_PROMPT2', '>> ')\n"
   "    if not more then return more end\n"
   "    line = line .. '\\n' .. more\n"
   "  end\n"
@@ -546,30 +549,3 @@ int luaio_repl(lua_State *L) {
   return status == 1 ? 1 : 0;
 }
 
-/* ---- SIGUSR1: aio.dump_tasks() to stderr, from the loop (never in the handler) ---- */
-static void usr1_cb(uv_signal_t *h, int sig) {
-  (void)sig;
-  luaio_runtime *rt = h->data;
-  lua_State *L = rt->runL ? rt->runL : rt->L;
-  int top = lua_gettop(L);
-  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-  lua_getfield(L, -1, "luaio");
-  if (lua_istable(L, -1) && lua_getfield(L, -1, "dump_tasks") == LUA_TFUNCTION) {
-    if (lua_pcall(L, 0, 0, 0) != LUA_OK)
-      fprintf(stderr, "luaio: dump_tasks failed: %s\n", lua_tostring(L, -1));
-  }
-  lua_settop(L, top);
-}
-
-void luaio_repl_install_sigusr1(lua_State *L) {
-  luaio_runtime *rt = luaio_get(L);
-  if (!rt) return;
-  /* anchored for good: the runtime closes the handle when it closes, before any
-   * object's memory is freed (lua_close runs every finalizer first) */
-  uv_signal_t *h = lua_newuserdatauv(L, sizeof *h, 0);
-  luaL_ref(L, LUA_REGISTRYINDEX);
-  uv_signal_init(luaio_loop(rt), h);
-  h->data = rt;
-  uv_signal_start(h, usr1_cb, SIGUSR1);
-  uv_unref((uv_handle_t *)h);
-}

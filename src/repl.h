@@ -15,9 +15,8 @@ const char *luaio_repl_editor(void);
 int luaio_main_run(lua_State *L, int nargs, int nresults);
 /* Set by the SIGINT handler; cleared at each luaio_main_run. */
 extern volatile sig_atomic_t luaio_main_interrupted;
+/* SIGINT cancels the running chunk; SIGUSR1 prints aio.dump_tasks() to stderr
+ * (luaio_request_dump); SIGPIPE is ignored. */
 void luaio_main_install_signals(lua_State *L);
-/* SIGUSR1 prints aio.dump_tasks() to stderr, from the loop of L's runtime (an unref'd
- * uv_signal_t: it never keeps the process alive). Called by luaio_main_install_signals. */
-void luaio_repl_install_sigusr1(lua_State *L);
 
 #endif

@@ -515,7 +515,8 @@ void luaio_new_class(lua_State *L, const char *tname, const luaL_Reg *methods,
   lua_pop(L, 1);
 }
 
-/* ---- interrupts (SIGINT): the handler only sets a flag, a hook and an async wake-up ---- */
+/* ---- interrupts (SIGINT) and dump requests (SIGUSR1): a handler only sets a flag, a
+ * hook and an async wake-up ---- */
 static int push_interrupt_target(luaio_runtime *rt, lua_State *L) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
   if (lua_getfield(L, -1, "interrupt_target") == LUA_TNIL) {
@@ -543,17 +544,41 @@ static void deliver_interrupt(luaio_runtime *rt, lua_State *L) {
   if (lua_pcall(L, 1, 0, 0) != LUA_OK) lua_pop(L, 1);
 }
 
-static void interrupt_cb(uv_async_t *a) {
-  luaio_runtime *rt = a->data;
-  deliver_interrupt(rt, rt->runL ? rt->runL : rt->L);
+/* aio.dump_tasks() to stderr; never fails the caller */
+static void run_dump(lua_State *L) {
+  int top = lua_gettop(L);
+  if (!lua_checkstack(L, 4)) return;
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  lua_getfield(L, -1, "luaio");
+  if (lua_istable(L, -1) && lua_getfield(L, -1, "dump_tasks") == LUA_TFUNCTION) {
+    if (lua_pcall(L, 0, 0, 0) != LUA_OK)
+      fprintf(stderr, "luaio: dump_tasks failed: %s\n", lua_tostring(L, -1));
+  }
+  lua_settop(L, top);
 }
 
-/* Runs inside the task that was running when the signal came. */
-static void interrupt_hook(lua_State *L, lua_Debug *ar) {
+static void deliver_dump(luaio_runtime *rt, lua_State *L) {
+  if (!rt->dump_pending) return;
+  rt->dump_pending = 0;
+  run_dump(L);
+}
+
+static void interrupt_cb(uv_async_t *a) {
+  luaio_runtime *rt = a->data;
+  lua_State *L = rt->runL ? rt->runL : rt->L;
+  deliver_dump(rt, L);
+  deliver_interrupt(rt, L);
+}
+
+/* Runs inside the task that was running when the signal came: a task busy in Lua code
+ * that never suspends still gets its dump printed and its interrupt delivered. */
+static void signal_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
   lua_sethook(L, NULL, 0, 0);
   luaio_runtime *rt = luaio_get(L);
-  if (!rt || !rt->interrupt_pending || !rt->current || rt->current->co != L) return;
+  if (!rt || !rt->current || rt->current->co != L) return;
+  deliver_dump(rt, L);
+  if (!rt->interrupt_pending) return;
   if (!push_interrupt_target(rt, L) || lua_touserdata(L, -1) != (void *)rt->current) {
     lua_pop(L, 1);
     return; /* another task is busy: the target is cancelled when the loop runs */
@@ -574,7 +599,14 @@ void luaio_interrupt_init(luaio_runtime *rt) {
 void luaio_interrupt(luaio_runtime *rt) {
   rt->interrupt_pending = 1;
   luaio_task *t = rt->current;
-  if (t && t->co) lua_sethook(t->co, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+  if (t && t->co) lua_sethook(t->co, signal_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+  uv_async_send(&rt->interrupt_async);
+}
+
+void luaio_request_dump(luaio_runtime *rt) {
+  rt->dump_pending = 1;
+  luaio_task *t = rt->current;
+  if (t && t->co) lua_sethook(t->co, signal_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
   uv_async_send(&rt->interrupt_async);
 }
 

@@ -159,6 +159,7 @@ struct luaio_runtime {
   uint64_t last_poll;
   uv_async_t interrupt_async; /* wakes the loop to deliver an interrupt */
   volatile int interrupt_pending;
+  volatile int dump_pending;  /* luaio_request_dump: print aio.dump_tasks() to stderr */
   luaio_error_fn cerr;
   void *cerr_ud;
   int closing;
