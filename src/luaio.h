@@ -64,8 +64,9 @@ int luaio_cancel(lua_State *L, int idx);
 int luaio_run(lua_State *L, int nargs, int nresults, char **traceback);
 
 /* ---- Driving the loop from the host ----
- * These must not be called while the loop runs (from a task, a luaio callback, or a
- * libuv callback of an attached loop): they return -1 there, and after luaio_close.
+ * These must not be called while the loop runs: from a task or a luaio callback they
+ * return -1 (and after luaio_close); from a libuv callback of an attached loop they
+ * must not be called at all (uv_run is not re-entrant, and luaio cannot tell).
  * Task errors and failed callbacks that nobody retrieved by the end of a step (or run)
  * go to the error handler then. */
 

@@ -356,7 +356,6 @@ static int settle(lua_State *L, int ref, int nvalues, int fail) {
     luaL_unref(L, LUA_REGISTRYINDEX, ref);
     return -1;
   }
-  if (rt->attached) luaio_attach(rt);
   lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
   lua_insert(L, -(nvalues + 1));
   int fidx = lua_gettop(L) - nvalues;
@@ -365,6 +364,7 @@ static int settle(lua_State *L, int ref, int nvalues, int fail) {
     done = fail ? luaio_future_fail_with(L, fidx, fidx + 1, 0) : luaio_future_set(L, fidx, fidx + 1, nvalues);
   lua_settop(L, fidx - 1);
   luaL_unref(L, LUA_REGISTRYINDEX, ref);
+  if (rt->attached) luaio_attach(rt); /* re-armed once the waiters are ready to run */
   return done ? 0 : -1;
 }
 
