@@ -668,8 +668,7 @@ function Term:close()
   rmdir(self.dir)
 end
 
--- deviation: a known departure from API.md; the test is kept and marked pending at its top
-local function repl_it(name, fn, args, deviation)
+local function repl_it(name, fn, args)
   if not HAVE_TMUX then
     pending("tmux is not installed: REPL test skipped: " .. name)
     return
@@ -680,10 +679,7 @@ local function repl_it(name, fn, args, deviation)
     t:close()
     if not ok then error(err, 0) end
   end, 15)
-  it(name, function()
-    if deviation then pending("DEVIATION: " .. deviation) end
-    return body()
-  end)
+  it(name, body)
 end
 
 
