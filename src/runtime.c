@@ -151,6 +151,8 @@ static unsigned run_ready(luaio_runtime *rt, lua_State *L, uint64_t budget_ns) {
 #define POLL_NS 1000000u
 #define LARGE_ROUND 64
 
+static void deliver_signals(luaio_runtime *rt); /* below, with the signal handling */
+
 static void poll_io(luaio_runtime *rt, int block) {
   if (block) {
     if (rt->heap_count) {
@@ -164,6 +166,8 @@ static void poll_io(luaio_runtime *rt, int block) {
   } else {
     uv_run(rt->loop, UV_RUN_NOWAIT);
   }
+  /* uv_run does nothing on a loop with no referenced handle (the async is unreferenced) */
+  if (rt->dump_pending || rt->interrupt_pending) deliver_signals(rt);
   rt->since_poll = 0;
   rt->last_poll = luaio_now();
 }
@@ -563,12 +567,13 @@ static void deliver_dump(luaio_runtime *rt, lua_State *L) {
   run_dump(L);
 }
 
-static void interrupt_cb(uv_async_t *a) {
-  luaio_runtime *rt = a->data;
+static void deliver_signals(luaio_runtime *rt) {
   lua_State *L = rt->runL ? rt->runL : rt->L;
   deliver_dump(rt, L);
   deliver_interrupt(rt, L);
 }
+
+static void interrupt_cb(uv_async_t *a) { deliver_signals(a->data); }
 
 /* Runs inside the task that was running when the signal came: a task busy in Lua code
  * that never suspends still gets its dump printed and its interrupt delivered. */
@@ -596,18 +601,22 @@ void luaio_interrupt_init(luaio_runtime *rt) {
   uv_unref((uv_handle_t *)&rt->interrupt_async);
 }
 
-void luaio_interrupt(luaio_runtime *rt) {
-  rt->interrupt_pending = 1;
+/* after a flag is set: reach a task busy in Lua code (the hook) and the loop (the async) */
+static void signal_wake(luaio_runtime *rt) {
   luaio_task *t = rt->current;
   if (t && t->co) lua_sethook(t->co, signal_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
   uv_async_send(&rt->interrupt_async);
 }
 
+void luaio_interrupt(luaio_runtime *rt) {
+  rt->interrupt_pending = 1;
+  signal_wake(rt);
+}
+
 void luaio_request_dump(luaio_runtime *rt) {
+  if (!rt) return;
   rt->dump_pending = 1;
-  luaio_task *t = rt->current;
-  if (t && t->co) lua_sethook(t->co, signal_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
-  uv_async_send(&rt->interrupt_async);
+  signal_wake(rt);
 }
 
 void luaio_set_interrupt_target(lua_State *L) {

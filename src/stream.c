@@ -73,7 +73,7 @@ static void start_close(luaio_stream *s) {
 luaio_stream *luaio_stream_new(luaio_runtime *rt, int kind, size_t limit) {
   /* a TCP stream stops after its uv_tcp_t (smaller than the union's uv_pipe_t) */
   size_t size = offsetof(luaio_stream, u) + (kind == SK_PIPE ? sizeof(uv_pipe_t) : sizeof(uv_tcp_t));
-  luaio_stream *s = calloc(1, size < sizeof *s ? size : sizeof *s);
+  luaio_stream *s = calloc(1, size);
   if (!s) return NULL;
   s->rt = rt;
   s->kind = (unsigned char)kind;
@@ -608,7 +608,7 @@ static int drain_step(lua_State *L) {
 }
 
 static int w_drain(lua_State *L) {
-  tow(L);
+  luaL_checkudata(L, 1, LUAIO_WRITER);
   luaio_check_task(L, "drain"); /* also when it would not wait (API §1) */
   lua_settop(L, 1);
   return drain_step(L);
@@ -645,7 +645,7 @@ static int wait_closed_step(lua_State *L) {
 }
 
 static int w_wait_closed(lua_State *L) {
-  tow(L);
+  luaL_checkudata(L, 1, LUAIO_WRITER);
   luaio_check_task(L, "wait_closed");
   lua_settop(L, 1);
   return wait_closed_step(L);

@@ -222,8 +222,7 @@ static void task_finish(luaio_runtime *rt, lua_State *L, luaio_task *t, int stat
   int tidx = lua_gettop(L);
   int widx = 0;
   if (t->conn && status == LUA_OK && nres > 0) { /* the writer task_main kept */
-    lua_pushvalue(co, -nres);
-    lua_remove(co, -(nres + 1));
+    lua_rotate(co, -nres, -1); /* the writer, under the results, to the top */
     lua_xmove(co, L, 1);
     nres--;
     widx = tidx;

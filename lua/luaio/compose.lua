@@ -3,7 +3,6 @@
 local aio, priv = ...
 
 local ensure_future, is_cancel, in_task = priv.ensure_future, priv.is_cancel, priv.in_task
-local isyieldable = coroutine.isyieldable
 local type, error, pairs, ipairs, tostring, getmetatable, setmetatable, pcall =
   type, error, pairs, ipairs, tostring, getmetatable, setmetatable, pcall
 local Future, call_later, call_at, call_soon, now = aio.Future, aio.call_later, aio.call_at, aio.call_soon, aio.time
@@ -35,15 +34,7 @@ local function check_timeout(v, fname, argn)
   end
 end
 
-local function check_in_task(fname)
-  if not in_task() then
-    error(("luaio.%s: must be called from inside a task (see luaio.run)"):format(fname), 3)
-  elseif not isyieldable() then
-    error(("luaio.%s: cannot suspend here (attempt to yield across a C-call boundary, "
-      .. "e.g. inside a metamethod or a table.sort comparator)"):format(fname), 3)
-  end
-end
-priv.check_in_task = check_in_task
+local check_in_task = priv.check_in_task
 
 -- futures for a list, without duplicates, in order
 local function futures_of(fs, fname)

@@ -80,6 +80,19 @@ local in_task, report_unretrieved = aio._in_task, aio._report_unretrieved
 aio._in_task, aio._report_unretrieved = nil, nil
 priv.in_task = in_task
 
+-- raised by a suspending Lua-side function outside a task or across a C-call boundary,
+-- as luaio_check_task does in C; level 3 is the caller of the API function
+local isyieldable = coroutine.isyieldable
+local function check_in_task(fname)
+  if not in_task() then
+    error(("luaio.%s: must be called from inside a task (see luaio.run)"):format(fname), 3)
+  elseif not isyieldable() then
+    error(("luaio.%s: cannot suspend here (attempt to yield across a C-call boundary, "
+      .. "e.g. inside a metamethod or a table.sort comparator)"):format(fname), 3)
+  end
+end
+priv.check_in_task = check_in_task
+
 -- Inside a task, run awaits main in place and then reports what failed unseen meanwhile.
 local function reported(...)
   report_unretrieved()

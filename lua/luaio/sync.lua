@@ -5,22 +5,14 @@
 -- those behind it. acquire() returns a to-be-closed guard.
 local aio, priv = ...
 
-local in_task, is_cancel = priv.in_task, priv.is_cancel
-local isyieldable = coroutine.isyieldable
+local is_cancel = priv.is_cancel
 local Future, current_task = aio.Future, aio.current_task
 local RuntimeError, ValueError, BrokenBarrierError = aio.RuntimeError, aio.ValueError, aio.BrokenBarrierError
 local error, type, setmetatable, getmetatable, pcall, tostring =
   error, type, setmetatable, getmetatable, pcall, tostring
 local math_type, tointeger, huge = math.type, math.tointeger, math.huge
 
-local function check_in_task(fname)
-  if not in_task() then
-    error(("luaio.%s: must be called from inside a task (see luaio.run)"):format(fname), 3)
-  elseif not isyieldable() then
-    error(("luaio.%s: cannot suspend here (attempt to yield across a C-call boundary, "
-      .. "e.g. inside a metamethod or a table.sort comparator)"):format(fname), 3)
-  end
-end
+local check_in_task = priv.check_in_task
 
 local function check_self(self, cls, fname)
   if getmetatable(self) ~= cls then

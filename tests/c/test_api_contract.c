@@ -1394,7 +1394,6 @@ static void lua_close_alone_frees(tap_state *T) {
   CHECK(T, uv_loop_close(&loop) == 0); /* luaio's handles on the borrowed loop are closed */
 }
 
-
 /* ---------------------------------------------------------------- more edges */
 
 static int c_body(lua_State *L) { /* a C function as a task body */
@@ -1558,6 +1557,38 @@ static void default_handler_prints(tap_state *T) {
   CHECK(T, strstr(buf, "printer") != NULL);
 }
 
+/* luaio_request_dump prints aio.dump_tasks() to stderr at the loop's next turn; NULL is
+ * ignored (it is called from signal handlers). */
+static void request_dump_prints_tasks(tap_state *T) {
+  luaio_request_dump(NULL);
+  int fds[2];
+  CHECK(T, pipe(fds) == 0);
+  fflush(stderr);
+  int saved = dup(2);
+  dup2(fds[1], 2);
+  lua_State *L = fresh();
+  luaio_runtime *rt = luaio_open(L, NULL);
+  spawn0(L, "local aio = require 'luaio'\n"
+            "return function() aio.current_task():set_name('dumped') aio.sleep(10) end");
+  lua_settop(L, 0);
+  CHECK(T, luaio_step(rt, 0, NULL) == 1); /* started, now asleep */
+  luaio_request_dump(rt);
+  luaio_step(rt, 0, NULL);
+  luaio_close(rt);
+  lua_close(L);
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  close(fds[1]);
+  char buf[4096];
+  ssize_t got = read(fds[0], buf, sizeof buf - 1);
+  close(fds[0]);
+  buf[got > 0 ? got : 0] = 0;
+
+  CHECK(T, strstr(buf, "live task") != NULL);
+  CHECK(T, strstr(buf, "dumped") != NULL);
+}
+
 static luaio_runtime *sig_rt;
 static void on_sigint(int sig) {
   (void)sig;
@@ -1627,6 +1658,7 @@ int main(void) {
   RUN(&T, callbacks_count_as_work);
   RUN(&T, error_handler_more);
   RUN(&T, default_handler_prints);
+  RUN(&T, request_dump_prints_tasks);
   RUN(&T, interrupt_from_signal_handler);
   return tap_done(&T);
 }
