@@ -14,6 +14,15 @@ LUA_LIBS   := $(shell pkg-config --libs lua5.4 2>/dev/null)
 EDIT_CFLAGS := $(shell pkg-config --exists libedit 2>/dev/null && echo "-DLUAIO_HAVE_LIBEDIT $$(pkg-config --cflags libedit)")
 EDIT_LIBS   := $(shell pkg-config --libs libedit 2>/dev/null)
 
+# a build goal without the headers stops at once with the command that installs them
+# (run, test, check and bench install them first: see below)
+BUILD_GOALS := $(filter-out deps clean run test check bench fuzz,$(or $(MAKECMDGOALS),all))
+ifneq ($(BUILD_GOALS),)
+ifneq ($(shell pkg-config --exists $(PKGS) 2>/dev/null && echo ok),ok)
+$(error Lua 5.4 and libuv headers not found: run `make deps`, or as root `apt-get install -y pkg-config liblua5.4-dev libuv1-dev`)
+endif
+endif
+
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC $(OPT) $(SAN) $(PKG_CFLAGS)
 LDFLAGS += $(SAN)
 
@@ -62,10 +71,15 @@ $(BUILD)/examples/%: examples/embed/%.c $(BUILD)/libluaio.a src/luaio.h | $(BUIL
 $(BUILD)/obj $(BUILD)/tests $(BUILD)/examples:
 	mkdir -p $@
 
-run: deps all
+# run, test, check and bench install what is missing first, then build in a sub-make:
+# the pkg-config flags above are computed when a make starts, so the build must be a
+# make that starts after `deps` has installed the headers.
+run: deps
+	$(MAKE) all
 	$(BUILD)/luaio examples/two_tasks.lua
 
-test: deps all
+test: deps
+	$(MAKE) all
 	bash tools/test.sh $(BUILD)
 
 # everything again under AddressSanitizer + UBSan, then the suite under valgrind
@@ -86,8 +100,9 @@ $(BUILD)/fuzz/fuzz_streambuf: tests/fuzz/fuzz_streambuf.c src/streambuf.c src/st
 	mkdir -p $(BUILD)/fuzz
 	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc tests/fuzz/fuzz_streambuf.c src/streambuf.c -o $@
 
-bench: deps all
+bench: deps
 	@bash tools/deps.sh bench
+	$(MAKE) all
 	bash bench/run.sh
 
 deps:
