@@ -1,0 +1,110 @@
+-- public_names.lua — every public name the module exports, found by walking the module
+-- table and the metatables (and method fields) of one object of each type, so the
+-- reference and the editor stubs cannot fall behind the code. Names are qualified as
+-- `aio.name`, `Type:method` and `Type.field`; `parent` names the type whose entry also
+-- covers a method (a Task's `done` is documented once, under Future).
+local aio = require "luaio"
+
+local M = {}
+
+-- types whose methods may be documented under another type's name
+M.parents = {
+  Task = "Future", LifoQueue = "Queue", PriorityQueue = "Queue",
+  BoundedSemaphore = "Semaphore",
+}
+
+-- public data fields (instances carry private state too: those start with `_` or are
+-- not listed here)
+M.fields = {
+  "Queue.maxsize", "Barrier.parties", "Server.sockets",
+  "Scheduler.limit", "Scheduler.pending_limit", "Scheduler.close_timeout", "Scheduler.wait_timeout",
+  "Error.name", "Error.message", "Error.traceback", "OSError.code", "IncompleteReadError.partial",
+  "IncompleteReadError.expected", "LimitOverrunError.consumed", "ExceptionGroup.errors",
+}
+
+local function type_name(obj)
+  local mt = getmetatable(obj)
+  local n = type(mt) == "table" and rawget(mt, "__name")
+  return n and (n:gsub("^luaio%.", ""))
+end
+
+local function methods(obj, into)
+  local name = type_name(obj)
+  local function add(k, v)
+    if type(k) == "string" and type(v) == "function" and not k:match("^_") then
+      into[name .. ":" .. k] = M.parents[name] and (M.parents[name] .. ":" .. k) or true
+    end
+  end
+  local index = getmetatable(obj).__index
+  -- objects without a class table (queues) carry their methods as fields
+  if type(obj) == "table" and index == nil then for k, v in pairs(obj) do add(k, v) end end
+  while type(index) == "table" do -- follow inheritance chains of class tables
+    for k, v in pairs(index) do add(k, v) end
+    local mt = getmetatable(index)
+    index = mt and mt.__index
+  end
+end
+
+-- a sample of each object type, made inside a task (some need a loop or a connection)
+local function samples()
+  local list = {}
+  aio.run(function()
+    local add = function(v) list[#list + 1] = v; return v end
+    add(aio.Future())
+    local task = add(aio.spawn(function() end))
+    local co = add(aio.async(function() end)())
+    add(aio.call_soon(function() end))
+    do local t <close> = add(aio.timeout(1)) end
+    do local tg <close> = add(aio.TaskGroup()) end
+    add(aio.Queue()); add(aio.LifoQueue()); add(aio.PriorityQueue())
+    local lock = add(aio.Lock())
+    add(lock:acquire()):release()
+    add(aio.Event()); add(aio.Condition()); add(aio.Semaphore()); add(aio.BoundedSemaphore())
+    add(aio.Barrier(2))
+    local srv = add(aio.start_server(function(_, w) w:close() end, "127.0.0.1", 0))
+    add(srv.sockets[1])
+    local r, w = aio.open_connection(srv.sockets[1]:getsockname())
+    add(r); add(w)
+    w:close(); srv:close()
+    local sched = add(aio.Scheduler())
+    add(sched:spawn(function() end))
+    sched:close()
+    aio.await(co); task:await()
+  end)
+  return list
+end
+
+-- the sorted list of {name = "Type:method", parent = "Parent:method" or nil}
+function M.list()
+  local set = {}
+  for k in pairs(aio) do
+    if type(k) == "string" and not k:match("^_") then set["aio." .. k] = true end
+  end
+  for _, obj in ipairs(samples()) do methods(obj, set) end
+  for _, f in ipairs(M.fields) do set[f] = true end
+  local out = {}
+  for name, parent in pairs(set) do
+    out[#out + 1] = { name = name, parent = parent ~= true and parent or nil }
+  end
+  table.sort(out, function(a, b) return a.name < b.name end)
+  return out
+end
+
+-- the public names luaio.h declares: its functions, and its macros and enum constants
+function M.c_names(header)
+  local f = assert(io.open(header or "src/luaio.h"))
+  local text = f:read("a")
+  f:close()
+  text = text:gsub("/%*.-%*/", "") -- comments mention names that are not declared
+  local set, out = {}, {}
+  for name in text:gmatch("[%w_%*%s]%f[%w_](luaio_[%w_]+)%s*%(") do set[name] = true end
+  for name in text:gmatch("#define%s+(LUAIO_[%w_]+)") do set[name] = true end
+  for name in text:gmatch("(LUAIO_[%w_]+)%s*=") do set[name] = true end
+  for name in text:gmatch("typedef%s+struct%s+[%w_]+%s+(luaio_[%w_]+)") do set[name] = true end
+  set.LUAIO_H = nil -- the include guard
+  for name in pairs(set) do out[#out + 1] = name end
+  table.sort(out)
+  return out
+end
+
+return M
