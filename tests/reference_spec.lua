@@ -1,6 +1,6 @@
 -- reference_spec.lua — the reference in docs/reference/ and the editor stubs in
 -- types/luaio.lua name every public name the module and luaio.h export, and nothing in
--- the repository points at no file outside it.
+-- the repository points at a file outside it.
 local names = require "support.public_names"
 
 local function read(path)
