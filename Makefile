@@ -6,6 +6,7 @@ OPT      ?= -O2 -g
 SAN      ?=
 PREFIX   ?= /usr/local
 PKGS     := lua5.4 libuv
+LUA      ?= lua5.4
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 UV_LIBS    := $(shell pkg-config --libs libuv 2>/dev/null)
@@ -16,9 +17,9 @@ EDIT_LIBS   := $(shell pkg-config --libs libedit 2>/dev/null)
 
 # a build goal without the headers stops at once with the command that installs them
 # (run, test, check and bench install them first: see below)
-BUILD_GOALS := $(filter-out deps clean run test check bench fuzz,$(or $(MAKECMDGOALS),all))
+BUILD_GOALS := $(filter-out deps clean run test check bench fuzz rock rock-install lint,$(or $(MAKECMDGOALS),all))
 ifneq ($(BUILD_GOALS),)
-ifneq ($(shell pkg-config --exists $(PKGS) 2>/dev/null && echo ok),ok)
+ifeq ($(PKG_CFLAGS),)
 $(error Lua 5.4 and libuv headers not found: run `make deps`, or as root `apt-get install -y pkg-config liblua5.4-dev libuv1-dev`)
 endif
 endif
@@ -35,7 +36,7 @@ CTEST_BIN := $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 EMBED_BIN := $(patsubst examples/embed/%.c,$(BUILD)/examples/%,$(wildcard examples/embed/*.c))
 HEADERS := $(wildcard src/*.h)
 
-.PHONY: all run test check bench deps clean install fuzz examples
+.PHONY: all run test check bench deps clean install fuzz examples rock rock-install lint
 all: $(BUILD)/luaio $(BUILD)/luaio.so $(BUILD)/libluaio.a $(CTEST_BIN) $(EMBED_BIN)
 
 $(BUILD)/obj/%.o: src/%.c $(HEADERS) | $(BUILD)/obj
@@ -45,7 +46,7 @@ $(BUILD)/obj/repl.o: src/repl.c $(HEADERS) | $(BUILD)/obj
 	$(CC) $(CFLAGS) $(EDIT_CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/lua_modules.c: tools/embed.lua $(LUA_SRC) | $(BUILD)/obj
-	lua5.4 tools/embed.lua $@ $(LUA_SRC)
+	$(LUA) tools/embed.lua $@ $(LUA_SRC)
 
 $(BUILD)/obj/lua_modules.o: $(BUILD)/obj/lua_modules.c
 	$(CC) $(CFLAGS) -Wno-overlength-strings -c $< -o $@
@@ -83,7 +84,7 @@ test: deps
 	bash tools/test.sh $(BUILD)
 
 # everything again under AddressSanitizer + UBSan, then the suite under valgrind
-check: deps
+check: deps lint
 	$(MAKE) all BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -DLUAIO_SYSTEM_ALLOC"
 	$(MAKE) all
 	LUAIO_SANITIZED=1 bash tools/test.sh build/asan
@@ -108,13 +109,27 @@ bench: deps
 deps:
 	@bash tools/deps.sh
 
+# luacheck (Debian lua-check) over the Lua sources, examples and specs (.luacheckrc)
+lint: deps
+	luacheck -q lua examples tests
+
 install: all
-	install -d $(PREFIX)/include $(PREFIX)/lib/pkgconfig $(PREFIX)/lib/lua/5.4 $(PREFIX)/bin
+	install -d $(PREFIX)/include $(PREFIX)/lib/pkgconfig $(PREFIX)/lib/lua/5.4 $(PREFIX)/bin \
+	  $(PREFIX)/share/man/man1
 	install -m 644 src/luaio.h $(PREFIX)/include/luaio.h
 	install -m 644 $(BUILD)/libluaio.a $(PREFIX)/lib/libluaio.a
 	install -m 755 $(BUILD)/luaio.so $(PREFIX)/lib/lua/5.4/luaio.so
 	install -m 755 $(BUILD)/luaio $(PREFIX)/bin/luaio
+	install -m 644 docs/luaio.1 $(PREFIX)/share/man/man1/luaio.1
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|0.1.0|g' tools/luaio.pc.in > $(PREFIX)/lib/pkgconfig/luaio.pc
+
+# luarocks (rockspecs/luaio-scm-1.rockspec) builds the module with the paths it found
+rock:
+	$(MAKE) $(BUILD)/luaio.so PKG_CFLAGS="-I$(LUA_INCDIR) -I$(LIBUV_INCDIR)" UV_LIBS="-L$(LIBUV_LIBDIR) -luv"
+
+rock-install:
+	install -d $(INST_LIBDIR)
+	install -m 755 $(BUILD)/luaio.so $(INST_LIBDIR)/luaio.so
 
 clean:
 	rm -rf $(BUILD)

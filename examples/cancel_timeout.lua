@@ -12,7 +12,7 @@ local ok, err = pcall(aio.await, worker)
 print("worker ended:", ok, err)
 
 ok, err = pcall(function()
-  local t <close> = aio.timeout(0.05)
+  local _ <close> = aio.timeout(0.05)
   aio.sleep(1)
 end)
 print("timeout block:", ok, err)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh BUILD — runs every busted spec under stock lua5.4 + BUILD/luaio.so and under
-# BUILD/luaio, then the C tests, and ends with one line "N passed, N failed".
+# BUILD/luaio, then the C tests and the set-up tests (tests/setup/), and ends with one
+# line "N passed, N failed".
 # LUAIO_VALGRIND=1 runs the binary suite and the C tests under valgrind instead;
 # LUAIO_SANITIZED=1 says BUILD was built with ASan/UBSan (the .so then needs libasan preloaded).
 set -u
@@ -51,6 +52,14 @@ for t in "$B"/tests/*; do
   "${VG[@]}" "$t" >"$log/c" 2>&1
   tally "C test $(basename "$t")" "$log/c" $?
 done
+
+# the set-up tests (fresh machine, luarocks) build on their own: once, in the plain run
+if [ "${LUAIO_VALGRIND:-}" != 1 ] && [ "${LUAIO_SANITIZED:-}" != 1 ] && [ -z "${SPECS:-}" ]; then
+  for t in tests/setup/*_test.sh; do
+    bash "$t" >"$log/setup" 2>&1
+    tally "set-up test $(basename "$t" .sh)" "$log/setup" $?
+  done
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -14,7 +14,7 @@ end
 local size = aio.await(tool.stat(tool.script))
 print(("script: %s is %d bytes (stat by the host)"):format(tool.script, size))
 
-local ok, err = pcall(aio.await, tool.stat("/no/such/file"))
+local _, err = pcall(aio.await, tool.stat("/no/such/file"))
 print("stat of a missing file fails in the script: " .. tostring(err))
 
 local done = aio.gather(

@@ -147,7 +147,7 @@ function aio.wait_for(aw, timeout)
     if fut:cancelled() then error(aio.TimeoutError("timed out"), 2) end
     return fut:result()
   end
-  local tm <close> = aio.timeout(timeout)
+  local _ <close> = aio.timeout(timeout)
   return fut:await()
 end
 

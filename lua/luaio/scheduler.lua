@@ -2,8 +2,8 @@
 -- pending queue with back-pressure, graceful close, shield) and Job. API.md §8.
 local aio, priv = ...
 
-local ensure_future, is_cancel, in_task, check_opts =
-  priv.ensure_future, priv.is_cancel, priv.in_task, priv.check_opts
+local ensure_future, in_task, check_opts =
+  priv.ensure_future, priv.in_task, priv.check_opts
 local type, error, pairs, select, tostring, getmetatable, setmetatable, pcall, xpcall =
   type, error, pairs, select, tostring, getmetatable, setmetatable, pcall, xpcall
 local unpack, pack, sort, traceback, huge, mtype, max =
@@ -24,9 +24,10 @@ A cancellation of the worker while it runs a body is a cancellation of that job;
 has ended the worker clears every request (uncancel) so the next job starts clean.
 
 Invariants (open scheduler): _running maps each live worker task to the job it runs; _nactive
-counts those jobs, less the ones close() gave up on (_ab); a pending job exists only while _nactive == _limit; _npending counts jobs with
-s == "pending" (the queue may also hold closed ones, skipped when popped); _reserved counts
-blocked spawners already woken with a pending slot kept for them. ]]
+counts those jobs, less the ones close() gave up on (_ab); a pending job exists only while
+_nactive == _limit; _npending counts jobs with s == "pending" (the queue may also hold closed
+ones, skipped when popped); _reserved counts blocked spawners already woken with a pending
+slot kept for them. ]]
 
 local Scheduler = { __name = "luaio.Scheduler" }
 Scheduler.__index = Scheduler
@@ -150,7 +151,7 @@ local function pop_pending(self)
   self._ph, self._pt = 1, 0
 end
 
-local function finish_unstarted(self, job)
+local function finish_unstarted(job)
   job.s, job._out, job._fn = "closed", "cancelled", nil
   job._err = CancelledError("job closed before it started")
   for i = 1, job._n do job[i] = nil end
@@ -161,7 +162,7 @@ end
 local function drop_pending(self)
   local job = pop_pending(self)
   while job do
-    finish_unstarted(self, job)
+    finish_unstarted(job)
     job = pop_pending(self)
   end
   if self._idle[1] then notify(self._idle) end
@@ -256,7 +257,7 @@ local function cancel_active(self, job)
   if job._begun then return end
   self._running[task] = nil
   if not job._ab then self._nactive = self._nactive - 1 end
-  finish_unstarted(self, job)
+  finish_unstarted(job)
   job._task = false
   if self._nputters > 0 then wake_spawners(self) end
   if self._idle[1] then notify(self._idle) end
@@ -548,7 +549,7 @@ local function job_close(job, timeout)
     job.s = "closed"
     self._npending = self._npending - 1
     if self._nputters > 0 then wake_spawners(self) end
-    finish_unstarted(self, job)
+    finish_unstarted(job)
     if self._idle[1] then notify(self._idle) end
     return
   end

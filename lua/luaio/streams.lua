@@ -7,10 +7,10 @@ local resolve, connect, listen, addr_info = aio._resolve, aio._connect, aio._lis
 aio._resolve, aio._connect, aio._listen, aio._addr_info = nil, nil, nil, nil
 
 local check_opts, is_cancel = priv.check_opts, priv.is_cancel
-local type, error, pcall, xpcall, ipairs, tostring, tonumber, setmetatable, getmetatable =
-  type, error, pcall, xpcall, ipairs, tostring, tonumber, setmetatable, getmetatable
-local mtype, traceback = math.type, debug.traceback
-local Future, current_task, call_exception_handler = aio.Future, aio.current_task, aio.call_exception_handler
+local type, error, pcall, ipairs, tostring, tonumber, setmetatable, getmetatable =
+  type, error, pcall, ipairs, tostring, tonumber, setmetatable, getmetatable
+local mtype = math.type
+local Future, call_exception_handler = aio.Future, aio.call_exception_handler
 
 local DEFAULT_LIMIT = 65536
 
