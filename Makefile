@@ -111,7 +111,7 @@ deps:
 
 # luacheck (Debian lua-check) over the Lua sources, examples and specs (.luacheckrc)
 lint: deps
-	luacheck -q lua examples tests
+	luacheck -q lua examples tests types
 
 install: all
 	install -d $(PREFIX)/include $(PREFIX)/lib/pkgconfig $(PREFIX)/lib/lua/5.4 $(PREFIX)/bin \

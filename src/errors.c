@@ -1,4 +1,4 @@
-/* errors.c — the error classes of API §10: tables {name=, message=} whose metatable is
+/* errors.c — the error classes: tables {name=, message=} whose metatable is
  * their class aio.<name>; tostring gives "<name>: <message>". Also the opts-key check. */
 #include <stdarg.h>
 #include <string.h>

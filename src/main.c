@@ -16,25 +16,34 @@
 
 static luaio_runtime *signal_runtime; /* the SIGINT handler's target (see below) */
 
-static void print_usage(const char *badoption) {
+/* The usage text, in lua5.4's words and layout: --help prints it to stdout, a bad
+ * option to stderr after the error. */
+static const char usage_text[] =
+  "usage: " PROGNAME " [options] [script [args]]\n"
+  "Available options are:\n"
+  "  -e stat   execute string 'stat'\n"
+  "  -i        enter interactive mode after executing 'script'\n"
+  "  -l mod    require library 'mod' into global 'mod'\n"
+  "  -l g=mod  require library 'mod' into global 'g'\n"
+  "  -v        show version information\n"
+  "  -E        ignore environment variables\n"
+  "  -W        turn warnings on\n"
+  "  --help    show this help and exit\n"
+  "  --        stop handling options\n"
+  "  -         stop handling options and execute stdin\n"
+  "Without script, -e or -v, luaio reads stdin: the REPL when it is a terminal.\n";
+
+static void print_usage(FILE *f) {
+  fputs(usage_text, f);
+  fflush(f);
+}
+
+static void print_usage_error(const char *badoption) {
   if (badoption[1] == 'e' || badoption[1] == 'l')
     fprintf(stderr, "%s: '%s' needs argument\n", PROGNAME, badoption);
   else
     fprintf(stderr, "%s: unrecognized option '%s'\n", PROGNAME, badoption);
-  fprintf(stderr,
-          "usage: %s [options] [script [args]]\n"
-          "Available options are:\n"
-          "  -e stat   execute string 'stat'\n"
-          "  -i        enter interactive mode after executing 'script'\n"
-          "  -l mod    require library 'mod' into global 'mod'\n"
-          "  -l g=mod  require library 'mod' into global 'g'\n"
-          "  -v        show version information\n"
-          "  -E        ignore environment variables\n"
-          "  -W        turn warnings on\n"
-          "  --        stop handling options\n"
-          "  -         stop handling options and execute stdin\n",
-          PROGNAME);
-  fflush(stderr);
+  print_usage(stderr);
 }
 
 static void print_version(void) {
@@ -127,7 +136,7 @@ static int handle_script(lua_State *L, char **argv) {
   return luaio_main_run(L, n, 0);
 }
 
-enum { has_error = 1, has_i = 2, has_v = 4, has_e = 8, has_E = 16 };
+enum { has_error = 1, has_i = 2, has_v = 4, has_e = 8, has_E = 16, has_help = 32 };
 
 static int collectargs(char **argv, int *first) {
   int args = 0, i;
@@ -137,6 +146,7 @@ static int collectargs(char **argv, int *first) {
     if (argv[i][0] != '-') return args;
     switch (argv[i][1]) {
     case '-':
+      if (strcmp(argv[i], "--help") == 0) return has_help; /* at once, as GNU tools do */
       if (argv[i][2] != '\0') return has_error;
       *first = i + 1;
       return args;
@@ -213,8 +223,12 @@ static int pmain(lua_State *L) {
   int args = collectargs(argv, &script);
   luaL_checkversion(L);
   if (args == has_error) {
-    print_usage(argv[script]);
+    print_usage_error(argv[script]);
     *exit_code = 1;
+    return 0;
+  }
+  if (args == has_help) {
+    print_usage(stdout);
     return 0;
   }
   if (args & has_v) print_version();

@@ -1,4 +1,4 @@
-/* queue.c — Queue, LifoQueue, PriorityQueue (API §5): items live in a preallocated slot
+/* queue.c — Queue, LifoQueue, PriorityQueue: items live in a preallocated slot
  * table (an upvalue of the queue's methods) indexed by a C-managed ring / stack / binary
  * heap, waiters are tasks linked through their own node, and items are handed to a woken
  * getter on its own stack, so a put/get pair that does not wait allocates nothing.

@@ -174,7 +174,8 @@ static luaio_stream *tor(lua_State *L) {
 }
 
 /* the reading methods: async in asyncio, so they need a task even when the buffer could
- * answer at once (API §1); their use by another task counts as a hand-off */
+ * answer at once (every suspending function raises outside a task, whether or not it would
+ * wait); their use by another task counts as a hand-off */
 static luaio_stream *tor_io(lua_State *L, const char *fname) {
   luaio_stream *s = tor(L);
   luaio_check_task(L, fname);
@@ -609,7 +610,7 @@ static int drain_step(lua_State *L) {
 
 static int w_drain(lua_State *L) {
   luaL_checkudata(L, 1, LUAIO_WRITER);
-  luaio_check_task(L, "drain"); /* also when it would not wait (API §1) */
+  luaio_check_task(L, "drain"); /* also when it would not wait: it is a suspending function */
   lua_settop(L, 1);
   return drain_step(L);
 }

@@ -1,5 +1,6 @@
--- acceptance2_spec.lua — black-box checks of /work/shared/API.md §2 (CLI), §5–§8, written
--- from the contract alone.
+-- acceptance2_spec.lua — black-box checks of the command line, queues, synchronisation
+-- primitives, streams and the job scheduler, written from the documented contract alone
+-- (docs/reference/).
 local aio = require "luaio"
 local async = require "support.async"
 local proc = require "support.proc"
@@ -200,8 +201,7 @@ describe("acceptance §5 queues", function()
     local full = aio.Queue(1)
     full:put_nowait(0)
     local order = {}
-    ts = {}
-    for i = 1, 3 do ts[i] = aio.spawn(function() full:put(i) end) end
+    for i = 1, 3 do aio.spawn(function() full:put(i) end) end
     aio.sleep(0)
     for _ = 1, 4 do order[#order + 1] = full:get() end
     assert.same({ 0, 1, 2, 3 }, order)
@@ -325,7 +325,7 @@ describe("acceptance §6 synchronisation", function()
     do
       local _ <close> = l:acquire()
       l:release()
-      other = aio.spawn(function() local g <close> = l:acquire() aio.sleep(0) aio.sleep(0) end)
+      other = aio.spawn(function() local _ <close> = l:acquire() aio.sleep(0) aio.sleep(0) end)
       aio.sleep(0)
       assert.is_true(l:locked())
     end
@@ -337,7 +337,7 @@ describe("acceptance §6 synchronisation", function()
   it("Lock waiters are served FIFO; a cancelled waiter loses its turn", async(function()
     local l = aio.Lock()
     local order = {}
-    local first = l:acquire()
+    local _ = l:acquire()
     local ts = {}
     for i = 1, 4 do
       ts[i] = aio.spawn(function()
@@ -688,7 +688,7 @@ describe("acceptance §7 streams", function()
   end))
 
   it("writing to a peer that has gone raises OSError from write or drain (process survives)", async(function()
-    local srv = aio.start_server(function(r, w) w:close() end, "127.0.0.1", 0)
+    local srv = aio.start_server(function(_, w) w:close() end, "127.0.0.1", 0)
     local _, port = srv.sockets[1]:getsockname()
     local r, w = aio.open_connection("127.0.0.1", port)
     assert.equal("", r:read())
@@ -738,7 +738,7 @@ describe("acceptance §7 streams", function()
   it("server:close leaves connections alone; wait_closed waits for them; serve_forever raises CancelledError", async(function()
     local release = aio.Event()
     local handler_done = false
-    local srv = aio.start_server(function(r, w)
+    local srv = aio.start_server(function(_, w)
       release:wait()
       w:write("bye\n")
       w:drain()
@@ -768,14 +768,14 @@ describe("acceptance §7 streams", function()
     local reports = {}
     aio.set_exception_handler(function(ctx) reports[#reports + 1] = ctx end)
     local n = 0
-    local srv = aio.start_server(function(r, w)
+    local srv = aio.start_server(function(_, w)
       n = n + 1
       if n == 1 then error("cb-boom", 0) end
       w:write("ok\n")
       w:close()
     end, "127.0.0.1", 0)
     local _, port = srv.sockets[1]:getsockname()
-    local r1, w1 = aio.open_connection("127.0.0.1", port)
+    local _, w1 = aio.open_connection("127.0.0.1", port)
     local r2, w2 = aio.open_connection("127.0.0.1", port)
     assert.equal("ok\n", r2:readline())
     for _ = 1, 20 do
@@ -810,8 +810,8 @@ describe("acceptance §7 streams", function()
     os.remove(path)
   end))
 
-  -- API.md §7: "For Unix sockets `getsockname()` and `get_extra_info("peername"|"sockname")`
-  -- return the path."
+  -- the rule: for Unix sockets `getsockname()` and `get_extra_info("peername"|"sockname")`
+  -- return the path.
   it("server-side get_extra_info('sockname') on a Unix connection returns the path", async(function()
     local path = os.tmpname()
     os.remove(path)

@@ -1,8 +1,8 @@
--- acceptance3_cli_spec.lua — independent acceptance checks of /work/shared/API.md §2 (the
--- `luaio` command line: a drop-in `lua5.4` with -e -l -i -v -E -W - --, the arg table, the
--- script as the main task, exit statuses, SIGINT) and §9 (the REPL, driven through a real
--- pseudo-terminal in a private tmux server) plus aio.dump_tasks / SIGUSR1 (§3), written from
--- the contract alone. The binary under test is $LUAIO_BIN (default build/luaio); "as lua5.4
+-- acceptance3_cli_spec.lua — independent acceptance checks of the `luaio` command line (a
+-- drop-in `lua5.4` with -e -l -i -v -E -W - --, the arg table, the script as the main task,
+-- exit statuses, SIGINT), of the REPL (driven through a real pseudo-terminal in a private
+-- tmux server) and of aio.dump_tasks / SIGUSR1, written from the documented contract alone
+-- (docs/reference/). The binary under test is $LUAIO_BIN (default build/luaio); "as lua5.4
 -- does" is checked against the stock `lua5.4`.
 -- Runs under stock lua5.4 (LUA_CPATH=build/?.so) and under the host binary
 -- (build/luaio /usr/bin/busted --ignore-lua). Every wait polls observable output with a deadline.
@@ -153,7 +153,7 @@ end
 ---------------------------------------------------------------------------------------------
 -- §2: the command line, compared with lua5.4
 ---------------------------------------------------------------------------------------------
-describe("luaio command line (API §2), as lua5.4", function()
+describe("luaio command line, as lua5.4", function()
   lua_it("passes the arg table and ... exactly as lua5.4 (options, --, script, args)", function()
     local d = mktemp()
     write(d .. "/a.lua", [[
@@ -299,7 +299,7 @@ end)
 ---------------------------------------------------------------------------------------------
 -- §2: the script is the main task
 ---------------------------------------------------------------------------------------------
-describe("luaio script.lua (API §2): the chunk is the main task", function()
+describe("luaio script.lua: the chunk is the main task", function()
   it("top-level code may suspend, and runs inside a task", function()
     local d = mktemp()
     write(d .. "/s.lua", [[
@@ -542,7 +542,7 @@ describe("luaio signals (busy)", function()
   end)
 end)
 
-describe("aio.dump_tasks (API §3)", function()
+describe("aio.dump_tasks prints the tree of live tasks", function()
   it("writes the tree to a given file, or to stderr by default", function()
     local d = mktemp()
     write(d .. "/s.lua", [[
@@ -683,7 +683,7 @@ local function repl_it(name, fn, args)
 end
 
 
-describe("the luaio REPL (API §9)", function()
+describe("the luaio REPL on a terminal", function()
   repl_it("opens on a terminal with '> ' and prints expression values as lua5.4 does", function(t)
     t:prompt()
     t:line('1, "two", nil, false, 2^53')

@@ -1,11 +1,9 @@
--- acceptance3_core_spec.lua — independent acceptance checks of /work/shared/API.md
--- sections 0 (names), 1 (awaiting), 2 (running), 3 (tasks/futures), 4 (composition) and
--- 10 (errors), written from the contract alone. Runs under stock lua5.4 (LUA_CPATH=build/?.so)
+-- acceptance3_core_spec.lua — independent acceptance checks of the module's names, awaiting,
+-- running the loop, tasks and futures, composition and the error objects, written from the
+-- documented contract alone (docs/reference/). Runs under stock lua5.4 (LUA_CPATH=build/?.so)
 -- and under the host binary (build/luaio /usr/bin/busted --ignore-lua).
 local aio = require "luaio"
 local async = require "support.async"
-
-local HOST_MODE = aio.current_task() ~= nil -- under build/luaio the spec body is the main task
 
 ---------------------------------------------------------------------------------------------
 -- helpers
@@ -53,7 +51,7 @@ end
 -- run a shell command; returns exit code, stdout, stderr
 local function sh(cmd)
   local out, err = os.tmpname(), os.tmpname()
-  local ok, how, code = os.execute(cmd .. " >" .. out .. " 2>" .. err)
+  local _, how, code = os.execute(cmd .. " >" .. out .. " 2>" .. err)
   local o, e = readall(out), readall(err)
   os.remove(out)
   os.remove(err)
@@ -117,7 +115,6 @@ describe("§1 awaiting", function()
   end))
 
   it("other suspending functions outside a task name themselves too", async(function()
-    local names = {}
     local r = in_callback(function()
       local out = {}
       local pending = aio.Future()
@@ -127,8 +124,8 @@ describe("§1 awaiting", function()
         { "wait_for", function() aio.wait_for(pending, 1) end },
         { "wait", function() aio.wait({ pending }) end },
         { "shield", function() aio.shield(pending) end },
-        { "TaskGroup", function() local tg <close> = aio.TaskGroup() end },
-        { "timeout", function() local t <close> = aio.timeout(1) aio.sleep(0) end },
+        { "TaskGroup", function() local _ <close> = aio.TaskGroup() end },
+        { "timeout", function() local _ <close> = aio.timeout(1) aio.sleep(0) end },
       } do
         local ok, e = pcall(c[2])
         out[#out + 1] = { c[1], ok, tostring(e) }
@@ -352,7 +349,7 @@ describe("§2 running", function()
     code, out = sh("LUA_INIT='print(\"init\")' " .. LUAIO .. " -E -e 'print(\"body\")'")
     assert.equal(0, code)
     assert.equal("body\n", out)
-    code, out = sh(LUAIO .. " -W -e 'warn(\"hello\")'")
+    code = sh(LUAIO .. " -W -e 'warn(\"hello\")'")
     assert.equal(0, code)
     local p = script("print(arg[1])")
     code, out = sh(LUAIO .. " -- " .. p .. " -v")
@@ -718,7 +715,7 @@ describe("§3 cancellation", function()
   it("cancel(msg) raises CancelledError carrying msg at the suspension point; the task may catch it", async(function()
     local caught
     local t = aio.spawn(function()
-      local ok, e = pcall(aio.sleep, 10)
+      local _, e = pcall(aio.sleep, 10)
       caught = e
       return "recovered"
     end)
@@ -752,7 +749,7 @@ describe("§3 cancellation", function()
 
   it("cancelling() counts requests and uncancel() decrements", async(function()
     local t = aio.spawn(function()
-      local ok = pcall(aio.sleep, 10)
+      pcall(aio.sleep, 10)
       local me = aio.current_task()
       local c = me:cancelling()
       local u = me:uncancel()
@@ -879,7 +876,7 @@ describe("§3 unretrieved errors and lifetime", function()
   end)
 
   it("a failing callback and a failing done-callback go to the handler and do not end the process", async(function()
-    local seen = with_handler(function(seen)
+    local seen = with_handler(function()
       aio.call_soon(function() error("acc3 cb") end)
       local f = aio.Future()
       f:add_done_callback(function() error("acc3 done-cb") end)
@@ -1220,7 +1217,7 @@ end)
 describe("§4 timeout", function()
   it("a block that finishes in time is unaffected", async(function()
     local function block()
-      local t <close> = aio.timeout(1)
+      local _ <close> = aio.timeout(1)
       aio.sleep(0)
       return "fine"
     end
@@ -1232,7 +1229,7 @@ describe("§4 timeout", function()
   it("a block still running after the delay is cancelled and TimeoutError is raised from it", async(function()
     local inner
     local function block()
-      local t <close> = aio.timeout(0.005)
+      local _ <close> = aio.timeout(0.005)
       local ok, e = pcall(aio.sleep, 10)
       inner = e
       if not ok then error(e, 0) end
@@ -1276,7 +1273,7 @@ describe("§4 TaskGroup", function()
       tg:spawn(function() aio.sleep(0) error(E1) end)
       tg:spawn(function()
         -- fails in its cleanup after being cancelled: that is a failure too
-        local ok = pcall(aio.sleep, 10)
+        pcall(aio.sleep, 10)
         error(E2)
       end)
       sibling = tg:spawn(function() aio.sleep(10) end)
@@ -1482,7 +1479,7 @@ describe("§10 errors", function()
       end)
       print("survived")
     ]])
-    local code, out, err = sh("timeout 20 env " .. LUA_ENV .. "lua5.4 " .. p)
+    local code, out = sh("timeout 20 env " .. LUA_ENV .. "lua5.4 " .. p)
     os.remove(p)
     assert.matches("survived\n$", out)
     assert.equal(0, code)

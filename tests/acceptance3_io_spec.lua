@@ -1,6 +1,6 @@
--- acceptance3_io_spec.lua — independent black-box acceptance checks of /work/shared/API.md
--- §5 (queues), §6 (synchronisation), §7 (streams and networking) and §8 (job scheduler),
--- written from the contract (plus §1, §3 and §10 it relies on) alone.
+-- acceptance3_io_spec.lua — independent black-box acceptance checks of queues,
+-- synchronisation, streams and networking and the job scheduler, written from the documented
+-- contract alone (docs/reference/; also the rules on tasks and errors these rely on).
 local aio = require "luaio"
 local async = require "support.async"
 
@@ -15,7 +15,7 @@ local function fails(f, ...)
   return e
 end
 
--- asserts that `e` is a luaio error of class `name` (API.md §10)
+-- asserts that `e` is a luaio error of class `name` (a table with name and message)
 local function check_err(name, e)
   assert.is_table(e, "expected a luaio error table, got " .. tostring(e))
   assert.equal(name, e.name)
@@ -187,9 +187,8 @@ describe("§5 queues", function()
   it("waiting putters are woken FIFO", async(function()
     local q = aio.Queue(1)
     q:put_nowait(0)
-    local ts = {}
     for i = 1, 3 do
-      ts[i] = aio.spawn(function() q:put(i) end)
+      aio.spawn(function() q:put(i) end)
       yield(1)
     end
     local got = {}
@@ -405,7 +404,7 @@ describe("§6 synchronisation", function()
   it("Lock waiters are served FIFO and a cancelled waiter loses its turn", async(function()
     local lock = aio.Lock()
     local order = {}
-    local g = lock:acquire()
+    local _ = lock:acquire()
     local ts = {}
     for i = 1, 4 do
       ts[i] = aio.spawn(function()
@@ -426,7 +425,7 @@ describe("§6 synchronisation", function()
 
   it("a waiter cancelled just as the lock is handed to it never holds it", async(function()
     local lock = aio.Lock()
-    local g = lock:acquire()
+    local _ = lock:acquire()
     local held_by_a = false
     local a = aio.spawn(function() lock:acquire(); held_by_a = true end)
     local b = aio.spawn(function() local _ <close> = lock:acquire(); return "b got it" end)
@@ -437,7 +436,6 @@ describe("§6 synchronisation", function()
     assert.is_true(a:cancelled())
     assert.is_false(held_by_a)
     assert.is_false(lock:locked())
-    _ = g
   end))
 
   it("acquire raises outside a task even when the lock is free", async(function()
@@ -563,7 +561,7 @@ describe("§6 synchronisation", function()
   it("Semaphore: default value 1; n concurrent holders; locked(); FIFO waiters", async(function()
     local s1 = aio.Semaphore()
     assert.is_false(s1:locked())
-    local g = s1:acquire()
+    local _ = s1:acquire()
     assert.is_true(s1:locked())
     s1:release()
     assert.is_false(s1:locked())
@@ -594,8 +592,8 @@ describe("§6 synchronisation", function()
     assert.is_true(s:locked())
     s:release()
     s:release()
-    local g1 = s:acquire()
-    local g2 = s:acquire()
+    local _ = s:acquire()
+    local _ = s:acquire()
     assert.is_true(s:locked())
     s:release(); s:release()
   end))
@@ -613,7 +611,7 @@ describe("§6 synchronisation", function()
 
   it("a Semaphore waiter that is cancelled never holds a slot", async(function()
     local s = aio.Semaphore(1)
-    local g = s:acquire()
+    local _ = s:acquire()
     local got = false
     local t = aio.spawn(function() s:acquire(); got = true end)
     yield(2)
@@ -681,7 +679,7 @@ describe("§6 synchronisation", function()
       local _ <close> = s:acquire()
       s:release()
     end
-    local _g <close> = s:acquire()
+    local _ <close> = s:acquire()
     assert.is_true(s:locked()) -- the value is back to 0, not 1
   end))
 
@@ -701,7 +699,7 @@ describe("§6 synchronisation", function()
     local held_in_handler
     local t = aio.spawn(function()
       local _ <close> = c:acquire()
-      local ok, e = pcall(c.wait, c)
+      local _, e = pcall(c.wait, c)
       held_in_handler = c:locked()
       error(e, 0)
     end)
@@ -765,7 +763,7 @@ end)
 
 describe("§7 streams and networking", function()
   it("start_server on port 0 listens before returning; getsockname gives host, port", async(function()
-    local srv, port, host = tcp_server(function(r, w)
+    local srv, port, host = tcp_server(function(_, w)
       w:write("hello\n")
       w:close()
     end)
@@ -822,7 +820,7 @@ describe("§7 streams and networking", function()
   end))
 
   it("host names are resolved (localhost)", async(function()
-    local srv, port = tcp_server(function(r, w) w:write("hi"); w:close() end)
+    local srv, port = tcp_server(function(_, w) w:write("hi"); w:close() end)
     local r, w = aio.open_connection("localhost", port)
     assert.equal("hi", r:read())
     w:close()
@@ -879,7 +877,7 @@ describe("§7 streams and networking", function()
 
   it("read() with no n reads until EOF", async(function()
     local chunk = ("0123456789"):rep(20000) -- 200 kB, several packets
-    local srv, port = tcp_server(function(r, w)
+    local srv, port = tcp_server(function(_, w)
       w:write(chunk)
       w:drain()
       w:close()
@@ -894,7 +892,7 @@ describe("§7 streams and networking", function()
   end))
 
   it("readexactly past EOF raises IncompleteReadError with .partial and .expected", async(function()
-    local srv, port = tcp_server(function(r, w) w:write("xyz"); w:close() end)
+    local srv, port = tcp_server(function(_, w) w:write("xyz"); w:close() end)
     local r, w = aio.open_connection("127.0.0.1", port)
     local e = fails(r.readexactly, r, 10)
     check_err("IncompleteReadError", e)
@@ -905,7 +903,7 @@ describe("§7 streams and networking", function()
   end))
 
   it("readuntil hitting EOF before the separator raises IncompleteReadError", async(function()
-    local srv, port = tcp_server(function(r, w) w:write("no separator"); w:close() end)
+    local srv, port = tcp_server(function(_, w) w:write("no separator"); w:close() end)
     local r, w = aio.open_connection("127.0.0.1", port)
     local e = fails(r.readuntil, r, "\n")
     check_err("IncompleteReadError", e)
@@ -915,7 +913,7 @@ describe("§7 streams and networking", function()
   end))
 
   it("readline keeps \\n; at EOF it returns the partial last line, then \"\"", async(function()
-    local srv, port = tcp_server(function(r, w) w:write("one\ntwo\r\nthree"); w:close() end)
+    local srv, port = tcp_server(function(_, w) w:write("one\ntwo\r\nthree"); w:close() end)
     local r, w = aio.open_connection("127.0.0.1", port)
     assert.equal("one\n", r:readline())
     assert.equal("two\r\n", r:readline())
@@ -927,7 +925,7 @@ describe("§7 streams and networking", function()
   end))
 
   it("lines() yields each line without \\n or \\r\\n, including a partial last line", async(function()
-    local srv, port = tcp_server(function(r, w) w:write("a\nb\r\n\nlast"); w:close() end)
+    local srv, port = tcp_server(function(_, w) w:write("a\nb\r\n\nlast"); w:close() end)
     local r, w = aio.open_connection("127.0.0.1", port)
     local got = {}
     for line in r:lines() do got[#got + 1] = line end
@@ -937,7 +935,7 @@ describe("§7 streams and networking", function()
   end))
 
   it("opts.limit: readuntil past the limit raises LimitOverrunError with .consumed", async(function()
-    local srv, port = tcp_server(function(r, w)
+    local srv, port = tcp_server(function(_, w)
       w:write(("x"):rep(100) .. "\n")
       w:close()
     end)
@@ -950,7 +948,7 @@ describe("§7 streams and networking", function()
   end))
 
   it("readline past the limit raises LimitOverrunError", async(function()
-    local srv, port = tcp_server(function(r, w)
+    local srv, port = tcp_server(function(_, w)
       w:write(("y"):rep(200) .. "\nok\n")
       w:close()
     end)
@@ -996,7 +994,7 @@ describe("§7 streams and networking", function()
     local r, w = aio.open_connection("127.0.0.1", port)
     w:set_write_buffer_limits(1024)
     local big = ("b"):rep(1024 * 1024)
-    local total = 0
+    local total
     local wrote = in_callback(function() -- write from a plain callback: it must not suspend
       for _ = 1, 8 do w:write(big) end
       return true
@@ -1060,7 +1058,7 @@ describe("§7 streams and networking", function()
   end))
 
   it("a peer that closes mid-readexactly makes the call raise, not crash", async(function()
-    local srv, port = tcp_server(function(r, w) w:write("ab"); w:close() end)
+    local srv, port = tcp_server(function(_, w) w:write("ab"); w:close() end)
     local r, w = aio.open_connection("127.0.0.1", port)
     local ok, e = pcall(r.readexactly, r, 1000)
     assert.is_false(ok)
@@ -1071,7 +1069,7 @@ describe("§7 streams and networking", function()
 
   it("writing to a peer that has gone raises OSError from write or drain", async(function()
     local gone = aio.Event()
-    local srv, port = tcp_server(function(r, w) w:close(); w:wait_closed(); gone:set() end)
+    local srv, port = tcp_server(function(_, w) w:close(); w:wait_closed(); gone:set() end)
     local r, w = aio.open_connection("127.0.0.1", port)
     gone:wait()
     assert.equal("", r:read()) -- peer closed
@@ -1094,7 +1092,7 @@ describe("§7 streams and networking", function()
   it("an error escaping client_cb goes to the exception handler; the server keeps serving", async(function()
     local seen, restore = capture_loop_errors()
     local n = 0
-    local srv, port = tcp_server(function(r, w)
+    local srv, port = tcp_server(function(_, w)
       n = n + 1
       if n == 1 then
         w:close()
@@ -1153,7 +1151,7 @@ describe("§7 streams and networking", function()
     end))
 
   it("serve_forever in another task raises CancelledError once the server is closed", async(function()
-    local srv, port = tcp_server(function(r, w) w:close() end)
+    local srv = tcp_server(function(_, w) w:close() end)
     local sf = aio.spawn(function() return pcall(srv.serve_forever, srv) end)
     yield(3)
     assert.is_false(sf:done())
@@ -1169,7 +1167,6 @@ describe("§7 streams and networking", function()
     else
       check_err("CancelledError", res)
     end
-    _ = port
   end))
 
   it("Unix sockets: start_unix_server / open_unix_connection; names are the path", async(function()
@@ -1231,7 +1228,7 @@ describe("§7 streams and networking", function()
   end))
 
   it("after readline's LimitOverrunError the next readline returns the following line", async(function()
-    local srv, port = tcp_server(function(r, w)
+    local srv, port = tcp_server(function(_, w)
       w:write(("y"):rep(200) .. "\nok\n")
       w:close()
     end)
@@ -1271,7 +1268,7 @@ describe("§7 streams and networking", function()
     check_argerr("open_connection", fails(aio.open_connection, "127.0.0.1", 1, { limit = 0 }))
   end))
 
-  it("start_server also works from a plain loop callback (a luaio extension, docs/api-notes.md)", async(function()
+  it("start_server also works from a plain loop callback (a luaio extension, docs/reference/README.md)", async(function()
     local srv
     local ok, e = in_callback(function()
       srv = aio.start_server(function() end, "127.0.0.1", 0)
@@ -1284,7 +1281,7 @@ describe("§7 streams and networking", function()
   it("a peer reset makes read and write/drain raise OSError, never crash", async(function()
     local closed = aio.Event()
     -- the server never reads (a tiny limit pauses its reader), so closing it resets the connection
-    local srv, port = tcp_server(function(r, w)
+    local srv, port = tcp_server(function(_, w)
       aio.sleep(0.02)
       w:close()
       w:wait_closed()
@@ -1305,7 +1302,7 @@ describe("§7 streams and networking", function()
   end))
 
   it("readuntil() defaults to a newline; multi-byte separators; at_eof false before EOF", async(function()
-    local srv, port = tcp_server(function(r, w) w:write("ab\ncd||ef"); w:close() end)
+    local srv, port = tcp_server(function(_, w) w:write("ab\ncd||ef"); w:close() end)
     local r, w = aio.open_connection("127.0.0.1", port)
     assert.is_false(r:at_eof())
     assert.equal("ab\n", r:readuntil())
@@ -1322,7 +1319,7 @@ describe("§7 streams and networking", function()
 
   it("the client_cb error context carries message, exception and task", async(function()
     local seen, restore = capture_loop_errors()
-    local srv, port = tcp_server(function(r, w) w:close(); error("cb ctx", 0) end)
+    local srv, port = tcp_server(function(_, w) w:close(); error("cb ctx", 0) end)
     local r, w = aio.open_connection("127.0.0.1", port)
     r:read()
     w:close()
@@ -1777,7 +1774,7 @@ describe("§8 job scheduler", function()
 
   it("Scheduler spawn / close / wait_and_close work from a plain callback when they need not wait",
     async(function()
-      -- a luaio extension (docs/api-notes.md); spawn that must wait for room still raises
+      -- a luaio extension (docs/reference/README.md); spawn that must wait for room still raises
       local s = aio.Scheduler()
       local ran = false
       local ok, job = in_callback(function() return s:spawn(function() ran = true end) end)

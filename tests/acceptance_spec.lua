@@ -1,6 +1,7 @@
--- acceptance_spec.lua — black-box checks of /work/shared/API.md §1–§4 and §10, written from
--- the contract alone (as an outside acceptance suite would). §5–§8 and the CLI are in
--- acceptance2_spec.lua.
+-- acceptance_spec.lua — black-box checks of awaiting, running the loop, tasks and futures,
+-- composition and the error objects, written from the documented contract alone
+-- (docs/reference/), as an outside acceptance suite would. Queues, synchronisation, streams,
+-- the scheduler and the CLI are in acceptance2_spec.lua.
 local aio = require "luaio"
 local async = require "support.async"
 
@@ -384,7 +385,7 @@ describe("acceptance §3 Future methods", function()
     aio.sleep(0)
     assert.equal(1, #calls)
     assert.equal(f, calls[1])
-    f:add_done_callback(function(x) calls[#calls + 1] = "late" end)
+    f:add_done_callback(function() calls[#calls + 1] = "late" end)
     assert.equal(1, #calls)
     aio.sleep(0)
     assert.equal("late", calls[2])
@@ -537,7 +538,7 @@ describe("acceptance §3 unretrieved errors and the exception handler", function
     local t2 = aio.spawn(function() error("seen2") end)
     steps(2)
     assert.is_not_nil(t2:exception())
-    t, t2 = nil, nil
+    t, t2 = nil, nil -- luacheck: ignore 311 (dropped so that the tasks can be collected)
     collectgarbage()
     collectgarbage()
     steps(2)
@@ -741,7 +742,7 @@ describe("acceptance §4 timeout", function()
   it("raises TimeoutError from the block once delay has passed", async(function()
     local t0 = aio.time()
     local e = catch(function()
-      local t <close> = aio.timeout(0.02)
+      local _ <close> = aio.timeout(0.02)
       aio.sleep(10)
     end)
     is_err("TimeoutError", e)
@@ -752,7 +753,7 @@ describe("acceptance §4 timeout", function()
 
   it("does nothing when the block finishes in time", async(function()
     local function f()
-      local t <close> = aio.timeout(1)
+      local _ <close> = aio.timeout(1)
       aio.sleep(0)
       return "done"
     end
@@ -762,7 +763,7 @@ describe("acceptance §4 timeout", function()
 
   it("an outer cancellation inside a timeout block stays a CancelledError", async(function()
     local t = aio.spawn(function()
-      local tm <close> = aio.timeout(5)
+      local _ <close> = aio.timeout(5)
       aio.sleep(10)
     end)
     aio.sleep(0)

@@ -1,4 +1,5 @@
--- differential_core_spec.lua — behaviours of API.md §3–§5 checked against CPython asyncio:
+-- differential_core_spec.lua — task, future, composition and queue behaviours checked against
+-- CPython asyncio:
 -- each scenario was run on python3 asyncio (its output is quoted beside the spec); each
 -- spec failed before its fix and stays as its regression test.
 local aio = require "luaio"
@@ -99,7 +100,7 @@ describe("differential vs asyncio", function()
   it("a second cancel() does not replace the message of the first", async(function()
     local inner
     local t = aio.spawn(function()
-      local ok, e = pcall(aio.sleep, 1)
+      local _, e = pcall(aio.sleep, 1)
       inner = e
       error(e, 0)
     end)

@@ -1,4 +1,4 @@
--- differential_streams_spec.lua — streams behaviours (API.md §7) checked against CPython
+-- differential_streams_spec.lua — streams behaviours checked against CPython
 -- asyncio: the same scenario was run on python3 asyncio (3.11; the 3.12 code paths named
 -- below are the same). Each spec failed before its fix and stays as its regression test.
 -- Only 127.0.0.1 is used.
@@ -45,10 +45,10 @@ describe("differential: streams vs asyncio", function()
   -- 2. asyncio.start_server docs: "client_connected_cb ... can be a plain callable or a
   --    coroutine function; if it is a coroutine function, it will be automatically scheduled
   --    as a Task" (streams.py: `if coroutines.iscoroutine(res): loop.create_task(res)`).
-  --    aio.async(fn) is luaio's `async def` (API.md §1). luaio: calling it returns an unstarted
+  --    aio.async(fn) is luaio's `async def`. luaio: calling it returns an unstarted
   --    coroutine object that is dropped — the handler body never runs and the client reads "".
   it("runs an aio.async client_cb (a coroutine function in asyncio terms)", async(function()
-    local srv = aio.start_server(aio.async(function(r, w)
+    local srv = aio.start_server(aio.async(function(_, w)
       w:write("hello\n")
       w:close()
     end), "127.0.0.1", 0)
@@ -62,12 +62,13 @@ describe("differential: streams vs asyncio", function()
   -- 3. asyncio's _SelectorSocketTransport caches 'peername' / 'sockname' in its extra dict
   --    when the connection is made, so writer.get_extra_info("peername") still returns the
   --    address after writer.close() (python: ('127.0.0.1', port) after close and after
-  --    wait_closed) and after the peer reset the connection. API.md §7: get_extra_info
-  --    "peername"/"sockname" return host, port. luaio: nil once the writer is closing.
+  --    wait_closed) and after the peer reset the connection. luaio documents that
+  --    get_extra_info "peername"/"sockname" return host, port. luaio: nil once the writer is
+  --    closing.
   it("get_extra_info('peername'/'sockname') still answer after close()", async(function()
     local srv = aio.start_server(function(r) r:read() end, "127.0.0.1", 0)
     local port = port_of(srv)
-    local r, w = aio.open_connection("127.0.0.1", port)
+    local _, w = aio.open_connection("127.0.0.1", port)
     local shost, sport = w:get_extra_info("sockname")
     w:close()
     local h1, p1 = w:get_extra_info("peername")
@@ -108,7 +109,7 @@ describe("differential: streams vs asyncio", function()
   --    luaio: both raise RuntimeError "...: the writer is closed".
   it("write() / write_eof() after close() do not raise", async(function()
     local srv = aio.start_server(function(r) r:read() end, "127.0.0.1", 0)
-    local r, w = aio.open_connection("127.0.0.1", port_of(srv))
+    local _, w = aio.open_connection("127.0.0.1", port_of(srv))
     w:close()
     local ok1, e1 = pcall(w.write, w, "x")
     local ok2, e2 = pcall(w.write_eof, w)
@@ -125,7 +126,7 @@ describe("differential: streams vs asyncio", function()
   --    never notices.
   it("drain() after close() raises OSError", async(function()
     local srv = aio.start_server(function(r) r:read() end, "127.0.0.1", 0)
-    local r, w = aio.open_connection("127.0.0.1", port_of(srv))
+    local _, w = aio.open_connection("127.0.0.1", port_of(srv))
     w:close()
     w:wait_closed()
     local ok, e = pcall(w.drain, w)

@@ -170,7 +170,7 @@ describe("open_connection / start_server", function()
     -- cancels the second's task before it runs. Either way each client gets an answer or
     -- EOF, and wait_closed() returns (the cancelled connection was closed).
     local started, clients, cancelled = {}, {}, {}
-    local srv = aio.start_server(function(r, w)
+    local srv = aio.start_server(function(_, w)
       started[aio.current_task()] = true
       for _, t in ipairs(aio.all_tasks()) do
         if not started[t] and not clients[t] and t:cancel() then cancelled[#cancelled + 1] = t end

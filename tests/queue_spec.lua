@@ -1,4 +1,4 @@
--- queue_spec.lua — Queue, LifoQueue, PriorityQueue (API §5): ordering, bounds, task_done /
+-- queue_spec.lua — Queue, LifoQueue, PriorityQueue: ordering, bounds, task_done /
 -- join, shutdown, FIFO waiters, every cancellation race, bad input. The loop is stepped with
 -- aio.sleep(0) so every interleaving below is deterministic.
 local aio = require "luaio"

@@ -79,7 +79,7 @@ describe("aio.run", function()
   end))
 
   it("reports a failed task nobody awaited, with its name and traceback", function()
-    local rc, out, err = lua_script [[
+    local rc, out = lua_script [[
       aio.set_exception_handler(function(ctx)
         print(ctx.message, ctx.exception, ctx.task:get_name(), ctx.traceback ~= nil)
       end)
@@ -125,7 +125,7 @@ describe("aio.run", function()
   end)
 
   it("does not report errors that were retrieved", function()
-    local rc, out, err = lua_script [[
+    local rc, _, err = lua_script [[
       aio.run(function()
         local t = aio.spawn(function() error("seen") end)
         pcall(aio.await, t)
@@ -157,7 +157,7 @@ describe("the luaio binary", function()
   end)
 
   it("exits 1 and prints the error with a traceback on an uncaught error", function()
-    local rc, out, err = script [[
+    local rc, _, err = script [[
       local function inner() aio.sleep(0) error("top level failure") end
       inner()
     ]]
@@ -189,19 +189,19 @@ describe("the luaio binary", function()
     rc, out = proc.run { no_script = true, flags = { "-v" } }
     assert.equal(0, rc)
     assert.matches("^luaio", out)
-    rc, out = proc.run { no_script = true, flags = { "-l", "string", "-e", "print(string ~= nil)" } }
+    out = select(2, proc.run { no_script = true, flags = { "-l", "string", "-e", "print(string ~= nil)" } })
     assert.equal("true\n", out)
-    rc, out = proc.run { no_script = true, flags = { "-" }, stdin = "print('from stdin', ...)" }
+    out = select(2, proc.run { no_script = true, flags = { "-" }, stdin = "print('from stdin', ...)" })
     assert.equal("from stdin\n", out)
-    rc, out = proc.run { no_script = true, flags = { "-e", "require('luaio').sleep(0.001) print('ok')" } }
+    out = select(2, proc.run { no_script = true, flags = { "-e", "require('luaio').sleep(0.001) print('ok')" } })
     assert.equal("ok\n", out)
   end)
 
   it("warns like lua5.4: off by default, on with -W, with the Lua warning prefix", function()
-    local rc, out, err = proc.run { no_script = true, flags = { "-e", "warn('careful')" } }
+    local rc, _, err = proc.run { no_script = true, flags = { "-e", "warn('careful')" } }
     assert.equal(0, rc)
     assert.equal("", err)
-    rc, out, err = proc.run { no_script = true, flags = { "-W", "-e", "warn('a', 'b') warn('@off') warn('x') warn('@on') warn('c')" } }
+    rc, _, err = proc.run { no_script = true, flags = { "-W", "-e", "warn('a', 'b') warn('@off') warn('x') warn('@on') warn('c')" } }
     assert.equal(0, rc)
     assert.equal("Lua warning: ab\nLua warning: c\n", err)
   end)
@@ -232,7 +232,7 @@ describe("the luaio binary", function()
   end)
 
   it("SIGINT interrupts a main task that never suspends", function()
-    local rc, out = script [[
+    local rc = script [[
       local pid = io.open("/proc/self/stat"):read("n")
       io.popen("kill -INT " .. pid):close()
       while true do end
@@ -249,5 +249,94 @@ describe("the luaio binary", function()
     ]]
     assert.equal(0, rc)
     assert.equal("false\tCancelledError\n", out)
+  end)
+end)
+
+describe("luaio --help", function()
+  local function read(path)
+    local f = io.open(path, "rb")
+    if not f then return nil end
+    local s = f:read("a")
+    f:close()
+    return s
+  end
+
+  -- the options the usage text lists: "  -e stat   ...", "  --help    ...", "  -    ..."
+  local function options_of(usage)
+    local opts, seen = {}, {}
+    for opt in usage:gmatch("\n  (%-[%-%w]*)%s") do
+      if not seen[opt] then seen[opt] = true; opts[#opts + 1] = opt end
+    end
+    return opts
+  end
+
+  it("prints the usage to stdout and exits 0, naming every option", function()
+    local rc, out, err = proc.run { flags = { "--help" }, no_script = true }
+    assert.equal(0, rc)
+    assert.equal("", err)
+    assert.matches("^usage: luaio %[options%] %[script %[args%]%]\n", out)
+    assert.same({ "-e", "-i", "-l", "-v", "-E", "-W", "--help", "--", "-" }, options_of(out))
+    assert.matches("\n  %-l g=mod ", out)
+    assert.matches("REPL", out)
+  end)
+
+  it("acts at once: nothing runs, and options after it are not looked at", function()
+    local rc, out, err = proc.run { flags = { "-e", "print('ran')", "--help", "-Z" }, no_script = true }
+    assert.equal(0, rc)
+    assert.equal("", err)
+    assert.matches("^usage: ", out)
+    assert.falsy(out:find("ran", 1, true))
+  end)
+
+  it("is an ordinary script argument after the script or after --", function()
+    local rc, out = proc.run { code = "print(...)", args = { "--help" } }
+    assert.equal(0, rc)
+    assert.equal("--help\n", out)
+    local rc2, _, err = proc.run { flags = { "--", "--help" }, no_script = true }
+    assert.equal(1, rc2)
+    assert.matches("cannot open %-%-help", err)
+  end)
+
+  it("an unknown option exits 1 with the error and the same usage on stderr", function()
+    local _, help = proc.run { flags = { "--help" }, no_script = true }
+    for _, bad in ipairs { "-Z", "--helpme", "-h" } do
+      local rc, out, err = proc.run { flags = { bad }, no_script = true }
+      assert.equal(1, rc, bad)
+      assert.equal("", out, bad)
+      assert.equal("luaio: unrecognized option '" .. bad .. "'\n" .. help, err, bad)
+    end
+    local rc, out, err = proc.run { flags = { "-e" }, no_script = true }
+    assert.equal(1, rc)
+    assert.equal("", out)
+    assert.equal("luaio: '-e' needs argument\n" .. help, err)
+  end)
+
+  it("the man page docs/luaio.1 documents every option the usage lists", function()
+    local man = read("docs/luaio.1")
+    assert.is_string(man, "docs/luaio.1 is missing")
+    for _, section in ipairs { "NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "ENVIRONMENT",
+                               "EXIT STATUS", "SIGNALS", "FILES", "EXAMPLES", "SEE ALSO" } do
+      assert.truthy(man:find("\n.SH " .. section .. "\n", 1, true), "section " .. section)
+    end
+    local _, help = proc.run { flags = { "--help" }, no_script = true }
+    local opts = options_of(help)
+    assert.is_true(#opts >= 9)
+    for _, opt in ipairs(opts) do
+      -- an item of its own: `.B \-e` or `.BI \-e " stat"` (roff spells the dash \-)
+      local pat = "\n%.BI? " .. opt:gsub("%-", "\\%%-") .. "[ \n]"
+      assert.truthy(man:find(pat), "docs/luaio.1 does not document " .. opt)
+    end
+    for _, name in ipairs { "LUA_INIT", "LUA_PATH", "LUAIO_ALLOC", "SIGINT", "SIGUSR1",
+                            "SIGPIPE", "~/.luaio_history", "lua5.4" } do
+      assert.truthy(man:find(name, 1, true), "docs/luaio.1 does not mention " .. name)
+    end
+  end)
+
+  it("the man page renders without warnings (where groff is installed)", function()
+    if not os.execute("command -v groff >/dev/null 2>&1") then return end
+    local p = assert(io.popen("groff -man -ww -z docs/luaio.1 2>&1"))
+    local out = p:read("a")
+    p:close()
+    assert.equal("", out)
   end)
 end)

@@ -1,4 +1,4 @@
--- scheduler_spec.lua — aio.Scheduler and Job (API.md §8): the behaviours aiojobs' own
+-- scheduler_spec.lua — aio.Scheduler and Job: the behaviours aiojobs' own
 -- test-suite checks, bad input, and a cancellation storm that leaves nothing alive.
 local aio = require "luaio"
 local async = require "support.async"

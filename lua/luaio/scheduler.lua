@@ -1,5 +1,5 @@
 -- scheduler.lua — the job scheduler (aiojobs 1.x): Scheduler (concurrency limit, FIFO
--- pending queue with back-pressure, graceful close, shield) and Job. API.md §8.
+-- pending queue with back-pressure, graceful close, shield) and Job.
 local aio, priv = ...
 
 local ensure_future, in_task, check_opts =

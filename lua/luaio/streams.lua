@@ -1,4 +1,4 @@
--- streams.lua — the policy over net.c's mechanism (API §7): open_connection tries each
+-- streams.lua — the policy over net.c's mechanism: open_connection tries each
 -- resolved address in turn, start_server builds a Server over listening sockets and runs each
 -- connection's callback in its own task, reporting its failures; getaddrinfo; Unix sockets.
 local aio, priv = ...

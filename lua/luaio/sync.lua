@@ -1,4 +1,4 @@
--- sync.lua — synchronisation primitives (API §6): Lock, Event, Condition, Semaphore,
+-- sync.lua — synchronisation primitives: Lock, Event, Condition, Semaphore,
 -- BoundedSemaphore, Barrier, as asyncio 3.12/3.13 builds them: each waiter is a Future in a
 -- FIFO list, and the bookkeeping after a wait (granted, cancelled, or both) runs in the
 -- waiter's own task, so a cancelled waiter never keeps what it was granted nor blocks

@@ -1,4 +1,4 @@
-/* test_api_contract.c — an independent acceptance test of API.md §11 "Embedding (C)" and
+/* test_api_contract.c — an independent acceptance test of the embedding C API and
  * the contract written in src/luaio.h, written from the documentation only: opening (own
  * loop / host loop / require), spawning from C with arguments and reading results and
  * errors, luaio_task_* on Tasks and Futures, stepping with and without a budget, running to

@@ -29,7 +29,7 @@ local funcs = {}
 for k, v in pairs(aio) do if type(v) == "function" and not skip[k] then funcs[#funcs + 1] = { k, v } end end
 table.sort(funcs, function(a, b) return a[1] < b[1] end)
 local calls = 0
-for round = 1, tonumber(arg[1] or 3) do
+for _ = 1, tonumber(arg[1] or 3) do
   for _, f in ipairs(funcs) do
     for _ = 1, 6 do
       local args, n = {}, rand(4) - 1

@@ -5,7 +5,7 @@ local aio = require "luaio"
 return function(fn, limit)
   return function()
     aio.run(function()
-      local deadline <close> = aio.timeout(limit or 5)
+      local _ <close> = aio.timeout(limit or 5)
       return fn()
     end)
   end

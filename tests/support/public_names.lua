@@ -54,8 +54,8 @@ local function samples()
     local task = add(aio.spawn(function() end))
     local co = add(aio.async(function() end)())
     add(aio.call_soon(function() end))
-    do local t <close> = add(aio.timeout(1)) end
-    do local tg <close> = add(aio.TaskGroup()) end
+    do local _ <close> = add(aio.timeout(1)) end
+    do local _ <close> = add(aio.TaskGroup()) end
     add(aio.Queue()); add(aio.LifoQueue()); add(aio.PriorityQueue())
     local lock = add(aio.Lock())
     add(lock:acquire()):release()

@@ -1,0 +1,1177 @@
+---@meta
+-- types/luaio.lua — editor stubs for luaio (lua-language-server annotations).
+--
+-- Nothing here runs: the real module is `build/luaio.so` (or the one the `luaio` binary
+-- preloads). Point lua-language-server at this directory, e.g. in `.luarc.json`:
+--   { "workspace.library": ["types"] }
+-- and `local aio = require "luaio"` gets completion, signatures and type checks.
+--
+-- Functions marked `---@async` suspend the calling task: they must be called from inside a
+-- task (see `aio.run`, `aio.spawn`) and raise outside one. The objects they return (tasks,
+-- queues, streams, ...) are the classes declared below.
+-- luacheck: ignore
+
+---@class luaio
+local aio = {}
+
+-- ---------------------------------------------------------------------------------------
+-- Shared aliases
+-- ---------------------------------------------------------------------------------------
+
+--- Anything `aio.await` accepts: a Future, a Task (a kind of Future) or a coroutine object.
+---@alias luaio.Awaitable Future|Coroutine
+
+--- What the composition functions accept: an awaitable, or a function that is started as a
+--- new task (called with no arguments).
+---@alias luaio.AwaitableOrFunction Future|Coroutine|async fun(): ...
+
+--- An address family.
+---@alias luaio.Family "inet"|"inet6"
+
+--- A port: an integer 0–65535 or a string of digits.
+---@alias luaio.Port integer|string
+
+--- When `aio.wait` returns.
+---@alias luaio.ReturnWhen "ALL_COMPLETED"|"FIRST_COMPLETED"|"FIRST_EXCEPTION"
+
+-- ---------------------------------------------------------------------------------------
+-- Option tables and other plain tables
+-- ---------------------------------------------------------------------------------------
+
+--- Options of `aio.open_connection`. An unknown key is an argument error.
+---@class luaio.ConnectionOpts
+--- The reader's buffer limit in bytes (default 65536).
+---@field limit? integer
+--- Only addresses of this family.
+---@field family? luaio.Family
+
+--- Options of `aio.start_server`. An unknown key is an argument error.
+---@class luaio.ServerOpts
+--- Each connection reader's buffer limit in bytes (default 65536).
+---@field limit? integer
+--- The listen backlog (default 100).
+---@field backlog? integer
+--- SO_REUSEADDR (always on, as asyncio's default on POSIX).
+---@field reuse_address? boolean
+--- SO_REUSEPORT: several processes may serve one port.
+---@field reuse_port? boolean
+--- Only listen on addresses of this family.
+---@field family? luaio.Family
+
+--- Options of `aio.open_unix_connection`.
+---@class luaio.UnixConnectionOpts
+--- The reader's buffer limit in bytes (default 65536).
+---@field limit? integer
+
+--- Options of `aio.start_unix_server`.
+---@class luaio.UnixServerOpts
+--- Each connection reader's buffer limit in bytes (default 65536).
+---@field limit? integer
+--- The listen backlog (default 100).
+---@field backlog? integer
+
+--- Options of `aio.getaddrinfo`.
+---@class luaio.GetaddrinfoOpts
+--- Only addresses of this family.
+---@field family? luaio.Family
+
+--- One entry of the list `aio.getaddrinfo` returns.
+---@class luaio.AddrInfo
+--- The address family.
+---@field family luaio.Family
+--- The numeric address.
+---@field addr string
+--- The port.
+---@field port integer
+
+--- Options of `aio.StreamReader`.
+---@class luaio.StreamReaderOpts
+--- The buffer limit in bytes (default 65536).
+---@field limit? integer
+
+--- Options of `aio.gather` (list form).
+---@class luaio.GatherOpts
+--- Put each failure's error value (a `CancelledError` for a cancelled child) in its slot
+--- instead of raising.
+---@field return_exceptions? boolean
+
+--- The list `aio.gather` returns: the first result of each awaitable, in argument order.
+---@class luaio.GatherResult
+--- How many awaitables were gathered (slots may hold nil).
+---@field n integer
+---@field [integer] any
+
+--- Options of `aio.wait`.
+---@class luaio.WaitOpts
+--- Seconds to wait at most (nil: no limit); on timeout `wait` returns what is done so far.
+---@field timeout? number
+--- When to return (default "ALL_COMPLETED").
+---@field return_when? luaio.ReturnWhen
+
+--- Options of `aio.Scheduler` / `aio.create_scheduler`. An unknown key is an argument error.
+---@class luaio.SchedulerOpts
+--- Jobs active at once: a positive integer (default 100), or `false` / `math.huge` for no limit.
+---@field limit? number|false
+--- Jobs waiting to start: an integer (default 10000); `0`, `false` or `math.huge`: unlimited.
+---@field pending_limit? number|false
+--- Seconds `close()` gives a cancelled job to finish (default 0.1).
+---@field close_timeout? number
+--- Default timeout of `wait_and_close()` and of the `<close>` exit (default 60).
+---@field wait_timeout? number
+--- Receives errors nobody retrieved and jobs that would not close.
+---@field exception_handler? fun(sched: Scheduler, ctx: luaio.ExceptionContext)
+
+--- The context table an exception handler receives (`aio.set_exception_handler`,
+--- `luaio.SchedulerOpts.exception_handler`); which fields are set depends on the report.
+---@class luaio.ExceptionContext
+--- What happened, e.g. "Task exception was never retrieved".
+---@field message string
+--- The error value.
+---@field exception? any
+--- Where it happened.
+---@field traceback? string
+--- The task that failed.
+---@field task? Task
+--- The future that failed.
+---@field future? Future
+--- The callback that failed.
+---@field handle? Handle
+--- The scheduler job concerned.
+---@field job? Job
+--- The connection whose `client_cb` failed.
+---@field writer? StreamWriter
+
+--- A file to write to: an `io` file or any object with a `write` method.
+---@alias luaio.Writable file*|{ write: fun(self: any, s: string): any }
+
+-- ---------------------------------------------------------------------------------------
+-- Errors
+-- ---------------------------------------------------------------------------------------
+
+--- An error raised by luaio: a table whose metatable is its class (`aio.<name>`);
+--- `tostring(err)` gives `"<name>: <message>"`.
+---@class Error
+--- The class name: "CancelledError", "TimeoutError", "OSError", ...
+---@field name string
+--- The message ("" when none was given).
+---@field message string
+--- Where a deadlocked `aio.run`'s main task was stuck (RuntimeError).
+---@field traceback? string
+
+--- An operating-system or network failure.
+---@class OSError: Error
+--- libuv's name for the error: "ECONNREFUSED", "EADDRINUSE", "EPIPE", ...
+---@field code string
+
+--- Raised by `StreamReader:readexactly` (and `readuntil` at EOF) when the stream ends early.
+---@class IncompleteReadError: Error
+--- The bytes read before EOF (consumed).
+---@field partial string
+--- The count asked for (nil for `readuntil`).
+---@field expected? integer
+
+--- Raised by `StreamReader:readuntil` / `readline` when the separator is not within the limit.
+---@class LimitOverrunError: Error
+--- Bytes looked at before the limit was reached.
+---@field consumed integer
+
+--- Raised when a `TaskGroup` block ends with failed children.
+---@class ExceptionGroup: Error
+--- The children's errors in the order they happened, then the block's own.
+---@field errors any[]
+
+--- An error class, such as `aio.TimeoutError`: `aio.TimeoutError("msg")` builds an error;
+--- `getmetatable(err) == aio.TimeoutError` tests for one.
+---@class luaio.ErrorClass
+--- The class's name, which its errors carry in `name`.
+---@field name string
+--- The same as `name`.
+---@field __name string
+---@overload fun(message?: string, fields?: table): Error
+
+--- The class `aio.OSError`.
+---@class luaio.OSErrorClass: luaio.ErrorClass
+---@overload fun(message?: string, fields?: { code?: string }): OSError
+
+--- The class `aio.IncompleteReadError`.
+---@class luaio.IncompleteReadErrorClass: luaio.ErrorClass
+---@overload fun(message?: string, fields?: { partial?: string, expected?: integer }): IncompleteReadError
+
+--- The class `aio.LimitOverrunError`.
+---@class luaio.LimitOverrunErrorClass: luaio.ErrorClass
+---@overload fun(message?: string, fields?: { consumed?: integer }): LimitOverrunError
+
+--- The class `aio.ExceptionGroup`.
+---@class luaio.ExceptionGroupClass: luaio.ErrorClass
+---@overload fun(message?: string, fields?: { errors?: any[] }): ExceptionGroup
+
+--- A task (or future) was cancelled; `aio.pcall` never catches it.
+---@type luaio.ErrorClass
+aio.CancelledError = {}
+
+--- An operation ran out of time (`aio.wait_for`, `aio.timeout`, `Job:wait`, ...).
+---@type luaio.ErrorClass
+aio.TimeoutError = {}
+
+--- A future's result asked for before it is done, or set twice.
+---@type luaio.ErrorClass
+aio.InvalidStateError = {}
+
+--- `Queue:get_nowait` on an empty queue.
+---@type luaio.ErrorClass
+aio.QueueEmpty = {}
+
+--- `Queue:put_nowait` on a full queue.
+---@type luaio.ErrorClass
+aio.QueueFull = {}
+
+--- A queue was shut down (`Queue:shutdown`).
+---@type luaio.ErrorClass
+aio.QueueShutDown = {}
+
+--- A stream ended before the expected bytes arrived.
+---@type luaio.IncompleteReadErrorClass
+aio.IncompleteReadError = {}
+
+--- A separator was not found within the reader's limit.
+---@type luaio.LimitOverrunErrorClass
+aio.LimitOverrunError = {}
+
+--- A `Barrier` was aborted or reset while a party waited.
+---@type luaio.ErrorClass
+aio.BrokenBarrierError = {}
+
+--- The failures of a `TaskGroup`'s children.
+---@type luaio.ExceptionGroupClass
+aio.ExceptionGroup = {}
+
+--- Misuse, wherever asyncio or aiojobs raise RuntimeError (releasing an unlocked Lock, ...).
+---@type luaio.ErrorClass
+aio.RuntimeError = {}
+
+--- An invalid value, wherever asyncio raises ValueError (`Semaphore(-1)`, ...).
+---@type luaio.ErrorClass
+aio.ValueError = {}
+
+--- An operating-system or network failure; `code` is libuv's error name.
+---@type luaio.OSErrorClass
+aio.OSError = {}
+
+-- ---------------------------------------------------------------------------------------
+-- Module values
+-- ---------------------------------------------------------------------------------------
+
+--- The library version string.
+---@type string
+aio.VERSION = "0.1.0"
+
+-- ---------------------------------------------------------------------------------------
+-- Running
+-- ---------------------------------------------------------------------------------------
+
+--- Runs `main` (a function called with `...`, or a coroutine object) as the main task until it
+--- finishes, then cancels and drains every task still alive; returns `main`'s results or
+--- re-raises its error. Inside a running task it awaits `main` in place. A main task stuck on
+--- something nothing can complete raises RuntimeError ("deadlock: ...").
+---@param main (async fun(...): ...)|Coroutine
+---@param ... any arguments for `main` (a function)
+---@return any ...
+function aio.run(main, ...) end
+
+--- `pcall` that never catches `CancelledError` (it re-raises it).
+---@param f async fun(...): ...
+---@param ... any
+---@return boolean ok
+---@return any ...
+function aio.pcall(f, ...) end
+
+-- ---------------------------------------------------------------------------------------
+-- Tasks, futures, coroutine objects
+-- ---------------------------------------------------------------------------------------
+
+--- Returns an async function: calling it returns a coroutine object that has not started.
+---@param fn async fun(...): ...
+---@return AsyncFunction
+function aio.async(fn) end
+
+--- True for coroutine objects made by an `aio.async` function.
+---@param v any
+---@return boolean
+function aio.iscoroutine(v) end
+
+--- Suspends until `aw` finishes and returns all its results, or re-raises its error. A
+--- coroutine object runs inside the current task.
+---@async
+---@param aw luaio.Awaitable
+---@return any ...
+function aio.await(aw) end
+
+--- Schedules a coroutine object as a new Task; it starts on a later loop iteration.
+---@param coro Coroutine
+---@param name? string the task's name
+---@return Task
+function aio.create_task(coro, name) end
+
+--- Schedules `fn(...)` as a new Task; it starts on a later loop iteration.
+---@param fn async fun(...): ...
+---@param ... any arguments for `fn`
+---@return Task
+function aio.spawn(fn, ...) end
+
+--- Suspends for `seconds` (0: let every other ready task run once); returns the extra arguments.
+---@async
+---@param seconds number
+---@param ... any
+---@return any ...
+function aio.sleep(seconds, ...) end
+
+--- The running task, or nil outside a task.
+---@return Task?
+function aio.current_task() end
+
+--- A list of the live tasks.
+---@return Task[]
+function aio.all_tasks() end
+
+--- Writes every live task as a tree (name, state, what it waits on, suspended stack).
+---@param file? luaio.Writable default `io.stderr`
+function aio.dump_tasks(file) end
+
+--- A new pending Future.
+---@return Future
+function aio.Future() end
+
+--- The loop's monotonic clock, in seconds.
+---@return number
+function aio.time() end
+
+--- Schedules `fn(...)` as a plain callback on the next loop iteration.
+---@param fn fun(...)
+---@param ... any
+---@return Handle
+function aio.call_soon(fn, ...) end
+
+--- Schedules `fn(...)` as a plain callback after `delay` seconds.
+---@param delay number
+---@param fn fun(...)
+---@param ... any
+---@return Handle
+function aio.call_later(delay, fn, ...) end
+
+--- Schedules `fn(...)` as a plain callback at `when` on `aio.time()`'s clock.
+---@param when number
+---@param fn fun(...)
+---@param ... any
+---@return Handle
+function aio.call_at(when, fn, ...) end
+
+--- Sets the handler every unretrieved error, failed callback and failed done-callback goes
+--- to; nil restores the default (print to stderr).
+---@param handler? fun(ctx: luaio.ExceptionContext)
+function aio.set_exception_handler(handler) end
+
+--- The handler set by `aio.set_exception_handler`, or nil while the default is in place.
+---@return fun(ctx: luaio.ExceptionContext)?
+function aio.get_exception_handler() end
+
+--- Sends a context table to the exception handler (or the default printer).
+---@param ctx luaio.ExceptionContext
+function aio.call_exception_handler(ctx) end
+
+-- ---------------------------------------------------------------------------------------
+-- Composition
+-- ---------------------------------------------------------------------------------------
+
+--- Runs the awaitables concurrently (functions and coroutine objects become tasks) and returns
+--- their first results in argument order; the first error is re-raised (the others keep
+--- running). Cancelling the gather cancels its children.
+---@async
+---@param ... luaio.AwaitableOrFunction
+---@return luaio.GatherResult
+---@overload async fun(list: luaio.AwaitableOrFunction[], opts?: luaio.GatherOpts): luaio.GatherResult
+function aio.gather(...) end
+
+--- Waits for the awaitables of `list` (not empty) as `opts.return_when` says; returns the
+--- finished and the unfinished ones.
+---@async
+---@param list luaio.AwaitableOrFunction[]
+---@param opts? luaio.WaitOpts
+---@return Future[] done
+---@return Future[] pending
+function aio.wait(list, opts) end
+
+--- The results of `aw`, or, after `timeout` seconds, cancels it and raises TimeoutError.
+---@async
+---@param aw luaio.AwaitableOrFunction
+---@param timeout? number nil: no limit
+---@return any ...
+function aio.wait_for(aw, timeout) end
+
+--- An iterator for a generic `for` yielding each awaitable's future as it finishes; after
+--- `timeout` seconds the iterator raises TimeoutError.
+---@param list luaio.AwaitableOrFunction[]
+---@param timeout? number
+---@return async fun(): Future?
+function aio.as_completed(list, timeout) end
+
+--- Waits for `aw` and returns its results; cancelling the caller does not cancel `aw`.
+---@async
+---@param aw luaio.AwaitableOrFunction
+---@return any ...
+function aio.shield(aw) end
+
+--- A to-be-closed timeout for the current task: `local t <close> = aio.timeout(1)`; a block
+--- still running after `delay` seconds is cancelled and raises TimeoutError.
+---@param delay? number nil: never (until `reschedule`)
+---@return Timeout
+function aio.timeout(delay) end
+
+--- `aio.timeout` with an absolute deadline on `aio.time()`'s clock.
+---@param when? number nil: never (until `reschedule`)
+---@return Timeout
+function aio.timeout_at(when) end
+
+--- Structured concurrency: `local tg <close> = aio.TaskGroup()`; leaving the block waits for
+--- every child; failures are raised together as an ExceptionGroup.
+---@return TaskGroup
+function aio.TaskGroup() end
+
+-- ---------------------------------------------------------------------------------------
+-- Queues
+-- ---------------------------------------------------------------------------------------
+
+--- A FIFO queue; `maxsize` 0, negative or absent: unbounded.
+---@param maxsize? integer
+---@return Queue
+function aio.Queue(maxsize) end
+
+--- A LIFO queue (a stack); `maxsize` 0, negative or absent: unbounded.
+---@param maxsize? integer
+---@return LifoQueue
+function aio.LifoQueue(maxsize) end
+
+--- A priority queue: smallest first by `<` or by `less(a, b)`; FIFO among equal items.
+---@param maxsize? integer 0, negative or absent: unbounded
+---@param less? fun(a: any, b: any): boolean must not suspend
+---@return PriorityQueue
+---@overload fun(less: fun(a: any, b: any): boolean): PriorityQueue
+function aio.PriorityQueue(maxsize, less) end
+
+-- ---------------------------------------------------------------------------------------
+-- Synchronisation
+-- ---------------------------------------------------------------------------------------
+
+--- A new unlocked Lock.
+---@return Lock
+function aio.Lock() end
+
+--- A new Event, not set.
+---@return Event
+function aio.Event() end
+
+--- A new Condition over `lock` (default: a new Lock).
+---@param lock? Lock
+---@return Condition
+function aio.Condition(lock) end
+
+--- A new Semaphore with `value` permits (default 1; a negative value raises ValueError).
+---@param value? integer
+---@return Semaphore
+function aio.Semaphore(value) end
+
+--- A Semaphore that raises ValueError when released above its initial value (default 1).
+---@param value? integer
+---@return BoundedSemaphore
+function aio.BoundedSemaphore(value) end
+
+--- A Barrier for `parties` tasks (at least 1).
+---@param parties integer
+---@return Barrier
+function aio.Barrier(parties) end
+
+-- ---------------------------------------------------------------------------------------
+-- Streams and networking
+-- ---------------------------------------------------------------------------------------
+
+--- Opens a TCP connection (IPv4 or IPv6; names resolved asynchronously, each address tried).
+---@async
+---@param host string
+---@param port luaio.Port
+---@param opts? luaio.ConnectionOpts
+---@return StreamReader reader
+---@return StreamWriter writer
+function aio.open_connection(host, port, opts) end
+
+--- Starts a TCP server, listening when it returns; each connection runs
+--- `client_cb(reader, writer)` as a new task.
+---@param client_cb (async fun(reader: StreamReader, writer: StreamWriter))|AsyncFunction
+---@param host? string nil: every interface
+---@param port? luaio.Port 0 or nil: a free port
+---@param opts? luaio.ServerOpts
+---@return Server
+function aio.start_server(client_cb, host, port, opts) end
+
+--- Opens a Unix domain socket connection.
+---@async
+---@param path string
+---@param opts? luaio.UnixConnectionOpts
+---@return StreamReader reader
+---@return StreamWriter writer
+function aio.open_unix_connection(path, opts) end
+
+--- Starts a Unix domain socket server (a socket file left at `path` is replaced).
+---@param client_cb (async fun(reader: StreamReader, writer: StreamWriter))|AsyncFunction
+---@param path string
+---@param opts? luaio.UnixServerOpts
+---@return Server
+function aio.start_unix_server(client_cb, path, opts) end
+
+--- Resolves `host` asynchronously (numeric addresses at once); stream sockets only.
+---@async
+---@param host? string nil: the loopback addresses
+---@param port? luaio.Port default 0
+---@param opts? luaio.GetaddrinfoOpts
+---@return luaio.AddrInfo[]
+function aio.getaddrinfo(host, port, opts) end
+
+--- A reader with no socket, fed by hand with `feed_data` / `feed_eof`.
+---@param opts? luaio.StreamReaderOpts
+---@return StreamReader
+function aio.StreamReader(opts) end
+
+-- ---------------------------------------------------------------------------------------
+-- Job scheduler
+-- ---------------------------------------------------------------------------------------
+
+--- A job scheduler (aiojobs); `local s <close> = aio.Scheduler{...}` waits for its jobs at
+--- the end of the block.
+---@param opts? luaio.SchedulerOpts
+---@return Scheduler
+function aio.Scheduler(opts) end
+
+--- The same as `aio.Scheduler`.
+---@param opts? luaio.SchedulerOpts
+---@return Scheduler
+function aio.create_scheduler(opts) end
+
+-- ---------------------------------------------------------------------------------------
+-- Future and Task
+-- ---------------------------------------------------------------------------------------
+
+--- A result that is not there yet. Tasks are Futures too.
+---@class Future
+local Future = {}
+
+--- True once the future has a result, an error, or was cancelled.
+---@return boolean
+function Future:done() end
+
+--- True if the future was cancelled.
+---@return boolean
+function Future:cancelled() end
+
+--- All the results; raises the error if it failed, CancelledError if cancelled,
+--- InvalidStateError if not done.
+---@return any ...
+function Future:result() end
+
+--- The error value, or nil if it succeeded; raises CancelledError if cancelled,
+--- InvalidStateError if not done.
+---@return any err
+function Future:exception() end
+
+--- Completes the future with these results (on a Task: RuntimeError).
+---@param ... any
+function Future:set_result(...) end
+
+--- Completes the future with an error value (not nil; on a Task: RuntimeError).
+---@param err any
+function Future:set_exception(err) end
+
+--- Requests cancellation; returns true if the request was accepted (not done yet).
+---@param msg? string the CancelledError's message
+---@return boolean
+function Future:cancel(msg) end
+
+--- Calls `fn(fut)` through the loop once the future is done (never synchronously).
+---@param fn fun(fut: Future)
+function Future:add_done_callback(fn) end
+
+--- Removes every registration of `fn`; returns how many were removed.
+---@param fn fun(fut: Future)
+---@return integer
+function Future:remove_done_callback(fn) end
+
+--- Suspends until the future is done and returns all its results (or re-raises its error).
+---@async
+---@return any ...
+function Future:await() end
+
+--- A Future that runs one coroutine (`aio.spawn`, `aio.create_task`).
+---@class Task: Future
+local Task = {}
+
+--- The task's name ("Task-<n>" unless set).
+---@return string
+function Task:get_name() end
+
+--- Sets the task's name (converted with `tostring`).
+---@param name any
+function Task:set_name(name) end
+
+--- The number of pending cancellation requests.
+---@return integer
+function Task:cancelling() end
+
+--- Decrements the count of cancellation requests; returns the remaining count.
+---@return integer
+function Task:uncancel() end
+
+--- The task's current stack, or the failure's traceback once it failed ("" if none).
+---@return string
+function Task:traceback() end
+
+--- Calls `fn(task)` through the loop once the task is done (never synchronously).
+---@param fn fun(task: Task)
+function Task:add_done_callback(fn) end
+
+--- Removes every registration of `fn`; returns how many were removed.
+---@param fn fun(task: Task)
+---@return integer
+function Task:remove_done_callback(fn) end
+
+--- A coroutine object: what an async function returns; it has not started. Await it
+--- (`aio.await(c)`, `c:await()`) or schedule it (`aio.create_task(c)`); it runs once.
+---@class Coroutine
+local Coroutine = {}
+
+--- Runs the coroutine object inside the current task and returns its results.
+---@async
+---@return any ...
+function Coroutine:await() end
+
+--- What `aio.async(fn)` returns: calling it returns an unstarted coroutine object.
+---@class AsyncFunction
+---@overload fun(...: any): Coroutine
+
+--- A scheduled callback (`aio.call_soon`, `aio.call_later`, `aio.call_at`).
+---@class Handle
+local Handle = {}
+
+--- Cancels the callback if it has not run yet.
+function Handle:cancel() end
+
+--- True if the callback was cancelled.
+---@return boolean
+function Handle:cancelled() end
+
+--- When the callback is due on `aio.time()`'s clock (nil for `call_soon`).
+---@return number?
+function Handle:when() end
+
+-- ---------------------------------------------------------------------------------------
+-- Timeout and TaskGroup
+-- ---------------------------------------------------------------------------------------
+
+--- A to-be-closed timeout (`aio.timeout`, `aio.timeout_at`).
+---@class Timeout
+local Timeout = {}
+
+--- The deadline on `aio.time()`'s clock, or nil if none.
+---@return number?
+function Timeout:when() end
+
+--- Moves the deadline (nil disarms it); RuntimeError once the block has ended or expired.
+---@param when? number
+function Timeout:reschedule(when) end
+
+--- True once the deadline has passed and the block was cancelled.
+---@return boolean
+function Timeout:expired() end
+
+--- Structured concurrency (`aio.TaskGroup`), a to-be-closed value.
+---@class TaskGroup
+local TaskGroup = {}
+
+--- Starts `fn(...)` as a child task of the group.
+---@param fn async fun(...): ...
+---@param ... any
+---@return Task
+function TaskGroup:spawn(fn, ...) end
+
+--- Schedules a coroutine object as a child task of the group.
+---@param coro Coroutine
+---@param name? string
+---@return Task
+function TaskGroup:create_task(coro, name) end
+
+-- ---------------------------------------------------------------------------------------
+-- Queues
+-- ---------------------------------------------------------------------------------------
+
+--- A FIFO queue (`aio.Queue`); `nil` is not a valid item.
+---@class Queue
+--- The bound (0 or negative: unbounded); read only.
+---@field maxsize integer
+local Queue = {}
+
+--- Puts an item, suspending while the queue is full; raises QueueShutDown after `shutdown`.
+---@async
+---@param item any not nil
+function Queue:put(item) end
+
+--- Removes and returns an item, suspending while the queue is empty; raises QueueShutDown
+--- once shut down and drained.
+---@async
+---@return any item
+function Queue:get() end
+
+--- Puts an item without waiting; raises QueueFull or QueueShutDown.
+---@param item any not nil
+function Queue:put_nowait(item) end
+
+--- Removes and returns an item without waiting; raises QueueEmpty or QueueShutDown.
+---@return any item
+function Queue:get_nowait() end
+
+--- Marks one item taken from the queue as processed (ValueError if called too often).
+function Queue:task_done() end
+
+--- Suspends until every item put has been marked done by `task_done`.
+---@async
+function Queue:join() end
+
+--- Shuts the queue down: `put` raises QueueShutDown, `get` does once drained; `immediate`
+--- drops the queued items.
+---@param immediate? boolean
+function Queue:shutdown(immediate) end
+
+--- The number of items in the queue.
+---@return integer
+function Queue:qsize() end
+
+--- True if the queue holds no item.
+---@return boolean
+function Queue:empty() end
+
+--- True if `put_nowait` would raise QueueFull.
+---@return boolean
+function Queue:full() end
+
+--- True after `shutdown()`.
+---@return boolean
+function Queue:is_shutdown() end
+
+--- A LIFO queue (`aio.LifoQueue`): the last item put is the first got.
+---@class LifoQueue: Queue
+
+--- A priority queue (`aio.PriorityQueue`): the smallest item is got first.
+---@class PriorityQueue: Queue
+
+-- ---------------------------------------------------------------------------------------
+-- Synchronisation
+-- ---------------------------------------------------------------------------------------
+
+--- What `acquire()` returns: a to-be-closed value that releases at scope exit
+--- (`local _ <close> = lock:acquire()`), unless released already.
+---@class Guard
+local Guard = {}
+
+--- Releases now (RuntimeError if this guard was released already).
+function Guard:release() end
+
+--- True once the guard has been released.
+---@return boolean
+function Guard:released() end
+
+--- A mutual-exclusion lock (`aio.Lock`); waiters are served FIFO.
+---@class Lock
+local Lock = {}
+
+--- Suspends until the lock is acquired; returns a to-be-closed guard.
+---@async
+---@return Guard
+function Lock:acquire() end
+
+--- Releases the lock (RuntimeError if it is not locked).
+function Lock:release() end
+
+--- True if the lock is held.
+---@return boolean
+function Lock:locked() end
+
+--- An event flag (`aio.Event`).
+---@class Event
+local Event = {}
+
+--- Sets the flag and wakes every waiter.
+function Event:set() end
+
+--- Clears the flag.
+function Event:clear() end
+
+--- True if the flag is set.
+---@return boolean
+function Event:is_set() end
+
+--- Suspends until the flag is set; returns true.
+---@async
+---@return true
+function Event:wait() end
+
+--- A condition variable (`aio.Condition`).
+---@class Condition
+local Condition = {}
+
+--- Suspends until the underlying lock is acquired; returns a to-be-closed guard.
+---@async
+---@return Guard
+function Condition:acquire() end
+
+--- Releases the underlying lock (RuntimeError if it is not locked).
+function Condition:release() end
+
+--- True if the underlying lock is held.
+---@return boolean
+function Condition:locked() end
+
+--- Releases the lock, suspends until notified, takes the lock again; returns true.
+---@async
+---@return true
+function Condition:wait() end
+
+--- Waits until `pred()` is truthy and returns its value (the lock must be held).
+---@async
+---@param pred fun(): any
+---@return any
+function Condition:wait_for(pred) end
+
+--- Wakes up to `n` waiters (default 1; the lock must be held).
+---@param n? integer
+function Condition:notify(n) end
+
+--- Wakes every waiter (the lock must be held).
+function Condition:notify_all() end
+
+--- A counting semaphore (`aio.Semaphore`).
+---@class Semaphore
+local Semaphore = {}
+
+--- Suspends until a permit is available; returns a to-be-closed guard.
+---@async
+---@return Guard
+function Semaphore:acquire() end
+
+--- Gives a permit back (a BoundedSemaphore raises ValueError above its initial value).
+function Semaphore:release() end
+
+--- True if `acquire()` would have to wait.
+---@return boolean
+function Semaphore:locked() end
+
+--- A semaphore that cannot be released above its initial value (`aio.BoundedSemaphore`).
+---@class BoundedSemaphore: Semaphore
+
+--- A barrier for a fixed number of tasks (`aio.Barrier`).
+---@class Barrier
+--- The number of tasks that must wait together; read only.
+---@field parties integer
+local Barrier = {}
+
+--- Suspends until `parties` tasks wait; returns an index from 0 to `parties - 1`, distinct
+--- for each party; raises BrokenBarrierError if the barrier is aborted or reset meanwhile.
+---@async
+---@return integer
+function Barrier:wait() end
+
+--- Returns the barrier to its empty state; waiting tasks get BrokenBarrierError.
+function Barrier:reset() end
+
+--- Breaks the barrier: current and future `wait()` calls raise BrokenBarrierError.
+function Barrier:abort() end
+
+--- The number of tasks waiting now.
+---@return integer
+function Barrier:n_waiting() end
+
+--- True if the barrier is broken.
+---@return boolean
+function Barrier:broken() end
+
+-- ---------------------------------------------------------------------------------------
+-- Streams
+-- ---------------------------------------------------------------------------------------
+
+--- The reading side of a connection. Only one task may wait on a reader at a time.
+---@class StreamReader
+local StreamReader = {}
+
+--- Up to `n` bytes as soon as any are buffered; `n` absent or -1: everything until EOF;
+--- "" at EOF.
+---@async
+---@param n? integer
+---@return string
+function StreamReader:read(n) end
+
+--- A line including its "\n"; at EOF the partial last line, then "". A line longer than the
+--- limit raises LimitOverrunError (and is dropped).
+---@async
+---@return string
+function StreamReader:readline() end
+
+--- Exactly `n` bytes, or IncompleteReadError (with `partial` and `expected`) at EOF.
+---@async
+---@param n integer
+---@return string
+function StreamReader:readexactly(n) end
+
+--- Data up to and including `sep` (default "\n"); LimitOverrunError (with `consumed`) when
+--- it is not within the limit, IncompleteReadError (with `partial`) at EOF.
+---@async
+---@param sep? string
+---@return string
+function StreamReader:readuntil(sep) end
+
+--- An iterator for a generic `for`, yielding each line without its "\n" or "\r\n".
+---@return async fun(): string?
+function StreamReader:lines() end
+
+--- True once EOF was seen and the buffer is empty.
+---@return boolean
+function StreamReader:at_eof() end
+
+--- The connection's error as an OSError, or nil.
+---@return OSError?
+function StreamReader:exception() end
+
+--- Bytes in the buffer.
+---@return integer
+function StreamReader:buffered() end
+
+--- Appends data to the buffer, as a transport does (RuntimeError after `feed_eof`).
+---@param data string
+function StreamReader:feed_data(data) end
+
+--- Marks the end of the stream.
+function StreamReader:feed_eof() end
+
+--- The writing side of a connection; a to-be-closed value (`<close>` closes it).
+---@class StreamWriter
+local StreamWriter = {}
+
+--- Writes (buffers) the data; never suspends. Raises OSError if the connection has failed;
+--- after `close()` the data is dropped.
+---@param data string
+function StreamWriter:write(data) end
+
+--- Writes each string of the list.
+---@param list string[]
+function StreamWriter:writelines(list) end
+
+--- Suspends while the write buffer is above the high-water mark; raises the connection's
+--- OSError if it broke.
+---@async
+function StreamWriter:drain() end
+
+--- Closes the connection after flushing what is buffered (idempotent).
+function StreamWriter:close() end
+
+--- Suspends until the connection is closed.
+---@async
+function StreamWriter:wait_closed() end
+
+--- True once the writer is closing or closed.
+---@return boolean
+function StreamWriter:is_closing() end
+
+--- True: the sending side can be shut down with `write_eof`.
+---@return boolean
+function StreamWriter:can_write_eof() end
+
+--- Shuts the sending side down once the buffered data is written.
+function StreamWriter:write_eof() end
+
+--- Connection information: "peername" / "sockname" return `host, port` (a path for Unix
+--- sockets), "socket" the file descriptor; an unknown name returns `default`.
+---@param name "peername"|"sockname"|"socket"|string
+---@param default? any
+---@return any info
+---@return integer? port
+---@overload fun(self: StreamWriter, name: "peername"|"sockname", default?: any): string?, integer?
+---@overload fun(self: StreamWriter, name: "socket", default?: any): integer?
+function StreamWriter:get_extra_info(name, default) end
+
+--- Sets the high- and low-water marks `drain()` uses (default high 64 KiB, low high / 4).
+---@param high? integer
+---@param low? integer
+function StreamWriter:set_write_buffer_limits(high, low) end
+
+--- The low- and high-water marks.
+---@return integer low
+---@return integer high
+function StreamWriter:get_write_buffer_limits() end
+
+--- The number of bytes queued for writing.
+---@return integer
+function StreamWriter:get_write_buffer_size() end
+
+--- A server (`aio.start_server`, `aio.start_unix_server`); a to-be-closed value (`<close>`
+--- closes it and waits for its connections).
+---@class Server
+--- The listening sockets (empty once closed).
+---@field sockets ServerSocket[]
+local Server = {}
+
+--- Stops listening; open connections carry on.
+function Server:close() end
+
+--- Suspends until the server is closed and every connection it accepted has closed.
+---@async
+function Server:wait_closed() end
+
+--- Suspends until the server is closed, then raises CancelledError; never returns normally.
+---@async
+function Server:serve_forever() end
+
+--- Does nothing: a server listens as soon as it is created.
+function Server:start_serving() end
+
+--- True until `close()`.
+---@return boolean
+function Server:is_serving() end
+
+--- The Server class: the metatable of every server (`getmetatable(srv) == aio.Server`).
+aio.Server = Server
+
+--- One listening socket of a Server (`server.sockets[i]`).
+---@class ServerSocket
+local ServerSocket = {}
+
+--- The address it listens on: `host, port` (the path for a Unix socket); nil once closed.
+---@return string? host_or_path
+---@return integer? port
+function ServerSocket:getsockname() end
+
+--- Stops listening on this socket.
+function ServerSocket:close() end
+
+--- Suspends until the socket is closed and its connections have closed.
+---@async
+function ServerSocket:wait_closed() end
+
+--- True until the socket is closed.
+---@return boolean
+function ServerSocket:is_serving() end
+
+--- The number of open connections accepted through this socket.
+---@return integer
+function ServerSocket:active() end
+
+--- The socket's file descriptor, or nil once closed.
+---@return integer?
+function ServerSocket:fileno() end
+
+-- ---------------------------------------------------------------------------------------
+-- Job scheduler
+-- ---------------------------------------------------------------------------------------
+
+--- A job scheduler (`aio.Scheduler`); `#sched` counts active and pending jobs; a
+--- to-be-closed value (`<close>` runs `wait_and_close()`).
+---@class Scheduler
+--- Jobs active at once (an integer, or `math.huge` when unlimited); read only.
+---@field limit number
+--- Jobs waiting to start (0: unlimited); read only.
+---@field pending_limit integer
+--- Seconds `close()` gives a cancelled job; read only.
+---@field close_timeout number
+--- Default timeout of `wait_and_close()`; read only.
+---@field wait_timeout number
+--- The `exception_handler` option (nil: the loop's handler); read only.
+---@field exception_handler? fun(sched: Scheduler, ctx: luaio.ExceptionContext)
+---@operator len: integer
+local Scheduler = {}
+
+--- Starts a job (a function and its arguments, or a coroutine object), or queues it while
+--- `limit` jobs are active; suspends the caller only while the pending queue is full.
+--- RuntimeError on a closed scheduler.
+---@async
+---@param fn async fun(...): ...
+---@param ... any
+---@return Job
+---@overload async fun(self: Scheduler, coro: Coroutine): Job
+function Scheduler:spawn(fn, ...) end
+
+--- Cancels every job and waits at most `close_timeout` for them (outside a task it only
+--- requests the cancellations).
+---@async
+function Scheduler:close() end
+
+--- Waits for every job (and shielded awaitable) up to `timeout` (default `wait_timeout`),
+--- then closes.
+---@async
+---@param timeout? number
+function Scheduler:wait_and_close(timeout) end
+
+--- The same as `wait_and_close(timeout)`.
+---@async
+---@param timeout? number
+function Scheduler:wait(timeout) end
+
+--- Like `aio.shield(aw)`, and the scheduler tracks `aw`: `wait_and_close` waits for it,
+--- `close` cancels it.
+---@async
+---@param aw luaio.AwaitableOrFunction
+---@return any ...
+function Scheduler:shield(aw) end
+
+--- The number of active jobs.
+---@return integer
+function Scheduler:active_count() end
+
+--- The number of jobs waiting to start.
+---@return integer
+function Scheduler:pending_count() end
+
+--- True once `close()` has been called.
+---@return boolean
+function Scheduler:closed() end
+
+--- An iterator over the unfinished jobs: active ones, then pending ones in spawn order.
+---@return fun(): Job?
+function Scheduler:jobs() end
+
+--- Calls the scheduler's `exception_handler(sched, ctx)`, or else the loop's handler.
+---@param ctx luaio.ExceptionContext
+function Scheduler:call_exception_handler(ctx) end
+
+--- A job of a Scheduler (`sched:spawn`).
+---@class Job
+local Job = {}
+
+--- The job's results, or raises its error; after `timeout` seconds the job is closed and
+--- TimeoutError raised. Cancelling the caller does not cancel the job.
+---@async
+---@param timeout? number
+---@return any ...
+function Job:wait(timeout) end
+
+--- Cancels the job (a pending one never runs) and waits up to `timeout` (default the
+--- scheduler's `close_timeout`); raises TimeoutError if it does not finish in time, or the
+--- job's error if nobody has seen it.
+---@async
+---@param timeout? number
+function Job:close(timeout) end
+
+--- True while the job runs.
+---@return boolean
+function Job:active() end
+
+--- True while the job waits to start.
+---@return boolean
+function Job:pending() end
+
+--- True once the job has finished or was closed.
+---@return boolean
+function Job:closed() end
+
+return aio
