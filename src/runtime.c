@@ -188,16 +188,15 @@ int luaio_run_loop(luaio_runtime *rt, lua_State *L, luaio_task *until) {
     unsigned ran = run_ready(rt, L, 0);
     fire_due(rt);
     if (until ? until->fut.state != FUT_PENDING : rt->ntasks == 0) break;
+    /* failures found collected are reported every round: a loop that never goes idle
+     * (a busy server, a loop of sleep(0)) must not hide them (reporting may make work) */
+    if (rt->ndeferred) luaio_report_collected(rt, L);
     if (rt->ring_count) {
       if (++rt->since_poll >= POLL_EVERY ||
           (ran >= LARGE_ROUND && luaio_now() - rt->last_poll >= POLL_NS)) {
         poll_io(rt, 0);
         fire_due(rt);
       }
-      continue;
-    }
-    if (rt->ndeferred) { /* collected failures, reported while idle (may make work) */
-      luaio_report_collected(rt, L);
       continue;
     }
     if (stuck(rt)) { deadlock = 1; break; }
