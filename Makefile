@@ -30,7 +30,11 @@ LDFLAGS += $(SAN)
 LIB_SRC := $(filter-out src/main.c src/repl.c src/pool.c,$(wildcard src/*.c))
 LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/lua_modules.o
 BIN_OBJ := $(BUILD)/obj/main.o $(BUILD)/obj/repl.o $(BUILD)/obj/pool.o
-LUA_SRC := $(sort $(wildcard lua/luaio/*.lua))
+# the Lua layer, in load order: each file builds on the ones before it
+LUA_SRC := $(addprefix lua/luaio/,core.lua compose.lua scheduler.lua streams.lua sync.lua)
+ifneq ($(sort $(LUA_SRC)),$(sort $(wildcard lua/luaio/*.lua)))
+$(error LUA_SRC must list every file of lua/luaio/ in load order)
+endif
 CTEST_SRC := $(wildcard tests/c/*.c)
 CTEST_BIN := $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 EMBED_BIN := $(patsubst examples/embed/%.c,$(BUILD)/examples/%,$(wildcard examples/embed/*.c))

@@ -295,11 +295,14 @@ int luaio_await_results(lua_State *L, luaio_task *t, int fidx) {
 
 int luaio_await_future(lua_State *L, int fidx, const char *fname) {
   luaio_future *f = luaio_tofuture(L, fidx);
-  if (f->state != FUT_PENDING) {
-    luaio_task *cur = luaio_rt(L)->current;
-    return luaio_await_results(L, cur && cur->co == L ? cur : NULL, fidx);
+  /* a task is needed even when the future is done, but a done future is not a suspension
+   * point: a pending cancellation waits for the next real one */
+  luaio_task *t = luaio_check_task(L, fname);
+  if (f->state != FUT_PENDING) return luaio_await_results(L, t, fidx);
+  if (t->must_cancel) {
+    t->must_cancel = 0;
+    luaio_raise_cancelled(L, t);
   }
-  luaio_task *t = luaio_check_suspend(L, fname);
   fidx = lua_absindex(L, fidx);
   if (&t->fut == f) return luaio_raise(L, "RuntimeError", "a task cannot await itself");
   luaio_list_append(&f->waiters, &t->node);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include "stream.h"
 
@@ -209,6 +210,19 @@ static int connect_k(lua_State *L, int status, lua_KContext ctx) {
   return 2;
 }
 
+/* A Unix socket path must fit sockaddr_un (with its NUL): libuv would cut a longer one
+ * short and bind or connect to another path. */
+static void check_unix_path(lua_State *L, const char *path, const char *what) {
+  size_t len = strlen(path), max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
+  if (len <= max) return;
+  lua_pushfstring(L, "%s %s: path too long for a Unix socket (%d bytes, at most %d)", what, path,
+                  (int)len, (int)max);
+  luaio_push_error(L, "OSError", lua_tostring(L, -1));
+  lua_pushliteral(L, "ENAMETOOLONG");
+  lua_setfield(L, -2, "code");
+  lua_error(L);
+}
+
 /* _connect(kind, packed_address_or_path, limit, is_path) -> reader, writer */
 static int l_connect(lua_State *L) {
   const char *kind = luaL_checkstring(L, 1);
@@ -217,7 +231,7 @@ static int l_connect(lua_State *L) {
   struct sockaddr_storage ss;
   const struct sockaddr *sa = NULL;
   const char *path = NULL;
-  if (pipe) path = luaL_checkstring(L, 2);
+  if (pipe) check_unix_path(L, path = luaL_checkstring(L, 2), "connect");
   else sa = check_sockaddr(L, 2, &ss);
   lua_settop(L, 3);
   lua_pushboolean(L, pipe);
@@ -398,6 +412,20 @@ static int ls_tostring(lua_State *L) {
   return 1;
 }
 
+/* Whether the directory a path names its entry in exists. */
+static int dir_exists(const char *path) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) return 1; /* the current directory */
+  if (slash == path) return 1;
+  char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+  size_t n = (size_t)(slash - path);
+  if (n >= sizeof dir) return 1;
+  memcpy(dir, path, n);
+  dir[n] = '\0';
+  struct stat st;
+  return stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 /* _listen(main, kind, packed_address_or_path, backlog, limit, reuse_port) -> ServerSocket.
  * Listening when it returns; each connection runs main(reader, writer) as a new task. */
 static int l_listen(lua_State *L) {
@@ -410,7 +438,7 @@ static int l_listen(lua_State *L) {
   struct sockaddr_storage ss;
   const struct sockaddr *sa = NULL;
   const char *path = NULL;
-  if (pipe) path = luaL_checkstring(L, 3);
+  if (pipe) check_unix_path(L, path = luaL_checkstring(L, 3), "bind");
   else sa = check_sockaddr(L, 3, &ss);
   luaio_runtime *rt = luaio_rt(L);
   luaio_listener **box = lua_newuserdatauv(L, sizeof *box, 1);
@@ -433,6 +461,8 @@ static int l_listen(lua_State *L) {
     struct stat st;
     if (path[0] && stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) unlink(path);
     err = uv_pipe_bind(&ls->u.pipe, path);
+    /* libuv reports a missing directory as EACCES: say what bind(2) said */
+    if (err == UV_EACCES && !dir_exists(path)) err = UV_ENOENT;
     what = "bind";
   } else {
     err = uv_tcp_init_ex(rt->loop, &ls->u.tcp, sa->sa_family);

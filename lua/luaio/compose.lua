@@ -3,6 +3,7 @@
 local aio, priv = ...
 
 local ensure_future, is_cancel, in_task = priv.ensure_future, priv.is_cancel, priv.in_task
+local argerror, typeerror = priv.argerror, priv.typeerror
 local type, error, pairs, ipairs, tostring, getmetatable, setmetatable, pcall =
   type, error, pairs, ipairs, tostring, getmetatable, setmetatable, pcall
 local Future, call_later, call_at, call_soon, now = aio.Future, aio.call_later, aio.call_at, aio.call_soon, aio.time
@@ -11,11 +12,11 @@ local Future, call_later, call_at, call_soon, now = aio.Future, aio.call_later, 
 local function check_opts(opts, allowed, fname, argn)
   if opts == nil then return {} end
   if type(opts) ~= "table" then
-    error(("bad argument #%d to '%s' (table expected, got %s)"):format(argn, fname, type(opts)), 3)
+    typeerror(argn, fname, "table", opts, 3)
   end
   for k in pairs(opts) do
     if not allowed[k] then
-      error(("bad argument #%d to '%s' (unknown option '%s')"):format(argn, fname, tostring(k)), 3)
+      argerror(argn, fname, "unknown option '" .. tostring(k) .. "'", 3)
     end
   end
   return opts
@@ -24,15 +25,17 @@ priv.check_opts = check_opts
 
 local function check_list(fs, fname)
   if type(fs) ~= "table" or getmetatable(fs) then
-    error(("bad argument #1 to '%s' (list of awaitables expected, got %s)"):format(fname, type(fs)), 3)
+    typeerror(1, fname, "list of awaitables", fs, 3)
   end
 end
 
 local function check_timeout(v, fname, argn)
   if v ~= nil and (type(v) ~= "number" or v ~= v) then
-    error(("bad argument #%d to '%s' (number expected, got %s)"):format(argn, fname, type(v)), 3)
+    typeerror(argn, fname, "number", v, 3)
   end
 end
+
+priv.check_timeout = check_timeout
 
 local check_in_task = priv.check_in_task
 
@@ -239,7 +242,7 @@ end
 
 local function tg_check(self, fname)
   if getmetatable(self) ~= TaskGroup then
-    error(("bad argument #1 to '%s' (TaskGroup expected)"):format(fname), 3)
+    typeerror(1, fname, "TaskGroup", self, 3)
   end
   if self.finished then error(aio.RuntimeError("TaskGroup is finished"), 3) end
   if self.aborting then error(aio.RuntimeError("TaskGroup is shutting down"), 3) end

@@ -9,6 +9,17 @@ aio._await_future, aio._run = nil, nil
 local select, error, type, pcall, getmetatable, setmetatable, unpack =
   select, error, type, pcall, getmetatable, setmetatable, table.unpack
 
+-- Argument errors in Lua's own format, naming the function as scripts call it. `level`
+-- is error()'s level as seen from the caller of argerror / typeerror (2: that caller's
+-- caller). A NaN names itself, as the C checks do.
+local function argerror(argn, fname, msg, level)
+  error(("bad argument #%d to '%s' (%s)"):format(argn, fname, msg), level + 1)
+end
+local function typeerror(argn, fname, expected, v, level)
+  argerror(argn, fname, expected .. " expected, got " .. (v ~= v and "NaN" or type(v)), level + 1)
+end
+priv.argerror, priv.typeerror = argerror, typeerror
+
 Coroutine.__name = "luaio.Coroutine"
 Coroutine.__index = Coroutine
 Coroutine.__tostring = function(c) return "coroutine object: " .. tostring(c.fn) end
@@ -31,7 +42,7 @@ function priv.async_body(af) return async_bodies[af] end
 
 function aio.async(fn)
   if type(fn) ~= "function" and not (getmetatable(fn) or {}).__call then
-    error("bad argument #1 to 'async' (function expected, got " .. type(fn) .. ")", 2)
+    typeerror(1, "async", "function", fn, 2)
   end
   local af = function(...)
     return setmetatable({ fn = fn, n = select("#", ...), ... }, Coroutine)
@@ -40,7 +51,6 @@ function aio.async(fn)
   return af
 end
 
-function Coroutine:await() return (function(f, ...) return f(...) end)(take(self, "awaited")) end
 
 local function coro_task(c) return spawn(take(c, "scheduled")) end
 priv.coro_task = coro_task
@@ -52,11 +62,13 @@ end
 
 function aio.create_task(coro, name)
   if not is_coro(coro) then
-    error("bad argument #1 to 'create_task' (coroutine object expected, got "
-      .. (type(coro) == "function" and "function; use aio.spawn for functions" or type(coro)) .. ")", 2)
+    if type(coro) == "function" then
+      argerror(1, "create_task", "coroutine object expected, got function; use aio.spawn for functions", 2)
+    end
+    typeerror(1, "create_task", "coroutine object", coro, 2)
   end
   if name ~= nil and type(name) ~= "string" then
-    error("bad argument #2 to 'create_task' (string expected, got " .. type(name) .. ")", 2)
+    typeerror(2, "create_task", "string", name, 2)
   end
   local t = coro_task(coro)
   if name then t:set_name(name) end
@@ -72,8 +84,7 @@ function priv.ensure_future(aw, fname, argn)
   if tp == "userdata" and mt and (mt.__name == "luaio.Future" or mt.__name == "luaio.Task") then
     return aw
   end
-  error(("bad argument #%d to '%s' (Future, Task, coroutine object or function expected, got %s)")
-    :format(argn or 1, fname, tp), 3)
+  typeerror(argn or 1, fname, "Future, Task, coroutine object or function", aw, 3)
 end
 
 local in_task, report_unretrieved = aio._in_task, aio._report_unretrieved
@@ -93,6 +104,12 @@ local function check_in_task(fname)
 end
 priv.check_in_task = check_in_task
 
+-- awaiting a coroutine object runs it in place: it needs a task like every await
+function Coroutine:await()
+  check_in_task("await")
+  return (function(f, ...) return f(...) end)(take(self, "awaited"))
+end
+
 -- Inside a task, run awaits main in place and then reports what failed unseen meanwhile.
 local function reported(...)
   report_unretrieved()
@@ -105,7 +122,7 @@ function aio.run(main, ...)
     return core_run(function() return main:await() end)
   end
   if type(main) ~= "function" and not (getmetatable(main) or {}).__call then
-    error("bad argument #1 to 'run' (function or coroutine object expected, got " .. type(main) .. ")", 2)
+    typeerror(1, "run", "function or coroutine object", main, 2)
   end
   if in_task() then return reported(main(...)) end
   return core_run(main, ...)

@@ -2,8 +2,8 @@
 -- pending queue with back-pressure, graceful close, shield) and Job.
 local aio, priv = ...
 
-local ensure_future, in_task, check_opts =
-  priv.ensure_future, priv.in_task, priv.check_opts
+local ensure_future, in_task, check_opts, argerror, typeerror =
+  priv.ensure_future, priv.in_task, priv.check_opts, priv.argerror, priv.typeerror
 local type, error, pairs, select, tostring, getmetatable, setmetatable, pcall, xpcall =
   type, error, pairs, select, tostring, getmetatable, setmetatable, pcall, xpcall
 local unpack, pack, sort, traceback, huge, mtype, max =
@@ -43,17 +43,11 @@ local function callable(v)
   return type(mt) == "table" and mt.__call ~= nil
 end
 
-local function check_timeout(v, fname, argn)
-  if v ~= nil and (type(v) ~= "number" or v ~= v) then
-    error(("bad argument #%d to '%s' (number expected, got %s)")
-      :format(argn, fname, v ~= v and "NaN" or type(v)), 3)
-  end
-end
+local check_timeout = priv.check_timeout
 
 local function check_self(self, mt, fname)
   if getmetatable(self) ~= mt then
-    error(("bad argument #1 to '%s' (%s expected, got %s)")
-      :format(fname, mt == Scheduler and "Scheduler" or "Job", type(self)), 3)
+    typeerror(1, fname, mt == Scheduler and "Scheduler" or "Job", self, 3)
   end
 end
 
@@ -88,7 +82,7 @@ end
 function Scheduler:call_exception_handler(ctx)
   check_self(self, Scheduler, "call_exception_handler")
   if type(ctx) ~= "table" then
-    error(("bad argument #1 to 'call_exception_handler' (table expected, got %s)"):format(type(ctx)), 2)
+    typeerror(1, "call_exception_handler", "table", ctx, 2)
   end
   local h = self.exception_handler
   if h then return h(self, ctx) end
@@ -268,7 +262,7 @@ local SCHED_OPTS = { limit = true, pending_limit = true, close_timeout = true, w
   exception_handler = true }
 
 local function bad_opt(fname, what)
-  error(("bad argument #1 to '%s' (%s)"):format(fname, what), 3)
+  argerror(1, fname, what, 3)
 end
 
 local function new_scheduler(opts, fname)
@@ -346,13 +340,13 @@ function Scheduler:spawn(fn, ...)
   local coro
   if type(fn) ~= "function" then
     if is_coro(fn) then
-      if n > 0 then error("bad argument #2 to 'spawn' (no arguments expected after a coroutine object)", 2) end
+      if n > 0 then argerror(2, "spawn", "no arguments expected after a coroutine object", 2) end
       if fn.started then
         error(RuntimeError("cannot reuse an already " .. fn.started .. " coroutine object"), 2)
       end
       coro = fn
     elseif not callable(fn) then
-      error(("bad argument #1 to 'spawn' (function or coroutine object expected, got %s)"):format(type(fn)), 2)
+      typeerror(1, "spawn", "function or coroutine object", fn, 2)
     end
   end
   local full = self._nactive >= self._limit

@@ -15,9 +15,7 @@ local Future, call_exception_handler = aio.Future, aio.call_exception_handler
 local DEFAULT_LIMIT = 65536
 
 -- raised from a check_* helper: level 4 is the caller of the API function
-local function argerror(argn, fname, msg)
-  error(("bad argument #%d to '%s' (%s)"):format(argn, fname, msg), 4)
-end
+local function argerror(argn, fname, msg) priv.argerror(argn, fname, msg, 4) end
 
 local function check_port(port, fname, argn)
   local p = port

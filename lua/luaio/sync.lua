@@ -5,7 +5,7 @@
 -- those behind it. acquire() returns a to-be-closed guard.
 local aio, priv = ...
 
-local is_cancel = priv.is_cancel
+local is_cancel, argerror, typeerror = priv.is_cancel, priv.argerror, priv.typeerror
 local Future, current_task = aio.Future, aio.current_task
 local RuntimeError, ValueError, BrokenBarrierError = aio.RuntimeError, aio.ValueError, aio.BrokenBarrierError
 local error, type, setmetatable, getmetatable, pcall, tostring =
@@ -16,8 +16,7 @@ local check_in_task = priv.check_in_task
 
 local function check_self(self, cls, fname)
   if getmetatable(self) ~= cls then
-    error(("bad argument #1 to '%s' (%s expected, got %s)")
-      :format(fname, cls.__name:sub(7), type(self) == "table" and "table" or type(self)), 3)
+    typeerror(1, fname, cls.__name:sub(7), self, 3)
   end
 end
 
@@ -26,8 +25,8 @@ local function check_count(v, default, fname)
   if v == nil then return default end
   local n = math_type(v) == "integer" and v or (type(v) == "number" and tointeger(v))
   if not n then
-    error(("bad argument #1 to '%s' (%s)"):format(fname, type(v) == "number"
-      and "number has no integer representation" or "number expected, got " .. type(v)), 3)
+    if type(v) == "number" and v == v then argerror(1, fname, "number has no integer representation", 3) end
+    typeerror(1, fname, "number", v, 3)
   end
   return n
 end
@@ -203,7 +202,7 @@ Condition.__index = Condition
 function aio.Condition(lock)
   if lock == nil then lock = aio.Lock()
   elseif getmetatable(lock) ~= Lock then
-    error("bad argument #1 to 'Condition' (Lock expected, got " .. type(lock) .. ")", 2)
+    typeerror(1, "Condition", "Lock", lock, 2)
   end
   return setmetatable({ _lock = lock, _waiters = new_fifo() }, Condition)
 end
@@ -261,7 +260,7 @@ end
 function Condition:wait_for(pred)
   check_self(self, Condition, "wait_for")
   if type(pred) ~= "function" and not (getmetatable(pred) or {}).__call then
-    error("bad argument #1 to 'wait_for' (function expected, got " .. type(pred) .. ")", 2)
+    typeerror(1, "wait_for", "function", pred, 2)
   end
   check_in_task("Condition:wait_for")
   local r = pred()
@@ -303,7 +302,7 @@ end
 
 local function check_sem(self, fname)
   if not is_sem(self) then
-    error(("bad argument #1 to '%s' (Semaphore expected, got %s)"):format(fname, type(self)), 3)
+    typeerror(1, fname, "Semaphore", self, 3)
   end
 end
 
@@ -409,7 +408,7 @@ Barrier.__index = Barrier
 local FILLING, DRAINING, RESETTING, BROKEN = "filling", "draining", "resetting", "broken"
 
 function aio.Barrier(parties)
-  if parties == nil then error("bad argument #1 to 'Barrier' (number expected, got no value)", 2) end
+  if parties == nil then argerror(1, "Barrier", "number expected, got no value", 2) end
   parties = check_count(parties, nil, "Barrier")
   if parties < 1 then error(ValueError("parties must be > 0"), 2) end
   return setmetatable({ parties = parties, _cond = aio.Condition(), _state = FILLING, _count = 0 }, Barrier)
