@@ -27,9 +27,9 @@ endif
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC $(OPT) $(SAN) $(PKG_CFLAGS)
 LDFLAGS += $(SAN)
 
-LIB_SRC := $(filter-out src/main.c src/repl.c src/pool.c,$(wildcard src/*.c))
+LIB_SRC := $(filter-out src/main.c src/repl.c src/pool.c src/host.c,$(wildcard src/*.c))
 LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/lua_modules.o
-BIN_OBJ := $(BUILD)/obj/main.o $(BUILD)/obj/repl.o $(BUILD)/obj/pool.o
+BIN_OBJ := $(BUILD)/obj/main.o $(BUILD)/obj/repl.o $(BUILD)/obj/pool.o $(BUILD)/obj/host.o
 # the Lua layer, in load order: each file builds on the ones before it
 LUA_SRC := $(addprefix lua/luaio/,core.lua compose.lua scheduler.lua streams.lua sync.lua)
 ifneq ($(sort $(LUA_SRC)),$(sort $(wildcard lua/luaio/*.lua)))

@@ -1,10 +1,8 @@
 /* args.c — argument checks whose errors name the function as it was registered
  * ("bad argument #1 to 'sleep'"), also when it is called through pcall, where Lua itself
- * would say 'luaio.sleep' or '?'. runtime.h maps the luaL_check* names here. */
+ * would say 'luaio.sleep' or '?'. Every C function of the library checks through these. */
 #include <string.h>
-#include "runtime.h"
-
-#undef luaL_argerror /* here it means Lua's own, the fallback */
+#include "errors.h"
 
 const char luaio_key_names = 'N';
 
@@ -43,7 +41,11 @@ int luaio_argerror(lua_State *L, int arg, const char *extramsg) {
     }
     if (!name) return luaL_argerror(L, arg, extramsg);
   }
-  return luaL_error(L, "bad argument #%d to '%s' (%s)", arg, name, extramsg);
+  return luaio_argerror_in(L, arg, name, extramsg);
+}
+
+int luaio_argerror_in(lua_State *L, int arg, const char *fname, const char *extramsg) {
+  return luaL_error(L, "bad argument #%d to '%s' (%s)", arg, fname, extramsg);
 }
 
 int luaio_typeerror(lua_State *L, int arg, const char *tname) {
@@ -63,10 +65,6 @@ lua_Number luaio_checknumber(lua_State *L, int arg) {
   lua_Number d = lua_tonumberx(L, arg, &isnum);
   if (!isnum) tag_error(L, arg, LUA_TNUMBER);
   return d;
-}
-
-lua_Number luaio_optnumber(lua_State *L, int arg, lua_Number def) {
-  return lua_isnoneornil(L, arg) ? def : luaio_checknumber(L, arg);
 }
 
 lua_Integer luaio_checkinteger(lua_State *L, int arg) {
@@ -109,11 +107,4 @@ void *luaio_checkudata(lua_State *L, int arg, const char *tname) {
   void *p = luaL_testudata(L, arg, tname);
   if (!p) luaio_typeerror(L, arg, tname);
   return p;
-}
-
-int luaio_checkoption(lua_State *L, int arg, const char *def, const char *const lst[]) {
-  const char *name = def ? luaio_optlstring(L, arg, def, NULL) : luaio_checklstring(L, arg, NULL);
-  for (int i = 0; lst[i]; i++)
-    if (strcmp(lst[i], name) == 0) return i;
-  return luaio_argerror(L, arg, lua_pushfstring(L, "invalid option '%s'", name));
 }

@@ -4,7 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "runtime.h"
+#include "dump.h"
+#include "task.h"
 
 /* The dump is built as a list of strings in a Lua table (index `out`) and written with
  * one file:write call, so it reaches the file in one piece (the REPL prints it above
@@ -17,7 +18,6 @@ typedef struct dump {
   luaio_task **byid;   /* live tasks sorted by id */
   luaio_task **bypar;  /* the same sorted by (parent_id, id): children are contiguous */
   int ntasks;
-  uint64_t now;
 } dump;
 
 static void put(dump *d) { lua_rawseti(d->L, d->out, ++d->n); } /* pops a string */
@@ -59,20 +59,6 @@ static int alive(dump *d, int id) {
   return 0;
 }
 
-/* Pushes t:get_name() (a string; "Task-<id>" if that fails). */
-static void push_name(lua_State *L, luaio_task *t) {
-  if (!luaio_push_task(L, t)) { /* it finished while the dump ran Lua code */
-    lua_pop(L, 1);
-  } else if (lua_getfield(L, -1, "get_name") == LUA_TFUNCTION) {
-    lua_insert(L, -2);
-    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING) return;
-    lua_pop(L, 1);
-  } else {
-    lua_pop(L, 2);
-  }
-  lua_pushfstring(L, "Task-%d", t->id);
-}
-
 /* " (<tostring of the value on top>)" when it has a __tostring, else ""; pops it. */
 static void push_detail(lua_State *L) {
   int top = lua_gettop(L);
@@ -94,69 +80,20 @@ static void push_detail(lua_State *L) {
   lua_settop(L, top);
 }
 
-/* Pushes what a waiting task waits on. */
+/* Pushes what a waiting task waits on: its wait kind describes it, or names it and
+ * adds the object's tostring. */
 static void push_wait(dump *d, luaio_task *t) {
   lua_State *L = d->L;
-  if (t->wait_kind == W_SLEEP) {
-    double left = 0;
-    if (t->timer.idx >= 0 && t->timer.when > d->now) left = (double)(t->timer.when - d->now) / 1e9;
-    char buf[64];
-    snprintf(buf, sizeof buf, "%.3f", left);
-    lua_pushfstring(L, "a sleep, %s s left", buf);
-    return;
-  }
-  /* the object it waits on sits in the suspended C function's frame, at wait_idx */
-  int has = t->co && t->wait_idx > 0 && lua_status(t->co) == LUA_YIELD && lua_checkstack(t->co, 1);
-  if (has) {
-    lua_pushvalue(t->co, t->wait_idx);
-    lua_xmove(t->co, L, 1);
-  } else {
-    lua_pushnil(L);
-  }
+  const luaio_wait_kind *k = luaio_task_wait_kind(t);
+  luaio_task_push_waited(L, t);
   int obj = lua_gettop(L);
-  switch (t->wait_kind) {
-  case W_FUTURE: {
-    luaio_future *f = luaio_testfuture(L, obj);
-    if (f && f->is_task) {
-      push_name(L, (luaio_task *)f);
-      lua_pushfstring(L, "Task-%d \"%s\"", ((luaio_task *)f)->id, lua_tostring(L, -1));
-      lua_remove(L, -2);
-    } else {
-      lua_pushliteral(L, "a Future");
-    }
-    break;
-  }
-  case W_GATHER: {
-    int n = 0, pending = 0, base = lua_gettop(L);
-    if (lua_type(L, obj) == LUA_TUSERDATA && lua_getiuservalue(L, obj, 1) == LUA_TTABLE) {
-      int list = lua_gettop(L);
-      n = (int)lua_rawlen(L, list);
-      for (int i = 1; i <= n; i++) {
-        lua_rawgeti(L, list, i);
-        luaio_future *f = luaio_testfuture(L, -1);
-        lua_pop(L, 1);
-        if (!f || f->state != FUT_PENDING) continue;
-        if (pending++ < 8) {
-          if (f->is_task) lua_pushfstring(L, "%sTask-%d", pending > 1 ? ", " : ": ", ((luaio_task *)f)->id);
-          else lua_pushfstring(L, "%sa Future", pending > 1 ? ", " : ": ");
-          lua_insert(L, list); /* keep the list on top */
-          list++;
-        }
-      }
-      lua_pop(L, 1);
-    } else {
-      lua_pop(L, 1);
-    }
-    if (pending > 8) lua_pushliteral(L, ", ...");
-    lua_concat(L, lua_gettop(L) - base);
-    lua_pushfstring(L, "a gather of %d (%d pending%s)", n, pending, lua_tostring(L, -1));
+  if (k && k->describe) {
+    k->describe(L, t, obj);
+  } else {
+    lua_pushvalue(L, obj);
+    push_detail(L);
+    lua_pushfstring(L, "%s%s", k ? k->name : "something", lua_tostring(L, -1));
     lua_remove(L, -2);
-    break;
-  }
-  case W_QUEUE: lua_pushvalue(L, obj); push_detail(L); lua_pushfstring(L, "a Queue%s", lua_tostring(L, -1)); lua_remove(L, -2); break;
-  case W_LOCK: lua_pushvalue(L, obj); push_detail(L); lua_pushfstring(L, "a Lock%s", lua_tostring(L, -1)); lua_remove(L, -2); break;
-  case W_STREAM: lua_pushvalue(L, obj); push_detail(L); lua_pushfstring(L, "a stream read%s", lua_tostring(L, -1)); lua_remove(L, -2); break;
-  default: lua_pushvalue(L, obj); push_detail(L); lua_pushfstring(L, "something%s", lua_tostring(L, -1)); lua_remove(L, -2); break;
   }
   lua_remove(L, obj);
 }
@@ -224,7 +161,7 @@ static void put_task(dump *d, luaio_task *t, int depth) {
   luaL_checkstack(L, 10, "dump_tasks");
   int ind = depth * 2;
   indent(d, ind);
-  push_name(L, t);
+  luaio_push_task_name(L, t);
   putf(d, "Task-%d \"%s\" %s", t->id, lua_tostring(L, -1), state_names[t->state]);
   lua_pop(L, 1);
   if (t->state == T_WAITING) {
@@ -264,7 +201,6 @@ static void push_dump(lua_State *L, luaio_runtime *rt) {
   memset(&d, 0, sizeof d);
   d.L = L;
   d.rt = rt;
-  d.now = luaio_now();
   lua_newtable(L);
   d.out = lua_gettop(L);
   lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
@@ -278,8 +214,7 @@ static void push_dump(lua_State *L, luaio_runtime *rt) {
   int n = 0;
   lua_pushnil(L);
   while (lua_next(L, anchors)) {
-    /* refs are integer keys; named entries (main_task, ...) repeat a task */
-    if (lua_isinteger(L, -2) && luaL_testudata(L, -1, LUAIO_TASK)) n++;
+    if (luaL_testudata(L, -1, LUAIO_TASK)) n++;
     lua_pop(L, 1);
   }
   /* arrays in a userdata: collected even if a write below raises */
@@ -292,7 +227,7 @@ static void push_dump(lua_State *L, luaio_runtime *rt) {
   int keep = lua_gettop(L);
   lua_pushnil(L);
   while (lua_next(L, anchors)) {
-    luaio_task *t = lua_isinteger(L, -2) ? luaL_testudata(L, -1, LUAIO_TASK) : NULL;
+    luaio_task *t = luaL_testudata(L, -1, LUAIO_TASK);
     if (t && d.ntasks < n) {
       d.byid[d.ntasks++] = t;
       lua_pushvalue(L, -1);
@@ -331,7 +266,7 @@ static int l_dump_tasks(lua_State *L) {
     lua_settop(L, 1);
   } else if ((lua_type(L, 1) != LUA_TTABLE && lua_type(L, 1) != LUA_TUSERDATA) ||
              lua_getfield(L, 1, "write") == LUA_TNIL) {
-    return luaL_argerror(L, 1, "expected a file or an object with a write method");
+    return luaio_argerror(L, 1, "expected a file or an object with a write method");
   } else {
     lua_pop(L, 1);
   }

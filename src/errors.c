@@ -1,8 +1,10 @@
 /* errors.c — the error classes: tables {name=, message=} whose metatable is
- * their class aio.<name>; tostring gives "<name>: <message>". Also the opts-key check. */
+ * their class aio.<name>; tostring gives "<name>: <message>". Also the opts-key check
+ * and the allocation that raises Lua's memory error. */
 #include <stdarg.h>
 #include <string.h>
-#include "runtime.h"
+#include <stdlib.h>
+#include "errors.h"
 
 #define ERRORS_KEY "luaio.errors"
 
@@ -97,7 +99,7 @@ int luaio_is_error(lua_State *L, int idx, const char *name) {
 /* A typo in an opts table never passes silently. */
 void luaio_check_opts(lua_State *L, int idx, const char *fname, const char *const *keys) {
   if (lua_isnoneornil(L, idx)) return;
-  luaL_checktype(L, idx, LUA_TTABLE);
+  luaio_checktype(L, idx, LUA_TTABLE);
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     lua_pop(L, 1);
@@ -109,7 +111,13 @@ void luaio_check_opts(lua_State *L, int idx, const char *fname, const char *cons
     }
     if (!ok) {
       const char *k = luaL_tolstring(L, -1, NULL);
-      luaL_error(L, "bad argument #%d to '%s' (unknown option '%s')", idx, fname, k);
+      luaio_argerror_in(L, idx, fname, lua_pushfstring(L, "unknown option '%s'", k));
     }
   }
+}
+
+void *luaio_realloc(lua_State *L, void *p, size_t n) {
+  void *q = realloc(p, n);
+  if (!q && n) luaL_error(L, "not enough memory");
+  return q;
 }

@@ -1,9 +1,13 @@
 /* future.c — Future: result/error slots, an ordered list of waiters (tasks, done-callback
  * handles, C watches) woken through the loop, and the methods Future and Task share. */
 #include <string.h>
-#include "runtime.h"
+#include "future.h"
+#include "task.h"
+#include "handle.h"
+#include "loop.h"
+#include "report.h"
 
-const char luaio_key_future = 'F', luaio_key_task = 'T', luaio_key_task_main = 'M';
+const char luaio_key_future = 'F', luaio_key_task = 'T';
 
 /* A Future or a Task, else NULL (metatables compared through registry address keys). */
 luaio_future *luaio_testfuture(lua_State *L, int idx) {
@@ -21,7 +25,7 @@ luaio_future *luaio_testfuture(lua_State *L, int idx) {
 
 luaio_future *luaio_tofuture(lua_State *L, int idx) {
   luaio_future *f = luaio_testfuture(L, idx);
-  if (!f) luaL_typeerror(L, idx, "Future");
+  if (!f) luaio_typeerror(L, idx, "Future");
   return f;
 }
 
@@ -46,7 +50,9 @@ static int push_extras(lua_State *L, int fidx, int create) {
 }
 
 /* Every waiter is handed on through the ready queue; watches are C bookkeeping. */
-void luaio_future_complete(luaio_runtime *rt, luaio_future *f) {
+void luaio_future_complete(lua_State *L, int fidx) {
+  luaio_future *f = lua_touserdata(L, fidx);
+  luaio_runtime *rt = f->rt;
   while (!luaio_list_empty(&f->waiters)) {
     luaio_node *n = f->waiters.next;
     luaio_list_unlink(n);
@@ -54,7 +60,7 @@ void luaio_future_complete(luaio_runtime *rt, luaio_future *f) {
     else if (n->kind == NODE_HANDLE) luaio_ready_push(rt, n);
     else {
       luaio_watch *w = luaio_container(n, luaio_watch, node);
-      w->fire(w, f);
+      w->fire(L, w, fidx);
     }
   }
 }
@@ -75,17 +81,8 @@ int luaio_future_set(lua_State *L, int fidx, int first, int n) {
   lua_setiuservalue(L, fidx, 1);
   f->nres = n;
   f->state = FUT_OK;
-  luaio_future_complete(f->rt, f);
+  luaio_future_complete(L, fidx);
   return 1;
-}
-
-static void track_failed(lua_State *L, luaio_future *f, int fidx) {
-  f->unretrieved = 1;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, f->rt->failed);
-  lua_pushvalue(L, fidx);
-  lua_pushboolean(L, 1);
-  lua_rawset(L, -3);
-  lua_pop(L, 1);
 }
 
 int luaio_future_fail_with(lua_State *L, int fidx, int eidx, int tbidx) {
@@ -102,8 +99,8 @@ int luaio_future_fail_with(lua_State *L, int fidx, int eidx, int tbidx) {
     lua_pop(L, 1);
   }
   f->state = FUT_ERR;
-  track_failed(L, f, fidx);
-  luaio_future_complete(f->rt, f);
+  luaio_report_track(L, fidx);
+  luaio_future_complete(L, fidx);
   return 1;
 }
 
@@ -114,13 +111,8 @@ int luaio_future_cancel(lua_State *L, int fidx, int msgidx) {
   luaio_push_error(L, "CancelledError", msgidx && !lua_isnil(L, msgidx) ? lua_tostring(L, msgidx) : NULL);
   lua_setiuservalue(L, fidx, 1);
   f->state = FUT_CANCELLED;
-  luaio_future_complete(f->rt, f);
+  luaio_future_complete(L, fidx);
   return 1;
-}
-
-void luaio_future_mark_retrieved(lua_State *L, luaio_future *f) {
-  (void)L;
-  f->unretrieved = 0;
 }
 
 void luaio_future_push_error(lua_State *L, int fidx) {
@@ -129,8 +121,7 @@ void luaio_future_push_error(lua_State *L, int fidx) {
   else lua_pushnil(L);
 }
 
-void luaio_push_traceback(lua_State *L, luaio_future *f, int fidx) {
-  (void)f;
+void luaio_push_traceback(lua_State *L, int fidx) {
   if (push_extras(L, fidx, 0) != LUA_TTABLE) return;
   lua_getfield(L, -1, "traceback");
   lua_remove(L, -2);
@@ -196,8 +187,8 @@ static int f_set_result(lua_State *L) {
 static int f_set_exception(lua_State *L) {
   luaio_future *f = luaio_tofuture(L, 1);
   if (f->is_task) return luaio_raise(L, "RuntimeError", "Task does not support set_exception()");
-  luaL_checkany(L, 2);
-  if (lua_isnil(L, 2)) luaL_argerror(L, 2, "error value expected, got nil");
+  luaio_checkany(L, 2);
+  if (lua_isnil(L, 2)) luaio_argerror(L, 2, "error value expected, got nil");
   if (f->state != FUT_PENDING) return luaio_raise(L, "InvalidStateError", "invalid state: future is already done");
   lua_settop(L, 2);
   luaio_future_fail_with(L, 1, 2, 0);
@@ -206,7 +197,7 @@ static int f_set_exception(lua_State *L) {
 
 static int f_cancel(lua_State *L) {
   luaio_future *f = luaio_tofuture(L, 1);
-  if (!lua_isnoneornil(L, 2)) luaL_checkstring(L, 2);
+  if (!lua_isnoneornil(L, 2)) luaio_checkstring(L, 2);
   lua_settop(L, 2);
   if (f->is_task) lua_pushboolean(L, luaio_task_cancel(L, (luaio_task *)f, 2));
   else lua_pushboolean(L, luaio_future_cancel(L, 1, 2));
@@ -216,7 +207,7 @@ static int f_cancel(lua_State *L) {
 static int f_add_done_callback(lua_State *L) {
   luaio_runtime *rt = luaio_rt(L);
   luaio_future *f = luaio_tofuture(L, 1);
-  luaL_checktype(L, 2, LUA_TFUNCTION);
+  luaio_checktype(L, 2, LUA_TFUNCTION);
   lua_settop(L, 2);
   lua_pushvalue(L, 1);
   luaio_handle_push_new(L, rt, 2, 1); /* handle calling fn(fut) */
@@ -228,7 +219,7 @@ static int f_add_done_callback(lua_State *L) {
 
 static int f_remove_done_callback(lua_State *L) {
   luaio_future *f = luaio_tofuture(L, 1);
-  luaL_checktype(L, 2, LUA_TFUNCTION);
+  luaio_checktype(L, 2, LUA_TFUNCTION);
   int removed = 0;
   luaio_node *n = f->waiters.next;
   lua_rawgeti(L, LUA_REGISTRYINDEX, f->rt->anchors);
@@ -241,8 +232,7 @@ static int f_remove_done_callback(lua_State *L) {
       if (lua_rawequal(L, -1, 2)) {
         luaio_list_unlink(n);
         h->cancelled = 1;
-        luaL_unref(L, -3, h->ref);
-        h->ref = LUA_NOREF;
+        luaio_handle_release(L, f->rt, h);
         removed++;
       }
       lua_pop(L, 2);
@@ -266,23 +256,34 @@ static int await_k(lua_State *L, int status, lua_KContext ctx) {
 
 /* Cancelling a task that awaits a future cancels that future (as asyncio); the task then
  * wakes when it completes. Returns 1 when the future took the request. */
-int luaio_await_on_cancel(lua_State *L, luaio_task *t, int msgidx) {
-  if (!lua_checkstack(t->co, 1)) return 0; /* a parked coroutine: room above its frame */
-  lua_pushvalue(t->co, t->wait_idx);
-  lua_xmove(t->co, L, 1);
-  luaio_future *f = luaio_tofuture(L, -1);
-  int ok = f->is_task ? luaio_task_cancel(L, (luaio_task *)f, msgidx)
-                      : luaio_future_cancel(L, lua_gettop(L), msgidx);
-  lua_pop(L, 1);
-  return ok;
+static int await_cancel(lua_State *L, luaio_task *t, int obj, int msgidx) {
+  (void)t;
+  luaio_future *f = luaio_testfuture(L, obj);
+  if (!f) return 0;
+  return f->is_task ? luaio_task_cancel(L, (luaio_task *)f, msgidx) : luaio_future_cancel(L, obj, msgidx);
 }
+
+/* "Task-3 "name"" for a task, "a Future" otherwise */
+static void await_describe(lua_State *L, luaio_task *t, int obj) {
+  (void)t;
+  luaio_future *f = luaio_testfuture(L, obj);
+  if (f && f->is_task) {
+    luaio_push_task_name(L, (luaio_task *)f);
+    lua_pushfstring(L, "Task-%d \"%s\"", ((luaio_task *)f)->id, lua_tostring(L, -1));
+    lua_remove(L, -2);
+  } else {
+    lua_pushliteral(L, "a Future");
+  }
+}
+
+static const luaio_wait_kind await_wait = {"a Future", await_cancel, await_describe};
 
 /* Results of an awaited future; a re-raised task error keeps the failed task's
  * traceback so the awaiting chain can be printed. */
 int luaio_await_results(lua_State *L, luaio_task *t, int fidx) {
   luaio_future *f = luaio_tofuture(L, fidx);
   if (f->state == FUT_ERR && t) {
-    luaio_push_traceback(L, f, fidx);
+    luaio_push_traceback(L, fidx);
     if (!lua_isnil(L, -1)) {
       lua_getiuservalue(L, fidx, 1);
       luaio_task_set_chain(L, t, -1, -2);
@@ -306,8 +307,7 @@ int luaio_await_future(lua_State *L, int fidx, const char *fname) {
   fidx = lua_absindex(L, fidx);
   if (&t->fut == f) return luaio_raise(L, "RuntimeError", "a task cannot await itself");
   luaio_list_append(&f->waiters, &t->node);
-  t->on_cancel = CANCEL_AWAIT;
-  return luaio_park(L, t, W_FUTURE, fidx, await_k);
+  return luaio_park(L, t, &await_wait, fidx, await_k);
 }
 
 static int f_await(lua_State *L) {
@@ -332,22 +332,12 @@ static int f_gc(lua_State *L) {
     while (!luaio_list_empty(&f->waiters)) {
       luaio_node *n = f->waiters.next;
       luaio_list_unlink(n);
-      if (n->kind == NODE_HANDLE && !rt->closing) {
-        luaio_handle *h = luaio_container(n, luaio_handle, node);
-        lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
-        luaL_unref(L, -1, h->ref);
-        h->ref = LUA_NOREF;
-        lua_pop(L, 1);
-      }
+      if (n->kind == NODE_HANDLE && !rt->closing)
+        luaio_handle_release(L, rt, luaio_container(n, luaio_handle, node));
     }
   }
-  if (f->unretrieved && !rt->closing && rt->deferred != LUA_NOREF) {
-    /* report later, from the loop: a finalizer is no place to run a handler */
-    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->deferred);
-    lua_pushvalue(L, 1);
-    lua_rawseti(L, -2, ++rt->ndeferred);
-    lua_pop(L, 1);
-  }
+  /* reported later, from the loop: a finalizer is no place to run a handler */
+  if (f->unretrieved) luaio_report_defer(L, 1);
   return 0;
 }
 
@@ -370,8 +360,8 @@ static int l_await(lua_State *L) {
     lua_settop(L, 1);
     return luaio_await_future(L, 1, "await");
   }
-  return luaL_error(L, "bad argument #1 to 'await' (Future, Task or coroutine object expected, got %s)",
-                    luaL_typename(L, 1));
+  return luaio_argerror_in(L, 1, "await", lua_pushfstring(L, "Future, Task or coroutine object "
+                           "expected, got %s", luaL_typename(L, 1)));
 }
 
 void luaio_future_open(lua_State *L, luaio_runtime *rt) {
@@ -383,4 +373,5 @@ void luaio_future_open(lua_State *L, luaio_runtime *rt) {
   lua_rawsetp(L, LUA_REGISTRYINDEX, &luaio_key_task);
   static const luaL_Reg funcs[] = {{"Future", l_future}, {"_await_future", l_await}, {NULL, NULL}};
   luaio_register(L, funcs, rt);
+  luaio_wait_kind_register(rt, &await_wait);
 }

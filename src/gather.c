@@ -2,7 +2,8 @@
  * child), the parent woken once when all are done or on the first failure. */
 #include <stdlib.h>
 #include <string.h>
-#include "runtime.h"
+#include "gather.h"
+#include "task.h"
 
 #define LUAIO_GATHER "luaio.Gather"
 
@@ -28,12 +29,13 @@ static int gather_gc(lua_State *L) {
   return 0;
 }
 
-static void gather_fire(luaio_watch *w, luaio_future *f) {
+static void gather_fire(lua_State *L, luaio_watch *w, int fidx) {
+  luaio_future *f = lua_touserdata(L, fidx);
   gather *g = w->ctx;
   g->pending--;
   f->unretrieved = 0; /* gather looks at every child's outcome */
   int failed = f->state != FUT_OK;
-  if (failed && !g->first_fail) g->first_fail = w->index;
+  if (failed && !g->first_fail) g->first_fail = (int)(w - g->watches) + 1;
   if (!g->parent) return;
   /* as asyncio: the first child to fail (or end cancelled) decides, also while the
    * gather is being cancelled (a child may answer its cancellation with an error) */
@@ -42,12 +44,11 @@ static void gather_fire(luaio_watch *w, luaio_future *f) {
 }
 
 /* Cancelling the gathering task cancels the children; it then waits for them. */
-int luaio_gather_on_cancel(lua_State *L, luaio_task *t, int msgidx) {
-  if (!lua_checkstack(t->co, 1)) return 0; /* a parked coroutine: room above its frame */
-  lua_pushvalue(t->co, t->wait_idx);
-  lua_xmove(t->co, L, 1);
-  gather *g = lua_touserdata(L, -1);
-  lua_getiuservalue(L, -1, 1);
+static int gather_cancel(lua_State *L, luaio_task *t, int obj, int msgidx) {
+  (void)t;
+  gather *g = luaL_testudata(L, obj, LUAIO_GATHER);
+  if (!g) return 0;
+  lua_getiuservalue(L, obj, 1);
   int list = lua_gettop(L), any = 0;
   for (int i = 1; i <= g->n; i++) {
     lua_rawgeti(L, list, i);
@@ -57,10 +58,44 @@ int luaio_gather_on_cancel(lua_State *L, luaio_task *t, int msgidx) {
                         : luaio_future_cancel(L, lua_gettop(L), msgidx);
     lua_pop(L, 1);
   }
-  lua_pop(L, 2);
+  lua_pop(L, 1);
   if (any) g->cancel_requested = 1;
   return any;
 }
+
+/* "a gather of 3 (2 pending: Task-4, Task-5)" */
+static void gather_describe(lua_State *L, luaio_task *t, int obj) {
+  (void)t;
+  int n = 0, pending = 0, base = lua_gettop(L);
+  if (luaL_testudata(L, obj, LUAIO_GATHER) && lua_getiuservalue(L, obj, 1) == LUA_TTABLE) {
+    int list = lua_gettop(L);
+    n = (int)lua_rawlen(L, list);
+    for (int i = 1; i <= n; i++) {
+      lua_rawgeti(L, list, i);
+      luaio_future *f = luaio_testfuture(L, -1);
+      lua_pop(L, 1);
+      if (!f || f->state != FUT_PENDING) continue;
+      if (pending++ < 8) {
+        if (f->is_task) lua_pushfstring(L, "%sTask-%d", pending > 1 ? ", " : ": ", ((luaio_task *)f)->id);
+        else lua_pushfstring(L, "%sa Future", pending > 1 ? ", " : ": ");
+        lua_insert(L, list); /* keep the list on top */
+        list++;
+      }
+    }
+    lua_pop(L, 1);
+  } else if (lua_gettop(L) > base) {
+    lua_pop(L, 1);
+  }
+  if (pending > 8) lua_pushliteral(L, ", ...");
+  lua_concat(L, lua_gettop(L) - base);
+  lua_pushfstring(L, "a gather of %d (%d pending%s)", n, pending, lua_tostring(L, -1));
+  lua_remove(L, -2);
+}
+
+/* waiting for the children; once they were cancelled, waiting for them to finish (a
+ * second cancel then wakes the gathering task at once) */
+static const luaio_wait_kind gather_wait = {"a gather", gather_cancel, gather_describe};
+static const luaio_wait_kind gather_drain = {"a gather", NULL, gather_describe};
 
 /* The result list {r1, ..., n = N}: first results, or error values when asked. */
 static int gather_results(lua_State *L, int list, int n) {
@@ -103,8 +138,7 @@ static int gather_k(lua_State *L, int status, lua_KContext ctx) {
   if (g->cancel_requested) {
     if (g->pending > 0) { /* still waiting for the cancelled children */
       lua_pop(L, 1);
-      t->on_cancel = CANCEL_NONE;
-      return luaio_park(L, t, W_GATHER, (int)ctx, gather_k);
+      return luaio_park(L, t, &gather_drain, (int)ctx, gather_k);
     }
     gather_detach(g);
     return luaio_raise_cancelled(L, t);
@@ -120,15 +154,13 @@ static void to_future(lua_State *L, luaio_runtime *rt, int i, int argn) {
   if (luaio_testfuture(L, -1)) return;
   if (lua_isfunction(L, -1)) { luaio_task_push_new(L, rt, 0); return; }
   if (luaio_is_coro(L, -1)) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
-    lua_getfield(L, -1, "coro_task"); /* Lua layer: coroutine object -> task */
-    lua_remove(L, -2);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &luaio_hook_coro_task); /* the Lua layer's */
     lua_insert(L, -2);
     lua_call(L, 1, 1);
     return;
   }
-  luaL_error(L, "bad argument #%d to 'gather' (Future, Task, coroutine object or function "
-             "expected, got %s)", argn, luaL_typename(L, -1));
+  luaio_argerror_in(L, argn, "gather", lua_pushfstring(L, "Future, Task, coroutine object or "
+                    "function expected, got %s", luaL_typename(L, -1)));
 }
 
 static int l_gather(lua_State *L) {
@@ -136,7 +168,7 @@ static int l_gather(lua_State *L) {
   int nargs = lua_gettop(L), list_form = 0, return_exceptions = 0;
   if (nargs >= 1 && lua_type(L, 1) == LUA_TTABLE && !lua_getmetatable(L, 1)) {
     static const char *const keys[] = {"return_exceptions", NULL};
-    if (nargs > 2) luaL_argerror(L, 3, "no value expected after the options table");
+    if (nargs > 2) luaio_argerror(L, 3, "no value expected after the options table");
     luaio_check_opts(L, 2, "gather", keys);
     if (lua_istable(L, 2)) {
       lua_getfield(L, 2, "return_exceptions");
@@ -182,8 +214,8 @@ static int l_gather(lua_State *L) {
     return gather_results(L, list, n);
   }
   luaio_task *t = luaio_check_suspend(L, "gather");
-  g->watches = calloc((size_t)n, sizeof *g->watches);
-  if (!g->watches) return luaL_error(L, "not enough memory");
+  g->watches = luaio_realloc(L, NULL, (size_t)n * sizeof *g->watches);
+  memset(g->watches, 0, (size_t)n * sizeof *g->watches);
   g->parent = t;
   for (int i = 1; i <= n; i++) {
     lua_rawgeti(L, list, i);
@@ -193,11 +225,9 @@ static int l_gather(lua_State *L) {
     w->node.kind = NODE_WATCH;
     w->fire = gather_fire;
     w->ctx = g;
-    w->index = i;
     if (f->state == FUT_PENDING) luaio_list_append(&f->waiters, &w->node);
   }
-  t->on_cancel = CANCEL_GATHER;
-  return luaio_park(L, t, W_GATHER, gidx, gather_k);
+  return luaio_park(L, t, &gather_wait, gidx, gather_k);
 }
 
 void luaio_gather_open(lua_State *L, luaio_runtime *rt) {
@@ -205,4 +235,6 @@ void luaio_gather_open(lua_State *L, luaio_runtime *rt) {
   luaio_new_class(L, LUAIO_GATHER, meta, rt);
   static const luaL_Reg funcs[] = {{"gather", l_gather}, {NULL, NULL}};
   luaio_register(L, funcs, rt);
+  luaio_wait_kind_register(rt, &gather_wait);
+  luaio_wait_kind_register(rt, &gather_drain);
 }

@@ -31,6 +31,9 @@ luaio_runtime *luaio_get(lua_State *L);
 
 uv_loop_t *luaio_loop(luaio_runtime *rt);
 lua_State *luaio_state(luaio_runtime *rt);
+/* The state a host's own libuv callback on luaio's loop uses for Lua calls: the one that
+ * drives the loop now (it may be a coroutine that called aio.run), else the main state. */
+lua_State *luaio_callback_state(luaio_runtime *rt);
 
 /* Spawns the function below `nargs` arguments on L's stack as a task (popping them)
  * and pushes the Task object. It starts on a later step, never inside this call. Keep the
@@ -125,6 +128,10 @@ void luaio_interrupt(luaio_runtime *rt);
 void luaio_request_dump(luaio_runtime *rt);
 /* Makes the task on top of L's stack (popped; nil: none) the interrupt target. */
 void luaio_set_interrupt_target(lua_State *L);
+/* Reports now, to the error handler, every failed task and future whose error nobody
+ * retrieved (the REPL calls it each loop iteration at the prompt). Cheap when there is
+ * none. Like the driving calls, not from inside a task. */
+void luaio_report_errors(luaio_runtime *rt);
 
 /* Where unretrieved task errors and failed callbacks go when no Lua handler is set with
  * aio.set_exception_handler (that one takes precedence). Default (fn NULL): print to

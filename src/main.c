@@ -10,11 +10,11 @@
 #include <lauxlib.h>
 #include "luaio.h"
 #include "repl.h"
+#include "host.h"
 #include "pool.h"
 
 #define PROGNAME "luaio"
 
-static luaio_runtime *signal_runtime; /* the SIGINT handler's target (see below) */
 
 /* The usage text, in lua5.4's words and layout: --help prints it to stdout, a bad
  * option to stderr after the error. */
@@ -50,36 +50,6 @@ static void print_version(void) {
   printf("luaio %s (%s, libuv %s, line editing: %s)\n", LUAIO_VERSION, LUA_RELEASE,
          uv_version_string(), luaio_repl_editor());
   fflush(stdout);
-}
-
-/* Runs the function below nargs arguments as the main task; on failure prints the
- * error and the failed task's traceback. Returns 0 on success, 1 on error, 130 when
- * an interrupt (SIGINT) cancelled it. */
-int luaio_main_run(lua_State *L, int nargs, int nresults) {
-  char *tb = NULL;
-  luaio_main_interrupted = 0;
-  int status = luaio_run(L, nargs, nresults, &tb);
-  if (status == LUA_OK) { free(tb); return 0; }
-  int code = 1;
-  /* as lua.c: a value with no string form is named by its type */
-  const char *msg;
-  if (lua_type(L, -1) == LUA_TSTRING || luaL_getmetafield(L, -1, "__tostring") != LUA_TNIL) {
-    if (lua_type(L, -1) != LUA_TSTRING) lua_pop(L, 1);
-    msg = luaL_tolstring(L, -1, NULL);
-  } else {
-    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, -1));
-  }
-  if (luaio_main_interrupted && strncmp(msg, "CancelledError", 14) == 0) {
-    fprintf(stderr, "%s: interrupted\n", PROGNAME);
-    code = 130;
-  } else {
-    fprintf(stderr, "%s: %s\n", PROGNAME, msg);
-    if (tb) fprintf(stderr, "%s\n", tb);
-  }
-  fflush(stderr);
-  free(tb);
-  lua_pop(L, 2);
-  return code;
 }
 
 static int dochunk(lua_State *L, int status) {
@@ -314,41 +284,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s: %s\n", PROGNAME, lua_tostring(L, -1));
     exit_code = 1;
   }
-  signal_runtime = NULL; /* a late SIGINT must not reach a freed runtime */
+  luaio_main_forget_signals(); /* a late SIGINT must not reach a freed runtime */
   lua_close(L);
   luaio_pool_destroy(&pool);
   return exit_code;
-}
-
-/* ---- signals: like lua.c, the process keeps one pointer for its handler ---- */
-volatile sig_atomic_t luaio_main_interrupted = 0;
-
-static void on_sigint(int sig) {
-  (void)sig;
-  if (luaio_main_interrupted >= 2) { /* a third Ctrl-C: the default action */
-    signal(SIGINT, SIG_DFL);
-    raise(SIGINT);
-    return;
-  }
-  luaio_main_interrupted++;
-  if (signal_runtime) luaio_interrupt(signal_runtime);
-}
-
-/* SIGUSR1: the task dump, printed between two steps of the loop or from a busy task */
-static void on_sigusr1(int sig) {
-  (void)sig;
-  if (signal_runtime) luaio_request_dump(signal_runtime);
-}
-
-void luaio_main_install_signals(lua_State *L) {
-  signal_runtime = luaio_get(L);
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_sigint;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sa.sa_handler = on_sigusr1;
-  sa.sa_flags = SA_RESTART;
-  sigaction(SIGUSR1, &sa, NULL);
-  signal(SIGPIPE, SIG_IGN);
 }

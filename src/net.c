@@ -9,14 +9,19 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include "net.h"
 #include "stream.h"
+#include "task.h"
+#include "handle.h"
+#include "loop.h"
+#include "report.h"
 
 /* ---- addresses: a resolved address travels through Lua as the bytes of its sockaddr ---- */
 static const struct sockaddr *check_sockaddr(lua_State *L, int idx, struct sockaddr_storage *ss) {
   size_t len;
-  const char *p = luaL_checklstring(L, idx, &len);
+  const char *p = luaio_checklstring(L, idx, &len);
   if (len != sizeof(struct sockaddr_in) && len != sizeof(struct sockaddr_in6))
-    luaL_argerror(L, idx, "not a packed address");
+    luaio_argerror(L, idx, "not a packed address");
   memset(ss, 0, sizeof *ss);
   memcpy(ss, p, len);
   return (const struct sockaddr *)ss;
@@ -105,13 +110,18 @@ static int resolve_k(lua_State *L, int status, lua_KContext ctx) {
 
 /* _resolve(host, port, family, passive) -> list of packed addresses. Numeric hosts (and
  * nil, meaning every interface) are answered at once, without the thread pool. */
+/* what a task waits on here; cancelling is the default (the continuation cleans up) */
+static const luaio_wait_kind resolve_wait = {"a name lookup", NULL, NULL};
+static const luaio_wait_kind connect_wait = {"a connection", NULL, NULL};
+static const luaio_wait_kind server_closing_wait = {"a server closing", NULL, NULL};
+
 static int l_resolve(lua_State *L) {
-  const char *host = luaL_optstring(L, 1, NULL);
-  int port = (int)luaL_checkinteger(L, 2);
-  int family = family_of(luaL_optstring(L, 3, NULL));
+  const char *host = luaio_optstring(L, 1, NULL);
+  int port = (int)luaio_checkinteger(L, 2);
+  int family = family_of(luaio_optstring(L, 3, NULL));
   int passive = lua_toboolean(L, 4);
-  luaL_argcheck(L, family >= 0, 3, "family must be 'inet' or 'inet6'");
-  luaL_argcheck(L, port >= 0 && port <= 65535, 2, "port out of range");
+  luaio_argcheck(L, family >= 0, 3, "family must be 'inet' or 'inet6'");
+  luaio_argcheck(L, port >= 0 && port <= 65535, 2, "port out of range");
   struct sockaddr_in a4;
   struct sockaddr_in6 a6;
   if (!host || !*host) {
@@ -148,8 +158,8 @@ static int l_resolve(lua_State *L) {
   hints.ai_family = family;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = passive ? AI_PASSIVE : 0;
-  gai_op *op = calloc(1, sizeof *op);
-  if (!op) return luaL_error(L, "not enough memory");
+  gai_op *op = luaio_realloc(L, NULL, sizeof *op);
+  memset(op, 0, sizeof *op);
   op->rt = luaio_rt(L);
   op->t = t;
   op->req.data = op;
@@ -160,7 +170,7 @@ static int l_resolve(lua_State *L) {
     return luaio_raise_oserror(L, err, lua_tostring(L, -1));
   }
   lua_pushlightuserdata(L, op);
-  return luaio_park(L, t, W_OTHER, lua_gettop(L), resolve_k);
+  return luaio_park(L, t, &resolve_wait, lua_gettop(L), resolve_k);
 }
 
 /* ---- connecting one address ---- */
@@ -225,20 +235,20 @@ static void check_unix_path(lua_State *L, const char *path, const char *what) {
 
 /* _connect(kind, packed_address_or_path, limit, is_path) -> reader, writer */
 static int l_connect(lua_State *L) {
-  const char *kind = luaL_checkstring(L, 1);
-  lua_Integer limit = luaL_checkinteger(L, 3);
+  const char *kind = luaio_checkstring(L, 1);
+  lua_Integer limit = luaio_checkinteger(L, 3);
   int pipe = strcmp(kind, "unix") == 0;
   struct sockaddr_storage ss;
   const struct sockaddr *sa = NULL;
   const char *path = NULL;
-  if (pipe) check_unix_path(L, path = luaL_checkstring(L, 2), "connect");
+  if (pipe) check_unix_path(L, path = luaio_checkstring(L, 2), "connect");
   else sa = check_sockaddr(L, 2, &ss);
   lua_settop(L, 3);
   lua_pushboolean(L, pipe);
   luaio_task *t = luaio_check_suspend(L, pipe ? "open_unix_connection" : "open_connection");
   luaio_runtime *rt = luaio_rt(L);
-  conn_op *op = calloc(1, sizeof *op);
-  if (!op) return luaL_error(L, "not enough memory");
+  conn_op *op = luaio_realloc(L, NULL, sizeof *op);
+  memset(op, 0, sizeof *op);
   op->s = luaio_stream_new(rt, pipe ? SK_PIPE : SK_TCP, (size_t)limit);
   if (!op->s) { free(op); return luaL_error(L, "cannot create a socket"); }
   op->rt = rt;
@@ -255,7 +265,7 @@ static int l_connect(lua_State *L) {
     }
   }
   lua_pushlightuserdata(L, op);
-  return luaio_park(L, t, W_STREAM, lua_gettop(L), connect_k);
+  return luaio_park(L, t, &connect_wait, lua_gettop(L), connect_k);
 }
 
 /* ---- listening ---- */
@@ -282,8 +292,55 @@ void luaio_listener_conn_closed(luaio_listener *ls) {
   ls_maybe_free(ls);
 }
 
-/* A task running client_cb(reader, writer); when it ends, the Lua layer's
- * conn_done(task, writer) closes the writer and reports an escaped error (task.c). */
+/* ---- a connection's end ----
+ * When the task running client_cb ends, its connection is closed — unless client_cb
+ * returned normally and another task has used the stream meanwhile (it was handed on:
+ * asyncio closes a writer once nothing refers to it; Lua has no reference counts, so use
+ * by another task stands for "still referred to") — and an error that escaped client_cb
+ * goes to the exception handler (nobody awaits these tasks). A watch on the task does it:
+ * an idle connection costs no callback object. */
+static int conn_report(lua_State *L) { /* from the loop: (task) */
+  luaio_future *f = luaio_testfuture(L, 1);
+  if (!f || f->state != FUT_ERR) return 0;
+  f->unretrieved = 0; /* reported here, not again */
+  lua_createtable(L, 0, 4);
+  lua_pushliteral(L, "Unhandled exception in client_connected_cb");
+  lua_setfield(L, -2, "message");
+  luaio_future_push_error(L, 1);
+  lua_setfield(L, -2, "exception");
+  luaio_push_traceback(L, 1);
+  lua_setfield(L, -2, "traceback");
+  lua_pushvalue(L, 1);
+  lua_setfield(L, -2, "task");
+  luaio_report(f->rt, L, -1);
+  return 0;
+}
+
+static int queue_report(lua_State *L) { /* protected: (task) */
+  luaio_runtime *rt = ((luaio_future *)lua_touserdata(L, 1))->rt;
+  lua_pushcfunction(L, conn_report);
+  lua_insert(L, 1);
+  luaio_handle_push_new(L, rt, 1, 1);
+  luaio_ready_push(rt, &((luaio_handle *)lua_touserdata(L, -1))->node);
+  return 0;
+}
+
+static void conn_end(lua_State *L, luaio_watch *w, int fidx) {
+  luaio_stream *s = luaio_container(w, luaio_stream, end);
+  luaio_future *f = lua_touserdata(L, fidx);
+  w->ctx = NULL;
+  if (f->rt->closing) return;
+  if (f->state != FUT_OK || !s->shared) luaio_stream_close(s);
+  if (f->state != FUT_ERR || !lua_checkstack(L, 4)) return;
+  lua_pushcfunction(L, queue_report);
+  lua_pushvalue(L, fidx);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) { /* out of memory: say it plainly */
+    luaio_report_c_error(f->rt, lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+}
+
+/* A task running client_cb(reader, writer), watched for its end. */
 static int accept_lua(lua_State *L) {
   luaio_listener *ls = lua_touserdata(L, 1);
   luaio_stream *s = lua_touserdata(L, 2);
@@ -295,8 +352,10 @@ static int accept_lua(lua_State *L) {
   luaio_stream_push_pair(L, s);                    /* 4: reader, 5: writer */
   luaio_task_push_new(L, rt, 2);
   luaio_task *t = lua_touserdata(L, -1);
-  t->conn = 1;
-  s->owner_id = t->id;
+  s->end.node.kind = NODE_WATCH;
+  s->end.fire = conn_end;
+  s->end.ctx = t;
+  luaio_list_append(&t->fut.waiters, &s->end.node);
   return 0;
 }
 
@@ -322,7 +381,7 @@ static void on_connection(uv_stream_t *server, int status) {
 }
 
 static luaio_listener *tols(lua_State *L) {
-  luaio_listener **p = luaL_checkudata(L, 1, LUAIO_LISTENER);
+  luaio_listener **p = luaio_checkudata(L, 1, LUAIO_LISTENER);
   if (!*p) luaL_error(L, "ServerSocket: used after it was collected");
   return *p;
 }
@@ -350,7 +409,7 @@ static int ls_close(lua_State *L) {
 }
 
 static int ls_gc(lua_State *L) {
-  luaio_listener **p = luaL_checkudata(L, 1, LUAIO_LISTENER);
+  luaio_listener **p = luaio_checkudata(L, 1, LUAIO_LISTENER);
   luaio_listener *ls = *p;
   if (!ls) return 0;
   *p = NULL;
@@ -368,7 +427,7 @@ static int ls_wait_closed_step(lua_State *L) {
   if (ls->closed && ls->active == 0) return 0;
   luaio_task *t = luaio_check_suspend(L, "wait_closed");
   luaio_list_append(&ls->cwait, &t->node);
-  return luaio_park(L, t, W_OTHER, 1, ls_wait_closed_k);
+  return luaio_park(L, t, &server_closing_wait, 1, ls_wait_closed_k);
 }
 
 static int ls_wait_closed_k(lua_State *L, int status, lua_KContext ctx) {
@@ -407,7 +466,7 @@ static int ls_fileno(lua_State *L) {
 }
 
 static int ls_tostring(lua_State *L) {
-  luaio_listener **p = luaL_checkudata(L, 1, LUAIO_LISTENER);
+  luaio_listener **p = luaio_checkudata(L, 1, LUAIO_LISTENER);
   lua_pushfstring(L, "ServerSocket: %p", (void *)*p);
   return 1;
 }
@@ -429,16 +488,16 @@ static int dir_exists(const char *path) {
 /* _listen(main, kind, packed_address_or_path, backlog, limit, reuse_port) -> ServerSocket.
  * Listening when it returns; each connection runs main(reader, writer) as a new task. */
 static int l_listen(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TFUNCTION);
-  const char *kind = luaL_checkstring(L, 2);
-  int backlog = (int)luaL_checkinteger(L, 4);
-  lua_Integer limit = luaL_checkinteger(L, 5);
+  luaio_checktype(L, 1, LUA_TFUNCTION);
+  const char *kind = luaio_checkstring(L, 2);
+  int backlog = (int)luaio_checkinteger(L, 4);
+  lua_Integer limit = luaio_checkinteger(L, 5);
   int reuse_port = lua_toboolean(L, 6);
   int pipe = strcmp(kind, "unix") == 0;
   struct sockaddr_storage ss;
   const struct sockaddr *sa = NULL;
   const char *path = NULL;
-  if (pipe) check_unix_path(L, path = luaL_checkstring(L, 3), "bind");
+  if (pipe) check_unix_path(L, path = luaio_checkstring(L, 3), "bind");
   else sa = check_sockaddr(L, 3, &ss);
   luaio_runtime *rt = luaio_rt(L);
   luaio_listener **box = lua_newuserdatauv(L, sizeof *box, 1);
@@ -512,6 +571,9 @@ void luaio_net_open(lua_State *L, luaio_runtime *rt) {
   struct sigaction sa;
   if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) signal(SIGPIPE, SIG_IGN);
   luaio_new_class(L, LUAIO_LISTENER, listener_methods, rt);
+  luaio_wait_kind_register(rt, &resolve_wait);
+  luaio_wait_kind_register(rt, &connect_wait);
+  luaio_wait_kind_register(rt, &server_closing_wait);
   static const luaL_Reg funcs[] = {
     {"_resolve", l_resolve}, {"_connect", l_connect}, {"_listen", l_listen},
     {"_addr_info", l_addr_info}, {NULL, NULL}

@@ -4,14 +4,16 @@
  * getter on its own stack, so a put/get pair that does not wait allocates nothing.
  *
  * Object layout, chosen for the hot path: the script sees a plain table whose metatable is
- * "luaio.Queue", "luaio.LifoQueue" or "luaio.PriorityQueue", holding `maxsize` (a field, API
- * §5), the C state at [1] (a "luaio.QueueState" userdata that points back at its object) and
+ * "luaio.Queue", "luaio.LifoQueue" or "luaio.PriorityQueue", holding `maxsize` (a public
+ * field), the C state at [1] (a "luaio.QueueState" userdata that points back at its object) and
  * the methods as C closures made for this queue, whose upvalues are the state, the slot
  * table and less(): `q:get()` is a plain field hit for the VM, and the self check is one
  * pointer compare (see toqueue), not a metatable or registry lookup. */
 #include <stdlib.h>
 #include <string.h>
-#include "runtime.h"
+#include "queue.h"
+#include "task.h"
+#include "loop.h"
 
 #define LUAIO_QUEUE "luaio.Queue"
 #define LUAIO_LIFOQUEUE "luaio.LifoQueue"
@@ -55,8 +57,8 @@ static int state_of(lua_State *L, int idx); /* for the slow paths below */
 
 static void bad_self(lua_State *L) {
   if (state_of(L, 1))
-    luaL_argerror(L, 1, "Queue method called on another queue (call it as q:method(...))");
-  luaL_typeerror(L, 1, "Queue");
+    luaio_argerror(L, 1, "Queue method called on another queue (call it as q:method(...))");
+  luaio_typeerror(L, 1, "Queue");
 }
 
 static queue *toqueue(lua_State *L) {
@@ -67,7 +69,7 @@ static queue *toqueue(lua_State *L) {
 
 /* Named explicitly: the method is called as q:put(item), so the item is argument #1. */
 static void check_item(lua_State *L, const char *fname) {
-  if (lua_isnoneornil(L, 2)) luaL_error(L, "bad argument #1 to '%s' (queue items cannot be nil)", fname);
+  if (lua_isnoneornil(L, 2)) luaio_argerror_in(L, 1, fname, "queue items cannot be nil");
 }
 
 static int is_full(const queue *q) {
@@ -96,8 +98,7 @@ static void ring_grow(lua_State *L, queue *q, int st) {
 static void seq_reserve(lua_State *L, queue *q) {
   if (q->count < q->seqcap) return;
   size_t cap = q->seqcap ? q->seqcap * 2 : 8;
-  lua_Integer *s = realloc(q->seqs, cap * sizeof *s);
-  if (!s) luaL_error(L, "not enough memory");
+  lua_Integer *s = luaio_realloc(L, q->seqs, cap * sizeof *s);
   q->seqs = s;
   q->seqcap = cap;
 }
@@ -326,6 +327,10 @@ static int q_put_nowait(lua_State *L) {
 }
 
 /* Stack: queue, item [, true when a slot was reserved for this putter]. */
+/* a task in put(), get() or join(): cancelling it is the default (it wakes with
+ * CancelledError and gives its turn away in the continuation) */
+static const luaio_wait_kind queue_wait = {"a Queue", NULL, NULL};
+
 static int put_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;
   queue *q = lua_touserdata(L, UV_STATE);
@@ -341,8 +346,7 @@ static int put_k(lua_State *L, int status, lua_KContext ctx) {
     luaio_task *self = luaio_check_suspend(L, "Queue:put");
     lua_settop(L, 2);
     luaio_list_append(q->putters.next, &self->node);
-    self->on_cancel = CANCEL_NONE;
-    return luaio_park(L, self, W_QUEUE, 1, put_k);
+    return luaio_park(L, self, &queue_wait, 1, put_k);
   }
   insert(L, q, 2, q->next_seq++);
   q->unfinished++;
@@ -363,8 +367,7 @@ static int q_put(lua_State *L) {
   deliver_cancel(L, t);
   lua_settop(L, 2);
   luaio_list_append(&q->putters, &t->node);
-  t->on_cancel = CANCEL_NONE;
-  return luaio_park(L, t, W_QUEUE, 1, put_k);
+  return luaio_park(L, t, &queue_wait, 1, put_k);
 }
 
 /* ---- get ---- */
@@ -398,8 +401,7 @@ static int get_k(lua_State *L, int status, lua_KContext ctx) {
   if (q->shutdown) return raise_shutdown(L, "get");
   luaio_task *self = luaio_check_suspend(L, "Queue:get"); /* taken meanwhile: wait again, first */
   luaio_list_append(q->getters.next, &self->node);
-  self->on_cancel = CANCEL_NONE;
-  return luaio_park(L, self, W_QUEUE, 1, get_k);
+  return luaio_park(L, self, &queue_wait, 1, get_k);
 }
 
 static int q_get(lua_State *L) {
@@ -414,8 +416,7 @@ static int q_get(lua_State *L) {
   if (q->shutdown) return raise_shutdown(L, "get");
   deliver_cancel(L, t);
   luaio_list_append(&q->getters, &t->node);
-  t->on_cancel = CANCEL_NONE;
-  return luaio_park(L, t, W_QUEUE, 1, get_k);
+  return luaio_park(L, t, &queue_wait, 1, get_k);
 }
 
 /* ---- task_done / join / shutdown ---- */
@@ -439,8 +440,7 @@ static int q_join(lua_State *L) {
   deliver_cancel(L, t);
   lua_settop(L, 1);
   luaio_list_append(&q->joiners, &t->node);
-  t->on_cancel = CANCEL_NONE;
-  return luaio_park(L, t, W_QUEUE, 1, join_k);
+  return luaio_park(L, t, &queue_wait, 1, join_k);
 }
 
 /* As Python 3.13: put raises QueueShutDown from now on, get once the queue is drained;
@@ -511,14 +511,14 @@ static int state_of(lua_State *L, int idx) {
 }
 
 static int q_tostring(lua_State *L) {
-  if (!state_of(L, 1)) luaL_typeerror(L, 1, "Queue");
+  if (!state_of(L, 1)) luaio_typeerror(L, 1, "Queue");
   lua_rawgeti(L, 1, 1);
   return describe(L, lua_touserdata(L, -1));
 }
 
 /* What a task dump shows for a task waiting on a queue (its stack holds the state). */
 static int state_tostring(lua_State *L) {
-  return describe(L, luaL_checkudata(L, 1, LUAIO_QUEUESTATE));
+  return describe(L, luaio_checkudata(L, 1, LUAIO_QUEUESTATE));
 }
 
 /* Detach the waiter lists so no task node points into freed memory (only reached when
@@ -550,13 +550,13 @@ static int new_queue(lua_State *L, int kind) {
   if (kind == Q_PRIO && lua_type(L, 1) == LUA_TFUNCTION && lua_isnone(L, 2)) {
     lessidx = 1; /* PriorityQueue(less) */
   } else {
-    maxsize = luaL_optinteger(L, 1, 0);
+    maxsize = luaio_optinteger(L, 1, 0);
     if (kind == Q_PRIO && !lua_isnoneornil(L, 2)) {
       if (!lua_isfunction(L, 2) && luaL_getmetafield(L, 2, "__call") == LUA_TNIL)
-        luaL_typeerror(L, 2, "function");
+        luaio_typeerror(L, 2, "function");
       lessidx = 2;
     } else if (kind != Q_PRIO && lua_gettop(L) > 1) {
-      luaL_argerror(L, 2, "no value expected");
+      luaio_argerror(L, 2, "no value expected");
     }
   }
   size_t cap = 8;
@@ -606,6 +606,7 @@ static void push_upvalues(lua_State *L, luaio_runtime *rt) {
 
 void luaio_queue_open(lua_State *L, luaio_runtime *rt) {
   static const char *const tnames[] = {LUAIO_QUEUE, LUAIO_LIFOQUEUE, LUAIO_PRIOQUEUE};
+  luaio_wait_kind_register(rt, &queue_wait);
   int aio = lua_gettop(L);
   luaL_newmetatable(L, LUAIO_QUEUESTATE);
   lua_pushcfunction(L, q_gc);

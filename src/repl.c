@@ -10,8 +10,9 @@
 #include <sys/ioctl.h>
 #include <lauxlib.h>
 #include <lualib.h>
-#include "runtime.h"
+#include "luaio.h"
 #include "repl.h"
+#include "host.h"
 #ifdef LUAIO_HAVE_LIBEDIT
 #include <editline/readline.h>
 #endif
@@ -54,9 +55,7 @@ typedef struct editor {
 static editor *rl_editor;
 #endif
 
-static lua_State *loop_state(editor *ed) {
-  return ed->rt->runL ? ed->rt->runL : ed->L;
-}
+static lua_State *loop_state(editor *ed) { return luaio_callback_state(ed->rt); }
 
 /* Resolves the pending line future with the value on top of L (popped). */
 static void resolve(editor *ed, lua_State *L) {
@@ -214,12 +213,7 @@ static void poll_cb(uv_poll_t *p, int status, int events) {
 /* At the prompt, every loop iteration: failed tasks nobody awaits are reported now. */
 static void check_cb(uv_check_t *c) {
   editor *ed = c->data;
-  lua_State *L = loop_state(ed);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, ed->rt->failed);
-  lua_pushnil(L);
-  int any = lua_next(L, -2);
-  lua_pop(L, any ? 3 : 1);
-  if (any) luaio_report_unretrieved(ed->rt, L);
+  luaio_report_errors(ed->rt);
 }
 
 #ifdef LUAIO_HAVE_LIBEDIT

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "stream.h"
+#include "task.h"
 
 #define DEFAULT_LIMIT 65536
 #define DEFAULT_HIGH 65536
@@ -99,12 +100,13 @@ void luaio_stream_abandon(luaio_stream *s) {
 
 /* The reader's __gc: the last Lua reference to the stream is gone. */
 static int reader_gc(lua_State *L) {
-  sref *r = luaL_checkudata(L, 1, LUAIO_READER);
+  sref *r = luaio_checkudata(L, 1, LUAIO_READER);
   luaio_stream *s = r->s;
   if (!s) return 0;
   r->s = NULL;
   s->owned = 0;
   s->rt = NULL;
+  luaio_list_unlink(&s->end.node); /* its client_cb task no longer ends it */
   /* waiters cannot exist (they hold the reader); forget the heads without touching nodes */
   luaio_list_init(&s->rwait);
   luaio_list_init(&s->wwait);
@@ -164,11 +166,11 @@ static void want_read(luaio_stream *s) {
  * handed on: it then stays open when client_cb returns (see streams.lua). */
 static void note_user(luaio_stream *s) {
   luaio_task *cur = s->rt ? s->rt->current : NULL;
-  if (cur && s->owner_id && cur->id != s->owner_id) s->shared = 1;
+  if (cur && s->end.ctx && (void *)cur != s->end.ctx) s->shared = 1;
 }
 
 static luaio_stream *tor(lua_State *L) {
-  sref *r = luaL_checkudata(L, 1, LUAIO_READER);
+  sref *r = luaio_checkudata(L, 1, LUAIO_READER);
   if (!r->s) luaL_error(L, "StreamReader: used after it was collected");
   return r->s;
 }
@@ -194,6 +196,11 @@ static void take(lua_State *L, luaio_stream *s, size_t n, size_t strip) {
 }
 
 /* Parks the running task until data, EOF or an error arrives. Only one task may wait. */
+/* what a task waits on in a read, drain() or wait_closed(); cancelling is the default */
+static const luaio_wait_kind read_wait = {"a stream read", NULL, NULL};
+static const luaio_wait_kind drain_wait = {"a stream drain", NULL, NULL};
+static const luaio_wait_kind closing_wait = {"a stream closing", NULL, NULL};
+
 static int wait_data(lua_State *L, luaio_stream *s, const char *fname, lua_KFunction k) {
   if (!luaio_list_empty(&s->rwait))
     return luaio_raise(L, "RuntimeError", "%s() called while another task is already "
@@ -204,7 +211,7 @@ static int wait_data(lua_State *L, luaio_stream *s, const char *fname, lua_KFunc
   if (luaio_sbuf_len(&s->rb) == 0) luaio_sbuf_free(&s->rb);
   want_read(s); /* a paused socket resumes: this waiter needs more than the buffer has */
   luaio_list_append(&s->rwait, &t->node);
-  return luaio_park(L, t, W_STREAM, 1, k);
+  return luaio_park(L, t, &read_wait, 1, k);
 }
 
 static void check_resumed(lua_State *L) {
@@ -225,7 +232,7 @@ static int read_k(lua_State *L, int status, lua_KContext ctx) {
 
 static int read_step(lua_State *L) {
   luaio_stream *s = tor(L);
-  lua_Integer n = luaL_optinteger(L, 2, -1);
+  lua_Integer n = luaio_optinteger(L, 2, -1);
   size_t len = luaio_sbuf_len(&s->rb);
   if (n == 0) { lua_pushliteral(L, ""); return 1; }
   if (n < 0) {
@@ -246,8 +253,8 @@ static int read_step(lua_State *L) {
 
 static int r_read(lua_State *L) {
   tor_io(L, "read");
-  lua_Integer n = luaL_optinteger(L, 2, -1);
-  luaL_argcheck(L, n >= -1, 2, "must be -1 (until EOF) or a byte count >= 0");
+  lua_Integer n = luaio_optinteger(L, 2, -1);
+  luaio_argcheck(L, n >= -1, 2, "must be -1 (until EOF) or a byte count >= 0");
   lua_settop(L, 2);
   return read_step(L);
 }
@@ -281,7 +288,7 @@ static int readexactly_step(lua_State *L) {
 
 static int r_readexactly(lua_State *L) {
   tor_io(L, "readexactly");
-  lua_Integer n = luaL_checkinteger(L, 2);
+  lua_Integer n = luaio_checkinteger(L, 2);
   if (n < 0) return luaio_raise(L, "ValueError", "readexactly size can not be less than zero");
   lua_settop(L, 2);
   return readexactly_step(L);
@@ -369,7 +376,7 @@ static int r_readuntil(lua_State *L) {
   tor_io(L, "readuntil");
   size_t seplen;
   if (lua_isnoneornil(L, 2)) { lua_settop(L, 1); lua_pushliteral(L, "\n"); }
-  if (lua_type(L, 2) != LUA_TSTRING) return luaL_typeerror(L, 2, "string");
+  if (lua_type(L, 2) != LUA_TSTRING) return luaio_typeerror(L, 2, "string");
   lua_tolstring(L, 2, &seplen);
   if (seplen == 0) return luaio_raise(L, "ValueError", "Separator should be at least one-byte string");
   lua_settop(L, 2);
@@ -420,7 +427,7 @@ static int r_buffered(lua_State *L) {
 static int r_feed_data(lua_State *L) {
   luaio_stream *s = tor(L);
   size_t len;
-  if (lua_type(L, 2) != LUA_TSTRING) return luaL_typeerror(L, 2, "string");
+  if (lua_type(L, 2) != LUA_TSTRING) return luaio_typeerror(L, 2, "string");
   const char *p = lua_tolstring(L, 2, &len);
   if (s->eof) return luaio_raise(L, "RuntimeError", "feed_data after feed_eof");
   if (luaio_sbuf_append(&s->rb, p, len) != 0) return luaL_error(L, "not enough memory");
@@ -436,7 +443,7 @@ static int r_feed_eof(lua_State *L) {
 }
 
 static int r_tostring(lua_State *L) {
-  sref *r = luaL_checkudata(L, 1, LUAIO_READER);
+  sref *r = luaio_checkudata(L, 1, LUAIO_READER);
   luaio_stream *s = r->s;
   if (!s) lua_pushliteral(L, "StreamReader (collected)");
   else lua_pushfstring(L, "StreamReader<%d bytes buffered%s>", (int)luaio_sbuf_len(&s->rb),
@@ -458,7 +465,7 @@ static int l_stream_reader(lua_State *L) {
   luaio_check_opts(L, 1, "StreamReader", keys);
   lua_Integer limit = DEFAULT_LIMIT;
   if (lua_istable(L, 1) && lua_getfield(L, 1, "limit") != LUA_TNIL) {
-    limit = luaL_checkinteger(L, -1);
+    limit = luaio_checkinteger(L, -1);
     if (limit <= 0) return luaio_raise(L, "ValueError", "Limit cannot be <= 0");
   }
   luaio_stream *s = luaio_stream_new(luaio_rt(L), SK_NONE, (size_t)limit);
@@ -469,7 +476,7 @@ static int l_stream_reader(lua_State *L) {
 
 /* ---- writing ---- */
 static luaio_stream *tow(lua_State *L) {
-  luaL_checkudata(L, 1, LUAIO_WRITER);
+  luaio_checkudata(L, 1, LUAIO_WRITER);
   lua_getiuservalue(L, 1, 1);
   sref *r = lua_touserdata(L, -1);
   lua_pop(L, 1);
@@ -546,8 +553,7 @@ static void write_string(lua_State *L, luaio_stream *s, int sidx) {
   }
   if (n < 0) n = 0;
   buf = uv_buf_init((char *)p + n, (unsigned)(len - (size_t)n));
-  uv_write_t *req = malloc(sizeof *req);
-  if (!req) luaL_error(L, "not enough memory");
+  uv_write_t *req = luaio_realloc(L, NULL, sizeof *req);
   int err = uv_write(req, &s->u.s, &buf, 1, write_cb);
   if (err) {
     free(req);
@@ -562,7 +568,7 @@ static void write_string(lua_State *L, luaio_stream *s, int sidx) {
 
 static int w_write(lua_State *L) {
   luaio_stream *s = tow_io(L);
-  if (lua_type(L, 2) != LUA_TSTRING) return luaL_typeerror(L, 2, "string");
+  if (lua_type(L, 2) != LUA_TSTRING) return luaio_typeerror(L, 2, "string");
   if (check_writable(L, s, "write")) return 0;
   release_anchors(L, s);
   write_string(L, s, 2);
@@ -571,12 +577,12 @@ static int w_write(lua_State *L) {
 
 static int w_writelines(lua_State *L) {
   luaio_stream *s = tow_io(L);
-  luaL_checktype(L, 2, LUA_TTABLE);
+  luaio_checktype(L, 2, LUA_TTABLE);
   lua_Integer n = luaL_len(L, 2);
   for (lua_Integer i = 1; i <= n; i++) {
     if (lua_geti(L, 2, i) != LUA_TSTRING)
-      return luaL_error(L, "bad argument #2 to 'writelines' (string expected at index %I, got %s)",
-                        i, luaL_typename(L, -1));
+      return luaio_argerror_in(L, 2, "writelines", lua_pushfstring(L, "string expected at index %I, "
+                               "got %s", i, luaL_typename(L, -1)));
     lua_pop(L, 1);
   }
   if (check_writable(L, s, "writelines")) return 0;
@@ -605,20 +611,18 @@ static int drain_step(lua_State *L) {
   if (s->u.s.write_queue_size <= s->high) return 0;
   luaio_task *t = luaio_check_suspend(L, "drain");
   luaio_list_append(&s->wwait, &t->node);
-  return luaio_park(L, t, W_STREAM, 1, drain_k);
+  return luaio_park(L, t, &drain_wait, 1, drain_k);
 }
 
 static int w_drain(lua_State *L) {
-  luaL_checkudata(L, 1, LUAIO_WRITER);
+  luaio_checkudata(L, 1, LUAIO_WRITER);
   luaio_check_task(L, "drain"); /* also when it would not wait: it is a suspending function */
   lua_settop(L, 1);
   return drain_step(L);
 }
 
-static int w_close(lua_State *L) {
-  luaio_stream *s = tow(L);
-  release_anchors(L, s);
-  if (s->closing || s->close_started) return 0;
+void luaio_stream_close(luaio_stream *s) {
+  if (s->closing || s->close_started) return;
   s->closing = 1;
   s->eof = 1; /* a task blocked in a read gets EOF, as asyncio's connection_lost */
   stop_reading(s);
@@ -626,6 +630,12 @@ static int w_close(lua_State *L) {
   /* buffered writes are flushed first, as asyncio's transport.close() */
   if (s->wdone == s->wqueued || s->err) start_close(s);
   else s->close_when_flushed = 1;
+}
+
+static int w_close(lua_State *L) {
+  luaio_stream *s = tow(L);
+  release_anchors(L, s);
+  luaio_stream_close(s);
   return 0;
 }
 
@@ -642,11 +652,11 @@ static int wait_closed_step(lua_State *L) {
   if (s->closed) return 0;
   luaio_task *t = luaio_check_suspend(L, "wait_closed");
   luaio_list_append(&s->wwait, &t->node);
-  return luaio_park(L, t, W_STREAM, 1, wait_closed_k);
+  return luaio_park(L, t, &closing_wait, 1, wait_closed_k);
 }
 
 static int w_wait_closed(lua_State *L) {
-  luaL_checkudata(L, 1, LUAIO_WRITER);
+  luaio_checkudata(L, 1, LUAIO_WRITER);
   luaio_check_task(L, "wait_closed");
   lua_settop(L, 1);
   return wait_closed_step(L);
@@ -673,8 +683,7 @@ static int w_write_eof(lua_State *L) {
   luaio_stream *s = tow_io(L);
   if (s->eof_written) return 0;
   if (check_writable(L, s, "write_eof")) return 0;
-  uv_shutdown_t *req = malloc(sizeof *req);
-  if (!req) return luaL_error(L, "not enough memory");
+  uv_shutdown_t *req = luaio_realloc(L, NULL, sizeof *req);
   int err = uv_shutdown(req, &s->u.s, shutdown_cb); /* after the queued writes */
   if (err) { free(req); return luaio_raise_oserror(L, err, "write_eof"); }
   s->eof_written = 1;
@@ -726,7 +735,7 @@ int luaio_push_name(lua_State *L, luaio_uvstream *u, int kind, int peer) {
 
 static int w_get_extra_info(lua_State *L) {
   luaio_stream *s = tow(L);
-  const char *name = luaL_checkstring(L, 2);
+  const char *name = luaio_checkstring(L, 2);
   lua_settop(L, 3);
   int peer = strcmp(name, "peername") == 0, sock = strcmp(name, "sockname") == 0;
   if ((peer && (s->named & 1)) || (sock && (s->named & 2)))
@@ -748,12 +757,12 @@ static int w_set_write_buffer_limits(lua_State *L) {
   luaio_stream *s = tow(L);
   lua_Integer high, low;
   if (lua_isnoneornil(L, 2)) {
-    low = luaL_optinteger(L, 3, -1);
+    low = luaio_optinteger(L, 3, -1);
     high = low < 0 ? DEFAULT_HIGH : 4 * low;
   } else {
-    high = luaL_checkinteger(L, 2);
+    high = luaio_checkinteger(L, 2);
   }
-  low = lua_isnoneornil(L, 3) ? high / 4 : luaL_checkinteger(L, 3);
+  low = lua_isnoneornil(L, 3) ? high / 4 : luaio_checkinteger(L, 3);
   if (!(high >= low && low >= 0))
     return luaio_raise(L, "ValueError", "high (%I) must be >= low (%I) must be >= 0", high, low);
   s->high = (size_t)high;
@@ -776,7 +785,7 @@ static int w_get_write_buffer_limits(lua_State *L) {
 }
 
 static int w_tostring(lua_State *L) {
-  luaL_checkudata(L, 1, LUAIO_WRITER);
+  luaio_checkudata(L, 1, LUAIO_WRITER);
   lua_pushfstring(L, "StreamWriter: %p", lua_touserdata(L, 1));
   return 1;
 }
@@ -833,6 +842,9 @@ static const luaL_Reg writer_methods[] = {
 void luaio_stream_open(lua_State *L, luaio_runtime *rt) {
   luaio_new_class(L, LUAIO_READER, reader_methods, rt);
   luaio_new_class(L, LUAIO_WRITER, writer_methods, rt);
+  luaio_wait_kind_register(rt, &read_wait);
+  luaio_wait_kind_register(rt, &drain_wait);
+  luaio_wait_kind_register(rt, &closing_wait);
   static const luaL_Reg funcs[] = {{"StreamReader", l_stream_reader}, {NULL, NULL}};
   luaio_register(L, funcs, rt);
 }

@@ -4,6 +4,8 @@
 #define LUAIO_STREAM_H
 
 #include "runtime.h"
+#include "list.h"
+#include "future.h"
 #include "streambuf.h"
 
 #define LUAIO_READER "luaio.StreamReader"
@@ -39,7 +41,7 @@ typedef struct luaio_stream {
   int err;                    /* first connection error (a libuv code), 0 if none */
   unsigned wqueued, wdone, wreleased; /* strings anchored for queued writes (see stream.c) */
   unsigned rsize;             /* free space offered to the next read (adapts to the traffic) */
-  int owner_id;               /* the id of the task running client_cb (server side), or 0 */
+  luaio_watch end;            /* server side: watches the task running client_cb (ctx) */
   unsigned char kind;
   unsigned char owned;        /* a StreamReader userdata points here */
   unsigned char reading;      /* uv_read_start is in effect */
@@ -67,9 +69,12 @@ typedef struct luaio_listener {
 } luaio_listener;
 
 /* stream.c */
+void luaio_stream_open(lua_State *L, luaio_runtime *rt); /* StreamReader, StreamWriter */
 luaio_stream *luaio_stream_new(luaio_runtime *rt, int kind, size_t limit); /* handle inited */
 void luaio_stream_push_pair(lua_State *L, luaio_stream *s); /* pushes reader, writer */
 void luaio_stream_abandon(luaio_stream *s); /* closes a stream no Lua object owns yet */
+/* Closes it after the queued writes, as writer:close() (wakes its readers with EOF). */
+void luaio_stream_close(luaio_stream *s);
 void luaio_listener_conn_closed(luaio_listener *ls);
 int luaio_push_oserror(lua_State *L, int err, const char *what); /* pushes OSError */
 int luaio_raise_oserror(lua_State *L, int err, const char *what);

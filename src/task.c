@@ -1,9 +1,50 @@
 /* task.c — Task: a future that owns one coroutine, the resume protocol (park, wake,
- * step), cancellation, and the task-level functions (spawn, run, current_task ...). */
+ * step), cancellation through the wait kinds the parts register, and the task-level
+ * functions (spawn, run, current_task ...). */
 #include <string.h>
-#include "runtime.h"
+#include "task.h"
+#include "loop.h"
+#include "report.h"
 
 #define CANCEL_MSG "cancel_msg"
+
+/* registry light keys: the shared coroutine body, the main task of aio.run, and the Lua
+ * layer's coroutine object -> Task hook */
+static const char key_task_main = 'M', key_main_task = 'm';
+const char luaio_hook_coro_task = 'C';
+
+void luaio_push_main_task(lua_State *L) { lua_rawgetp(L, LUA_REGISTRYINDEX, &key_main_task); }
+
+/* ---- wait kinds ---- */
+void luaio_wait_kind_register(luaio_runtime *rt, const luaio_wait_kind *k) {
+  for (int i = 1; i < rt->nwait_kinds; i++)
+    if (rt->wait_kinds[i] == k) return;
+  if (rt->nwait_kinds == 0) rt->nwait_kinds = 1; /* index 0: parked on nothing */
+  if (rt->nwait_kinds == LUAIO_WAIT_KINDS_MAX) return; /* parks then show "something" */
+  rt->wait_kinds[rt->nwait_kinds++] = k;
+}
+
+/* A few registered kinds: a linear search is a handful of pointer compares. */
+static unsigned char wait_kind_index(luaio_runtime *rt, const luaio_wait_kind *k) {
+  for (int i = 1; i < rt->nwait_kinds; i++)
+    if (rt->wait_kinds[i] == k) return (unsigned char)i;
+  return 0;
+}
+
+const luaio_wait_kind *luaio_task_wait_kind(luaio_task *t) {
+  return t->state == T_WAITING && t->wait_kind ? t->fut.rt->wait_kinds[t->wait_kind] : NULL;
+}
+
+/* The object sits in the suspended C function's frame, at wait_idx. */
+void luaio_task_push_waited(lua_State *L, luaio_task *t) {
+  if (t->state == T_WAITING && t->co && t->wait_idx > 0 && lua_status(t->co) == LUA_YIELD &&
+      lua_checkstack(t->co, 1)) {
+    lua_pushvalue(t->co, t->wait_idx);
+    lua_xmove(t->co, L, 1);
+  } else {
+    lua_pushnil(L);
+  }
+}
 
 int luaio_push_task(lua_State *L, luaio_task *t) {
   if (t->ref == LUA_NOREF) { lua_pushnil(L); return 0; }
@@ -13,9 +54,22 @@ int luaio_push_task(lua_State *L, luaio_task *t) {
   return 1;
 }
 
+void luaio_push_task_name(lua_State *L, luaio_task *t) {
+  if (!luaio_push_task(L, t)) { /* finished meanwhile */
+    lua_pop(L, 1);
+  } else if (lua_getfield(L, -1, "get_name") == LUA_TFUNCTION) {
+    lua_insert(L, -2);
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING) return;
+    lua_pop(L, 1);
+  } else {
+    lua_pop(L, 2);
+  }
+  lua_pushfstring(L, "Task-%d", t->id);
+}
+
 luaio_task *luaio_totask(lua_State *L, int idx) {
   luaio_future *f = luaio_testfuture(L, idx);
-  if (!f || !f->is_task) luaL_typeerror(L, idx, "Task");
+  if (!f || !f->is_task) luaio_typeerror(L, idx, "Task");
   return (luaio_task *)f;
 }
 
@@ -81,16 +135,16 @@ void luaio_raise_if_cancelled(lua_State *L, luaio_task *t) {
   if (luaio_take_wake_cancel(t)) luaio_raise_cancelled(L, t);
 }
 
-int luaio_park(lua_State *L, luaio_task *t, int kind, int idx, lua_KFunction k) {
+int luaio_park(lua_State *L, luaio_task *t, const luaio_wait_kind *kind, int idx, lua_KFunction k) {
   t->state = T_WAITING;
-  t->wait_kind = (unsigned char)kind;
+  t->wait_kind = wait_kind_index(t->fut.rt, kind);
   t->wait_idx = idx;
   return lua_yieldk(L, 0, idx, k);
 }
 
 int luaio_requeue(lua_State *L, luaio_task *t, lua_KFunction k) {
   t->state = T_READY;
-  t->wait_kind = W_NONE;
+  t->wait_kind = 0;
   luaio_ready_push(t->fut.rt, &t->node);
   return lua_yieldk(L, 0, 0, k);
 }
@@ -99,7 +153,6 @@ void luaio_wake(luaio_runtime *rt, luaio_task *t) {
   if (t->state != T_WAITING) return;
   luaio_list_unlink(&t->node);
   luaio_timer_remove(rt, &t->timer);
-  t->on_cancel = CANCEL_NONE;
   t->state = T_READY;
   luaio_ready_push(rt, &t->node);
 }
@@ -140,39 +193,26 @@ static int task_msgh(lua_State *co) {
 }
 
 /* The coroutine body: the task's function under a yieldable protected call, so errors
- * and cancellations unwind (closing <close> variables, which may suspend) inside it.
- * A connection task (t->conn) keeps its writer (its last argument) under the call and
- * returns it first, for task_finish to hand to the connection's end (streams.lua): an
- * idle connection then pays for no done callback. */
+ * and cancellations unwind (closing <close> variables, which may suspend) inside it. */
 static int task_main_k(lua_State *co, int status, lua_KContext ctx) {
   (void)ctx;
-  luaio_task *t = luaio_rt(co)->current;
-  int below = t->conn ? 2 : 1; /* msgh's slot, above the kept writer */
-  lua_remove(co, below);
-  if (status == LUA_OK || status == LUA_YIELD) return lua_gettop(co); /* [writer,] results */
-  t->body_failed = 1;
-  return 1 + t->conn; /* [writer,] error */
+  lua_remove(co, 1); /* task_msgh */
+  if (status == LUA_OK || status == LUA_YIELD) return lua_gettop(co); /* the results */
+  luaio_rt(co)->current->body_failed = 1;
+  return 1; /* the error */
 }
 
 static int task_main(lua_State *co) {
-  luaio_task *t = luaio_rt(co)->current;
-  if (t->conn) {
-    lua_pushvalue(co, -1);
-    lua_insert(co, 1);
-  }
-  int below = t->conn ? 2 : 1;
-  int nargs = lua_gettop(co) - below;
+  int nargs = lua_gettop(co) - 1;
   lua_pushvalue(co, lua_upvalueindex(2)); /* task_msgh */
-  lua_insert(co, below);
-  return task_main_k(co, lua_pcallk(co, nargs, LUA_MULTRET, below, 0, task_main_k), 0);
+  lua_insert(co, 1);
+  return task_main_k(co, lua_pcallk(co, nargs, LUA_MULTRET, 1, 0, task_main_k), 0);
 }
 
 /* ---- creation, steps, completion ---- */
-_Static_assert(offsetof(luaio_task, timer) == offsetof(luaio_task, node) + sizeof(luaio_node),
-               "a task's timer follows its node (see luaio_timer_owner)");
-
 void luaio_task_push_new(lua_State *L, luaio_runtime *rt, int nargs) {
   luaL_checkstack(L, 4, NULL);
+  luaio_reserve(L, rt);
   luaio_task *t = lua_newuserdatauv(L, sizeof *t, 2);
   memset(t, 0, sizeof *t);
   t->fut.rt = rt;
@@ -189,7 +229,7 @@ void luaio_task_push_new(lua_State *L, luaio_runtime *rt, int nargs) {
   lua_setiuservalue(L, -2, 1); /* until the results replace it */
   lua_insert(L, -(nargs + 2)); /* task, fn, args... */
   lua_checkstack(co, nargs + 2);
-  lua_rawgetp(co, LUA_REGISTRYINDEX, &luaio_key_task_main);
+  lua_rawgetp(co, LUA_REGISTRYINDEX, &key_task_main);
   lua_xmove(L, co, nargs + 1);
   lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
   lua_pushvalue(L, -2);
@@ -200,35 +240,11 @@ void luaio_task_push_new(lua_State *L, luaio_runtime *rt, int nargs) {
   luaio_ready_push(rt, &t->node);
 }
 
-/* A connection task's end: conn_done(task, writer) from the loop, before the task's
- * other callbacks (streams.lua closes the writer and reports an escaped error). */
-static void conn_finish(luaio_runtime *rt, lua_State *L, int tidx, int widx) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
-  lua_getfield(L, -1, "conn_done");
-  lua_remove(L, -2);
-  if (!lua_isfunction(L, -1)) { lua_pop(L, 1); return; }
-  int fidx = lua_gettop(L);
-  lua_pushvalue(L, tidx);
-  lua_pushvalue(L, widx);
-  luaio_handle_push_new(L, rt, fidx, 2);
-  luaio_ready_push(rt, &((luaio_handle *)lua_touserdata(L, -1))->node);
-  lua_settop(L, fidx - 1);
-}
-
 static void task_finish(luaio_runtime *rt, lua_State *L, luaio_task *t, int status, int nres) {
   lua_State *co = t->co;
   luaL_checkstack(L, nres + 6, "too many results");
   luaio_push_task(L, t);
   int tidx = lua_gettop(L);
-  int widx = 0;
-  if (t->conn && status == LUA_OK && nres > 0) { /* the writer task_main kept */
-    lua_rotate(co, -nres, -1); /* the writer, under the results, to the top */
-    lua_xmove(co, L, 1);
-    nres--;
-    widx = tidx;
-    lua_insert(L, tidx); /* writer under the task */
-    tidx++;
-  }
   lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
   luaL_unref(L, -1, t->ref);
   lua_pop(L, 1);
@@ -236,6 +252,7 @@ static void task_finish(luaio_runtime *rt, lua_State *L, luaio_task *t, int stat
   t->state = T_DONE;
   t->co = NULL;
   rt->ntasks--;
+  luaio_unreserve(rt);
   if (status == LUA_OK && !t->body_failed) {
     lua_xmove(co, L, nres);
     luaio_future_set(L, tidx, tidx + 1, nres);
@@ -252,13 +269,12 @@ static void task_finish(luaio_runtime *rt, lua_State *L, luaio_task *t, int stat
     if (luaio_is_error(L, -1, "CancelledError")) {
       lua_setiuservalue(L, tidx, 1);
       t->fut.state = FUT_CANCELLED;
-      luaio_future_complete(rt, &t->fut);
+      luaio_future_complete(L, tidx);
     } else {
       luaio_future_fail_with(L, tidx, -1, 0);
     }
   }
-  if (widx && !rt->closing) conn_finish(rt, L, tidx, widx);
-  lua_settop(L, (widx ? widx : tidx) - 1);
+  lua_settop(L, tidx - 1);
 }
 
 void luaio_task_step(luaio_runtime *rt, lua_State *L, luaio_task *t) {
@@ -266,11 +282,10 @@ void luaio_task_step(luaio_runtime *rt, lua_State *L, luaio_task *t) {
   int nargs;
   if (t->state == T_NEW) {
     if (t->must_cancel) { /* cancelled before it started: the body never runs */
-      if (t->conn) lua_replace(co, 1); /* the writer stays, as task_main would keep it */
-      lua_settop(co, t->conn);
+      lua_settop(co, 0);
       push_cancelled_error(co, t);
       t->body_failed = 1;
-      task_finish(rt, L, t, LUA_OK, 1 + t->conn);
+      task_finish(rt, L, t, LUA_OK, 1);
       return;
     }
     nargs = lua_gettop(co) - 1;
@@ -282,7 +297,6 @@ void luaio_task_step(luaio_runtime *rt, lua_State *L, luaio_task *t) {
   t->nargs = 0;
   t->state = T_RUNNING;
   t->bare_yield = 0;
-  t->on_cancel = CANCEL_NONE; /* whatever it waited on is over */
   luaio_task *prev = rt->current;
   rt->current = t;
   int nres;
@@ -322,13 +336,17 @@ int luaio_task_cancel(lua_State *L, luaio_task *t, int msgidx) {
     else t->wake_cancel = 1;
     break;
   case T_WAITING: {
-    /* The hook is taken away while it runs: a cycle of awaits (A awaits B awaits A, or a
-     * gather of the task itself) then comes back here on the default path, not forever. */
-    int hook = t->on_cancel;
-    t->on_cancel = CANCEL_NONE;
-    if (hook && (hook == CANCEL_AWAIT ? luaio_await_on_cancel : luaio_gather_on_cancel)(L, t, msgidx)) {
-      if (t->state == T_WAITING && !t->on_cancel) t->on_cancel = hook;
-      break;
+    /* First the kind it waits on may take the request (cancel what it awaits). While that
+     * runs, a cycle of awaits (A awaits B awaits A, or a gather of the task itself) comes
+     * back here on the default path, not forever. */
+    const luaio_wait_kind *k = luaio_task_wait_kind(t);
+    if (k && k->cancel && !t->in_cancel) {
+      luaio_task_push_waited(L, t);
+      t->in_cancel = 1;
+      int took = k->cancel(L, t, lua_gettop(L), msgidx);
+      t->in_cancel = 0;
+      lua_pop(L, 1);
+      if (took) break;
     }
     luaio_wake(t->fut.rt, t);
     t->wake_cancel = 1;
@@ -349,7 +367,7 @@ static int t_get_name(lua_State *L) {
 
 static int t_set_name(lua_State *L) {
   luaio_totask(L, 1);
-  luaL_checkany(L, 2);
+  luaio_checkany(L, 2);
   luaL_tolstring(L, 2, NULL);
   lua_pushvalue(L, 1);
   task_extras(L);
@@ -378,7 +396,7 @@ static int t_traceback(lua_State *L) {
     return 1;
   }
   lua_settop(L, 1);
-  luaio_push_traceback(L, &t->fut, 1);
+  luaio_push_traceback(L, 1);
   if (lua_isnil(L, -1)) lua_pushliteral(L, "");
   return 1;
 }
@@ -406,7 +424,7 @@ static const luaL_Reg task_methods[] = {
 static void check_callable(lua_State *L, int idx) {
   if (lua_isfunction(L, idx)) return;
   if (luaL_getmetafield(L, idx, "__call") != LUA_TNIL) { lua_pop(L, 1); return; }
-  luaL_typeerror(L, idx, "function");
+  luaio_typeerror(L, idx, "function");
 }
 
 static int l_spawn(lua_State *L) {
@@ -430,8 +448,7 @@ static int l_all_tasks(lua_State *L) {
   int n = 0;
   lua_pushnil(L);
   while (lua_next(L, -2)) {
-    /* integer keys only: named entries (main_task, ...) point at tasks listed already */
-    luaio_task *t = lua_isinteger(L, -2) ? luaL_testudata(L, -1, LUAIO_TASK) : NULL;
+    luaio_task *t = luaL_testudata(L, -1, LUAIO_TASK);
     if (t && t->state != T_DONE) lua_rawseti(L, -4, ++n);
     else lua_pop(L, 1);
   }
@@ -454,9 +471,20 @@ void luaio_shutdown_tasks(luaio_runtime *rt, lua_State *L) {
   if (rt->ntasks) luaio_run_loop(rt, L, NULL);
 }
 
-static const char *const wait_names[] = {
-  "nothing", "a sleep", "a Future", "a gather", "a Queue", "a Lock", "a stream", "something"
-};
+void luaio_forget_tasks(luaio_runtime *rt, lua_State *L) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    luaio_task *t = luaL_testudata(L, -1, LUAIO_TASK);
+    if (t && t->state != T_DONE) {
+      luaio_list_unlink(&t->node);
+      luaio_timer_remove(rt, &t->timer);
+      t->wait_kind = 0;
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
 
 /* Runs the main task (argument 1) until it ends, then cancels and drains what is left.
  * Returns whether it got stuck, what it was waiting on and, when stuck, where (its
@@ -466,7 +494,8 @@ static int run_main_p(lua_State *L) {
   luaio_runtime *rt = luaio_rt(L);
   int stuck = luaio_run_loop(rt, L, t);
   lua_pushboolean(L, stuck);
-  lua_pushstring(L, wait_names[t->wait_kind < W_OTHER ? t->wait_kind : W_OTHER]);
+  const luaio_wait_kind *k = luaio_task_wait_kind(t);
+  lua_pushstring(L, k ? k->name : "something");
   if (stuck && t->co) luaL_traceback(L, t->co, NULL, 0);
   else lua_pushnil(L);
   if (stuck) luaio_task_cancel(L, t, 0);
@@ -485,10 +514,8 @@ static int l_run(lua_State *L) {
   luaio_task_push_new(L, rt, lua_gettop(L) - 1);
   luaio_task *t = lua_touserdata(L, -1);
   int tidx = lua_gettop(L);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
   lua_pushvalue(L, tidx);
-  lua_setfield(L, -2, "main_task");
-  lua_pop(L, 1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &key_main_task);
   /* an error escaping the loop (out of memory) must leave the runtime usable */
   lua_pushlightuserdata(L, rt);
   lua_pushcclosure(L, run_main_p, 1);
@@ -521,31 +548,13 @@ static int l_in_task(lua_State *L) {
   return 1;
 }
 
-static int l_report_unretrieved(lua_State *L) {
-  luaio_report_unretrieved(luaio_rt(L), L);
-  return 0;
-}
-
-static int l_set_exception_handler(lua_State *L) {
-  luaio_runtime *rt = luaio_rt(L);
-  if (!lua_isnil(L, 1)) check_callable(L, 1);
-  lua_settop(L, 1);
-  luaL_unref(L, LUA_REGISTRYINDEX, rt->handler_ref);
-  rt->handler_ref = lua_isnil(L, 1) ? LUA_NOREF : luaL_ref(L, LUA_REGISTRYINDEX);
-  return 0;
-}
-
-static int l_get_exception_handler(lua_State *L) {
-  luaio_runtime *rt = luaio_rt(L);
-  if (rt->handler_ref == LUA_NOREF) lua_pushnil(L);
-  else lua_rawgeti(L, LUA_REGISTRYINDEX, rt->handler_ref);
-  return 1;
-}
-
-static int l_call_exception_handler(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
-  luaio_report(luaio_rt(L), L, 1);
-  return 0;
+/* ---- coroutine objects (aio.async): a table whose metatable the Lua layer fills ---- */
+int luaio_is_coro(lua_State *L, int idx) {
+  if (!lua_getmetatable(L, idx)) return 0;
+  luaL_getmetatable(L, LUAIO_CORO);
+  int r = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return r;
 }
 
 void luaio_task_open(lua_State *L, luaio_runtime *rt) {
@@ -557,13 +566,12 @@ void luaio_task_open(lua_State *L, luaio_runtime *rt) {
   lua_pushlightuserdata(L, rt);
   lua_pushcclosure(L, task_msgh, 1);
   lua_pushcclosure(L, task_main, 2);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &luaio_key_task_main);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &key_task_main);
+  luaL_newmetatable(L, LUAIO_CORO);
+  lua_setfield(L, -2, "_Coroutine");
   static const luaL_Reg funcs[] = {
     {"spawn", l_spawn}, {"current_task", l_current_task}, {"all_tasks", l_all_tasks},
-    {"_run", l_run}, {"_in_task", l_in_task},
-    {"_report_unretrieved", l_report_unretrieved}, {"set_exception_handler", l_set_exception_handler},
-    {"get_exception_handler", l_get_exception_handler},
-    {"call_exception_handler", l_call_exception_handler}, {NULL, NULL}
+    {"_run", l_run}, {"_in_task", l_in_task}, {NULL, NULL}
   };
   luaio_register(L, funcs, rt);
 }

@@ -1,23 +1,133 @@
-/* timer.c — sleep, the loop clock, and plain callbacks (call_soon / call_later /
- * call_at and future done callbacks) as cancellable Handles. */
-#include <math.h>
-#include <string.h>
-#include "runtime.h"
+/* timer.c — the timer heap (ordered by deadline, then arming order, so equal deadlines
+ * fire FIFO; due timers are taken out before any fires, so a re-armed timer cannot fire
+ * twice in one pass), the loop clock, and aio.sleep / aio.time. */
+#include <stdio.h>
+#include <stdlib.h>
+#include "timer.h"
+#include "task.h"
+#include "handle.h"
+#include "loop.h"
 
-static uint64_t deadline_after(double secs) {
+/* ---- the heap ---- */
+static int timer_less(const luaio_timer *a, const luaio_timer *b) {
+  return a->when < b->when || (a->when == b->when && (int32_t)(a->seq - b->seq) < 0);
+}
+
+static void heap_set(luaio_runtime *rt, unsigned i, luaio_timer *t) {
+  rt->heap[i] = t;
+  t->idx = (int)i;
+}
+
+static void heap_up(luaio_runtime *rt, unsigned i) {
+  luaio_timer *t = rt->heap[i];
+  while (i > 0) {
+    unsigned p = (i - 1) / 2;
+    if (!timer_less(t, rt->heap[p])) break;
+    heap_set(rt, i, rt->heap[p]);
+    i = p;
+  }
+  heap_set(rt, i, t);
+}
+
+static void heap_down(luaio_runtime *rt, unsigned i) {
+  luaio_timer *t = rt->heap[i];
+  for (;;) {
+    unsigned c = 2 * i + 1;
+    if (c >= rt->heap_count) break;
+    if (c + 1 < rt->heap_count && timer_less(rt->heap[c + 1], rt->heap[c])) c++;
+    if (!timer_less(rt->heap[c], t)) break;
+    heap_set(rt, i, rt->heap[c]);
+    i = c;
+  }
+  heap_set(rt, i, t);
+}
+
+/* Each task and handle owns one timer, so a heap as large as their number (reserved
+ * when they are made, luaio_reserve) never overflows. */
+void luaio_timers_reserve(lua_State *L, luaio_runtime *rt, unsigned n) {
+  if (n <= rt->heap_cap) return;
+  unsigned cap = rt->heap_cap ? rt->heap_cap * 2 : 256;
+  while (cap < n) cap *= 2;
+  rt->heap = luaio_realloc(L, rt->heap, cap * sizeof *rt->heap);
+  rt->heap_cap = cap;
+}
+
+void luaio_timers_free(luaio_runtime *rt) {
+  free(rt->heap);
+  rt->heap = NULL;
+  rt->heap_cap = rt->heap_count = 0;
+}
+
+void luaio_timer_add(luaio_runtime *rt, luaio_timer *t, uint64_t when) {
+  if (t->idx >= 0) luaio_timer_remove(rt, t);
+  t->when = when;
+  t->seq = rt->timer_seq++;
+  heap_set(rt, rt->heap_count++, t);
+  heap_up(rt, rt->heap_count - 1);
+}
+
+void luaio_timer_remove(luaio_runtime *rt, luaio_timer *t) {
+  if (t->idx < 0) return;
+  unsigned i = (unsigned)t->idx;
+  luaio_timer *last = rt->heap[--rt->heap_count];
+  t->idx = -1;
+  if (last == t) return;
+  heap_set(rt, i, last);
+  heap_up(rt, i);
+  heap_down(rt, (unsigned)last->idx);
+}
+
+_Static_assert(offsetof(luaio_task, timer) == offsetof(luaio_task, node) + sizeof(luaio_node),
+               "a task's timer follows its node (see luaio_timer_owner)");
+_Static_assert(offsetof(luaio_handle, timer) == offsetof(luaio_handle, node) + sizeof(luaio_node),
+               "a handle's timer follows its node (see luaio_timer_owner)");
+
+static void timer_fire(luaio_runtime *rt, luaio_timer *tm) {
+  if (luaio_timer_owner(tm)->kind == NODE_TASK) luaio_wake(rt, luaio_container(tm, luaio_task, timer));
+  else luaio_ready_push(rt, &luaio_container(tm, luaio_handle, timer)->node);
+}
+
+void luaio_timers_fire_due(luaio_runtime *rt) {
+  if (!rt->heap_count) return;
+  uint64_t now = luaio_now();
+  while (rt->heap_count && rt->heap[0]->when <= now) {
+    luaio_timer *t = rt->heap[0];
+    luaio_timer_remove(rt, t);
+    timer_fire(rt, t);
+  }
+}
+
+int64_t luaio_timers_next_ms(luaio_runtime *rt) {
+  if (!rt->heap_count) return -1;
+  uint64_t now = luaio_now(), when = rt->heap[0]->when;
+  return when > now ? (int64_t)((when - now + 999999) / 1000000) : 0;
+}
+
+/* ---- sleep and time ---- */
+uint64_t luaio_deadline_after(double secs) {
   uint64_t now = luaio_now();
   double ns = secs * 1e9;
   if (!(ns < 1e18)) return now + (uint64_t)1e18; /* "forever", without overflow */
   return now + (uint64_t)(ns > 0 ? ns : 0);
 }
 
-static double check_seconds(lua_State *L, int idx) {
-  double s = luaL_checknumber(L, idx);
-  if (s != s) luaL_argerror(L, idx, "number expected, got NaN");
+double luaio_check_seconds(lua_State *L, int idx) {
+  double s = luaio_checknumber(L, idx);
+  if (s != s) luaio_argerror(L, idx, "number expected, got NaN");
   return s;
 }
 
-/* ---- sleep ---- */
+static void sleep_describe(lua_State *L, luaio_task *t, int obj) {
+  (void)obj;
+  uint64_t now = luaio_now();
+  double left = t->timer.idx >= 0 && t->timer.when > now ? (double)(t->timer.when - now) / 1e9 : 0;
+  char buf[64];
+  snprintf(buf, sizeof buf, "%.3f", left);
+  lua_pushfstring(L, "a sleep, %s s left", buf);
+}
+
+static const luaio_wait_kind sleep_wait = {"a sleep", NULL, sleep_describe};
+
 static int sleep_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;
   luaio_raise_if_cancelled(L, luaio_rt(L)->current);
@@ -25,11 +135,11 @@ static int sleep_k(lua_State *L, int status, lua_KContext ctx) {
 }
 
 static int l_sleep(lua_State *L) {
-  double secs = check_seconds(L, 1);
+  double secs = luaio_check_seconds(L, 1);
   luaio_task *t = luaio_check_suspend(L, "sleep");
   if (secs <= 0) return luaio_requeue(L, t, sleep_k);
-  luaio_timer_add(t->fut.rt, &t->timer, deadline_after(secs));
-  return luaio_park(L, t, W_SLEEP, 1, sleep_k);
+  luaio_timer_add(t->fut.rt, &t->timer, luaio_deadline_after(secs));
+  return luaio_park(L, t, &sleep_wait, 1, sleep_k);
 }
 
 static int l_time(lua_State *L) {
@@ -37,165 +147,8 @@ static int l_time(lua_State *L) {
   return 1;
 }
 
-/* ---- handles ---- */
-static luaio_handle *tohandle(lua_State *L, int idx) {
-  return luaL_checkudata(L, idx, LUAIO_HANDLE);
-}
-
-static void handle_unanchor(lua_State *L, luaio_runtime *rt, luaio_handle *h) {
-  if (h->ref == LUA_NOREF) return;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
-  luaL_unref(L, -1, h->ref);
-  lua_pop(L, 1);
-  h->ref = LUA_NOREF;
-}
-
-/* Pops the `nargs` values on top, pushes a Handle calling fn (at fidx) with them,
- * anchored until it has run or is cancelled. */
-void luaio_handle_push_new(lua_State *L, luaio_runtime *rt, int fidx, int nargs) {
-  fidx = lua_absindex(L, fidx);
-  if (nargs > 1) {
-    lua_createtable(L, nargs, 1);
-    lua_insert(L, -(nargs + 1));
-    for (int i = nargs; i >= 1; i--) lua_rawseti(L, -(i + 1), i);
-    lua_pushinteger(L, nargs);
-    lua_setfield(L, -2, "n");
-  }
-  luaio_handle *h = lua_newuserdatauv(L, sizeof *h, 2);
-  memset(h, 0, sizeof *h);
-  h->node.kind = NODE_HANDLE;
-  h->timer.idx = -1;
-  h->nargs = nargs > 1 ? -1 : nargs;
-  luaL_setmetatable(L, LUAIO_HANDLE);
-  if (nargs > 0) {
-    lua_insert(L, -2);
-    lua_setiuservalue(L, -2, 2);
-  }
-  lua_pushvalue(L, fidx);
-  lua_setiuservalue(L, -2, 1);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
-  lua_pushvalue(L, -2);
-  h->ref = luaL_ref(L, -2);
-  lua_pop(L, 1);
-}
-
-static int handle_msgh(lua_State *L) {
-  luaL_traceback(L, L, NULL, 1);
-  lua_setfield(L, LUA_REGISTRYINDEX, "luaio.callback_traceback");
-  return 1;
-}
-
-/* Runs a callback under a protected call; a failure goes to the exception handler and
- * never ends the process. */
-void luaio_handle_run(luaio_runtime *rt, lua_State *L, luaio_handle *h) {
-  int top = lua_gettop(L);
-  luaL_checkstack(L, 8, NULL);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
-  lua_rawgeti(L, -1, h->ref);
-  handle_unanchor(L, rt, h);
-  int hidx = lua_gettop(L);
-  if (h->cancelled || h->ran) { lua_settop(L, top); return; }
-  h->ran = 1;
-  lua_pushcfunction(L, handle_msgh);
-  lua_getiuservalue(L, hidx, 1);
-  int nargs = 0;
-  if (h->nargs == 1) {
-    lua_getiuservalue(L, hidx, 2);
-    nargs = 1;
-  } else if (h->nargs < 0) {
-    lua_getiuservalue(L, hidx, 2);
-    int aidx = lua_gettop(L);
-    lua_getfield(L, aidx, "n");
-    nargs = (int)lua_tointeger(L, -1);
-    lua_pop(L, 1);
-    luaL_checkstack(L, nargs, "too many arguments");
-    for (int i = 1; i <= nargs; i++) lua_rawgeti(L, aidx, i);
-    lua_remove(L, aidx);
-  }
-  if (lua_pcall(L, nargs, 0, hidx + 1) != LUA_OK) {
-    int eidx = lua_gettop(L);
-    lua_getfield(L, LUA_REGISTRYINDEX, "luaio.callback_traceback");
-    lua_createtable(L, 0, 4);
-    lua_pushliteral(L, "Exception in callback");
-    lua_setfield(L, -2, "message");
-    lua_pushvalue(L, eidx);
-    lua_setfield(L, -2, "exception");
-    lua_pushvalue(L, eidx + 1);
-    lua_setfield(L, -2, "traceback");
-    lua_pushvalue(L, hidx);
-    lua_setfield(L, -2, "handle");
-    luaio_report(rt, L, -1);
-  }
-  lua_settop(L, top);
-}
-
-void luaio_timer_fire(luaio_runtime *rt, luaio_timer *tm) {
-  _Static_assert(offsetof(luaio_handle, timer) == offsetof(luaio_handle, node) + sizeof(luaio_node),
-                 "a handle's timer follows its node");
-  if (luaio_timer_owner(tm)->kind == NODE_TASK) luaio_wake(rt, luaio_container(tm, luaio_task, timer));
-  else luaio_ready_push(rt, &luaio_container(tm, luaio_handle, timer)->node);
-}
-
-static int schedule(lua_State *L, int fidx, uint64_t when, int timed) {
-  luaio_runtime *rt = luaio_rt(L);
-  luaL_checktype(L, fidx, LUA_TFUNCTION);
-  luaio_handle_push_new(L, rt, fidx, lua_gettop(L) - fidx);
-  luaio_handle *h = lua_touserdata(L, -1);
-  if (timed) luaio_timer_add(rt, &h->timer, when);
-  else luaio_ready_push(rt, &h->node);
-  return 1;
-}
-
-static int l_call_soon(lua_State *L) { return schedule(L, 1, 0, 0); }
-
-static int l_call_later(lua_State *L) {
-  return schedule(L, 2, deadline_after(check_seconds(L, 1)), 1);
-}
-
-static int l_call_at(lua_State *L) {
-  double when = check_seconds(L, 1);
-  return schedule(L, 2, deadline_after(when - (double)luaio_now() / 1e9), 1);
-}
-
-static int h_cancel(lua_State *L) {
-  luaio_runtime *rt = luaio_rt(L);
-  luaio_handle *h = tohandle(L, 1);
-  if (h->cancelled || h->ran) return 0;
-  h->cancelled = 1;
-  if (h->timer.idx >= 0) { luaio_timer_remove(rt, &h->timer); handle_unanchor(L, rt, h); }
-  else if (h->node.next) { luaio_list_unlink(&h->node); handle_unanchor(L, rt, h); }
-  /* a handle already in the ready queue is skipped (and released) when its turn comes */
-  return 0;
-}
-
-static int h_cancelled(lua_State *L) {
-  luaio_handle *h = tohandle(L, 1);
-  lua_pushboolean(L, h->cancelled);
-  return 1;
-}
-
-static int h_when(lua_State *L) {
-  luaio_handle *h = tohandle(L, 1);
-  if (h->timer.when) lua_pushnumber(L, (double)h->timer.when / 1e9);
-  else lua_pushnil(L);
-  return 1;
-}
-
-static int h_tostring(lua_State *L) {
-  lua_pushfstring(L, "Handle: %p", lua_touserdata(L, 1));
-  return 1;
-}
-
-static const luaL_Reg handle_methods[] = {
-  {"cancel", h_cancel}, {"cancelled", h_cancelled}, {"when", h_when},
-  {"__tostring", h_tostring}, {NULL, NULL}
-};
-
 void luaio_timer_open(lua_State *L, luaio_runtime *rt) {
-  luaio_new_class(L, LUAIO_HANDLE, handle_methods, rt);
-  static const luaL_Reg funcs[] = {
-    {"sleep", l_sleep}, {"time", l_time}, {"call_soon", l_call_soon},
-    {"call_later", l_call_later}, {"call_at", l_call_at}, {NULL, NULL}
-  };
+  luaio_wait_kind_register(rt, &sleep_wait);
+  static const luaL_Reg funcs[] = {{"sleep", l_sleep}, {"time", l_time}, {NULL, NULL}};
   luaio_register(L, funcs, rt);
 }
