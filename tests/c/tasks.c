@@ -93,9 +93,10 @@ static void wait_runs_others_and_detects_deadlock(tap_state *T) {
   luaio_runtime *rt = luaio_open(L, NULL);
   run_lua(L, "LOG = ''");
   spawn0(L, "local aio = require 'luaio'\n"
-            "return function() for i = 1, 3 do LOG = LOG .. 'o' .. i; aio.sleep(0.001) end end");
+            "return function() for i = 1, 3 do LOG = LOG .. 'o' .. i; aio.sleep(0) end end");
+  /* loop rounds, not wall-clock time, order the two (sleep(0) yields one round) */
   spawn0(L, "local aio = require 'luaio'\n"
-            "return function() aio.sleep(0.010) LOG = LOG .. 'w'; return 'w' end");
+            "return function() for _ = 1, 5 do aio.sleep(0) end LOG = LOG .. 'w'; return 'w' end");
   CHECK(T, luaio_task_wait(L, -1) == LUAIO_OK);
   char buf[64];
   CHECK_STR(T, global_str(L, "LOG", buf, sizeof buf), "o1o2o3w");
