@@ -1,5 +1,5 @@
-/* test_timers.c — the runtime's timer heap (internal): equal deadlines fire in arming
- * order, also when the 32-bit arming counter wraps around. */
+/* timer_heap.c — the runtime's timer heap (internal, through src/runtime.h): equal deadlines
+ * fire in arming order, also when the 32-bit arming counter wraps around. */
 #include <stdint.h>
 #include <lualib.h>
 #include <lauxlib.h>
