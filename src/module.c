@@ -44,7 +44,7 @@ static void load_lua_layer(lua_State *L, int aio, int priv) {
 /* The Lua functions C calls, from the private table to registry light keys. */
 static void set_hooks(lua_State *L, int priv) {
   static const struct { const char *name; const char *key; } hooks[] = {
-    {"coro_task", &luaio_hook_coro_task},
+    {"coro_task", &luaio_hook_coro_task}, {"conn_done", &luaio_hook_conn_done},
   };
   for (size_t i = 0; i < sizeof hooks / sizeof *hooks; i++) {
     lua_getfield(L, priv, hooks[i].name);

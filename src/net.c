@@ -293,49 +293,38 @@ void luaio_listener_conn_closed(luaio_listener *ls) {
 }
 
 /* ---- a connection's end ----
- * When the task running client_cb ends, its connection is closed — unless client_cb
- * returned normally and another task has used the stream meanwhile (it was handed on:
- * asyncio closes a writer once nothing refers to it; Lua has no reference counts, so use
- * by another task stands for "still referred to") — and an error that escaped client_cb
- * goes to the exception handler (nobody awaits these tasks). A watch on the task does it:
- * an idle connection costs no callback object. */
-static int conn_report(lua_State *L) { /* from the loop: (task) */
-  luaio_future *f = luaio_testfuture(L, 1);
-  if (!f || f->state != FUT_ERR) return 0;
-  f->unretrieved = 0; /* reported here, not again */
-  lua_createtable(L, 0, 4);
-  lua_pushliteral(L, "Unhandled exception in client_connected_cb");
-  lua_setfield(L, -2, "message");
-  luaio_future_push_error(L, 1);
-  lua_setfield(L, -2, "exception");
-  luaio_push_traceback(L, 1);
-  lua_setfield(L, -2, "traceback");
-  lua_pushvalue(L, 1);
-  lua_setfield(L, -2, "task");
-  luaio_report(f->rt, L, -1);
-  return 0;
-}
+ * When the task running client_cb ends, the Lua layer's conn_done(task, writer) runs from
+ * the loop (a later round, so a task the connection was handed to has had its turn): it
+ * closes the connection — unless client_cb returned normally and another task has used
+ * the stream since (handed on: asyncio closes a writer once nothing refers to it; Lua has
+ * no reference counts, so use by another task stands for "still referred to") — and
+ * reports an error that escaped client_cb (nobody awaits these tasks). A watch on the
+ * task starts it: an idle connection costs no callback object, only the writer's anchor. */
+const char luaio_hook_conn_done = 'D';
 
-static int queue_report(lua_State *L) { /* protected: (task) */
+static int queue_conn_done(lua_State *L) { /* protected: (task, writer) */
   luaio_runtime *rt = ((luaio_future *)lua_touserdata(L, 1))->rt;
-  lua_pushcfunction(L, conn_report);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &luaio_hook_conn_done) != LUA_TFUNCTION) return 0;
   lua_insert(L, 1);
-  luaio_handle_push_new(L, rt, 1, 1);
+  luaio_handle_push_new(L, rt, 1, 2);
   luaio_ready_push(rt, &((luaio_handle *)lua_touserdata(L, -1))->node);
   return 0;
 }
 
 static void conn_end(lua_State *L, luaio_watch *w, int fidx) {
   luaio_stream *s = luaio_container(w, luaio_stream, end);
-  luaio_future *f = lua_touserdata(L, fidx);
-  w->ctx = NULL;
-  if (f->rt->closing) return;
-  if (f->state != FUT_OK || !s->shared) luaio_stream_close(s);
-  if (f->state != FUT_ERR || !lua_checkstack(L, 4)) return;
-  lua_pushcfunction(L, queue_report);
+  luaio_runtime *rt = ((luaio_future *)lua_touserdata(L, fidx))->rt;
+  /* w->ctx stays: a task the connection was handed to still marks it shared until then */
+  if (rt->closing || s->end_ref == LUA_NOREF || !lua_checkstack(L, 6)) return;
+  lua_pushcfunction(L, queue_conn_done);
   lua_pushvalue(L, fidx);
-  if (lua_pcall(L, 1, 0, 0) != LUA_OK) { /* out of memory: say it plainly */
-    luaio_report_c_error(f->rt, lua_tostring(L, -1));
+  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
+  lua_rawgeti(L, -1, s->end_ref);
+  luaL_unref(L, -2, s->end_ref);
+  s->end_ref = LUA_NOREF;
+  lua_remove(L, -2);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) { /* out of memory: say it plainly */
+    luaio_report_c_error(rt, lua_tostring(L, -1));
     lua_pop(L, 1);
   }
 }
@@ -350,8 +339,11 @@ static int accept_lua(lua_State *L) {
   lua_rawgeti(L, 1, ls->ref);
   lua_getiuservalue(L, 2, 1);                      /* 3: client_cb */
   luaio_stream_push_pair(L, s);                    /* 4: reader, 5: writer */
+  lua_pushvalue(L, 5);
+  int wref = luaL_ref(L, 1); /* the writer, for conn_done */
   luaio_task_push_new(L, rt, 2);
   luaio_task *t = lua_touserdata(L, -1);
+  s->end_ref = wref;
   s->end.node.kind = NODE_WATCH;
   s->end.fire = conn_end;
   s->end.ctx = t;

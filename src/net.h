@@ -5,5 +5,8 @@
 #include "runtime.h"
 
 void luaio_net_open(lua_State *L, luaio_runtime *rt);
+/* registry light key: the Lua layer's conn_done(task, writer), run when a server
+ * connection's task has ended */
+extern const char luaio_hook_conn_done;
 
 #endif

@@ -77,6 +77,7 @@ luaio_stream *luaio_stream_new(luaio_runtime *rt, int kind, size_t limit) {
   luaio_stream *s = calloc(1, size);
   if (!s) return NULL;
   s->rt = rt;
+  s->end_ref = LUA_NOREF;
   s->kind = (unsigned char)kind;
   s->limit = limit;
   s->high = DEFAULT_HIGH;

@@ -542,6 +542,11 @@ static int l_run(lua_State *L) {
   return luaio_future_push_results(L, tidx);
 }
 
+static int l_main_task(lua_State *L) {
+  luaio_push_main_task(L);
+  return 1;
+}
+
 static int l_in_task(lua_State *L) {
   luaio_task *t = luaio_rt(L)->current;
   lua_pushboolean(L, t && t->co == L);
@@ -571,7 +576,7 @@ void luaio_task_open(lua_State *L, luaio_runtime *rt) {
   lua_setfield(L, -2, "_Coroutine");
   static const luaL_Reg funcs[] = {
     {"spawn", l_spawn}, {"current_task", l_current_task}, {"all_tasks", l_all_tasks},
-    {"_run", l_run}, {"_in_task", l_in_task}, {NULL, NULL}
+    {"_run", l_run}, {"_in_task", l_in_task}, {"_main_task", l_main_task}, {NULL, NULL}
   };
   luaio_register(L, funcs, rt);
 }

@@ -90,6 +90,7 @@ end
 local in_task, report_unretrieved = aio._in_task, aio._report_unretrieved
 aio._in_task, aio._report_unretrieved = nil, nil
 priv.in_task = in_task
+priv.main_task, aio._main_task = aio._main_task, nil -- the main task of aio.run, or nil
 
 -- raised by a suspending Lua-side function outside a task or across a C-call boundary,
 -- as luaio_check_task does in C; level 3 is the caller of the API function

@@ -203,7 +203,7 @@ local function finish(self, job, task, ok, ...)
     -- a request we did not make while the main task has ended: the run is shutting down,
     -- so pending jobs must not start
     if c > (job._ncreq or 0) then
-      local mt = priv.main_task
+      local mt = priv.main_task()
       shutting = mt ~= nil and mt:done()
     end
     repeat until uncancel(task) == 0

@@ -242,6 +242,34 @@ static void two_runtimes_stepped_on_one_host_loop(tap_state *T) {
   CHECK(T, uv_loop_close(&loop) == 0);
 }
 
+/* a host timer on luaio's loop records the state its Lua calls must use */
+typedef struct seen_state { luaio_runtime *rt; lua_State *L; } seen_state;
+static void record_state_cb(uv_timer_t *t) {
+  seen_state *s = t->data;
+  s->L = luaio_callback_state(s->rt);
+}
+
+static void callback_state_is_the_driving_state(tap_state *T) {
+  lua_State *L = fresh();
+  luaio_runtime *rt = luaio_open(L, NULL);
+  CHECK(T, luaio_callback_state(rt) == luaio_state(rt)); /* the loop is not running */
+  seen_state seen = {rt, NULL};
+  uv_timer_t timer;
+  uv_timer_init(luaio_loop(rt), &timer);
+  timer.data = &seen;
+  uv_timer_start(&timer, record_state_cb, 1, 0);
+  /* aio.run called from a coroutine: that coroutine drives the loop */
+  CHECK(T, run_lua(L, "local aio = require 'luaio'\n"
+                      "CO = coroutine.create(function() aio.run(function() aio.sleep(0.02) end) end)\n"
+                      "assert(coroutine.resume(CO))"));
+  lua_getglobal(L, "CO");
+  CHECK(T, seen.L != NULL && seen.L == lua_tothread(L, -1));
+  lua_pop(L, 1);
+  uv_close((uv_handle_t *)&timer, NULL);
+  luaio_close(rt);
+  lua_close(L);
+}
+
 int main(void) {
   tap_state T = {0};
   RUN(&T, open_own_loop);
@@ -251,5 +279,6 @@ int main(void) {
   RUN(&T, two_runtimes_side_by_side);
   RUN(&T, two_runtimes_stepped_alternately);
   RUN(&T, two_runtimes_stepped_on_one_host_loop);
+  RUN(&T, callback_state_is_the_driving_state);
   return tap_done(&T);
 }

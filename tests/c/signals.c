@@ -161,6 +161,28 @@ static void error_handler_contract(tap_state *T) {
   lua_close(L);
 }
 
+static void report_errors_now(tap_state *T) {
+  lua_State *L = fresh();
+  luaio_runtime *rt = luaio_open(L, NULL);
+  reports r = {0};
+  luaio_set_error_handler(rt, on_error, &r);
+  luaio_report_errors(rt); /* nothing failed: nothing reported */
+  CHECK(T, r.n == 0);
+  CHECK(T, run_lua(L, "F = require('luaio').Future(); F:set_exception('lost asset')"));
+  luaio_report_errors(rt);
+  CHECK(T, r.n == 1);
+  CHECK(T, strstr(r.last, "lost asset") != NULL);
+  luaio_report_errors(rt); /* once only */
+  CHECK(T, r.n == 1);
+  CHECK(T, run_lua(L, "G = require('luaio').Future(); G:set_exception('seen'); G:exception()"));
+  luaio_report_errors(rt); /* retrieved: not reported */
+  CHECK(T, r.n == 1);
+  luaio_close(rt);
+  luaio_report_errors(rt); /* closed: a no-op */
+  CHECK(T, r.n == 1);
+  lua_close(L);
+}
+
 static void script_error_reaches_host_handler(tap_state *T) {
   lua_State *L = fresh();
   luaio_runtime *rt = luaio_open(L, NULL);
@@ -284,6 +306,7 @@ int main(void) {
   RUN(&T, interrupt_from_signal_handler);
   RUN(&T, request_dump_prints_tasks);
   RUN(&T, error_handler_contract);
+  RUN(&T, report_errors_now);
   RUN(&T, script_error_reaches_host_handler);
   RUN(&T, error_handler_replace_and_default);
   RUN(&T, error_handler_more);

@@ -1,9 +1,9 @@
-/* timer_heap.c — the runtime's timer heap (internal, through src/runtime.h): equal deadlines
+/* timer_heap.c — the runtime's timer heap (internal, through src/timer.h): equal deadlines
  * fire in arming order, also when the 32-bit arming counter wraps around. */
 #include <stdint.h>
 #include <lualib.h>
 #include <lauxlib.h>
-#include "runtime.h"
+#include "timer.h"
 #include "harness.h"
 
 /* arms timers with the given deadlines, then pops the heap: returns 1 if they come out
@@ -28,6 +28,7 @@ static void equal_deadlines_fifo_across_wrap(tap_state *T) {
   luaio_runtime *rt = luaio_open(L, NULL);
   enum { N = 8 };
   luaio_timer tm[N];
+  luaio_timers_reserve(L, rt, N); /* as a task or handle does when it is made */
   uint64_t same[N];
   int fifo[N];
   for (int i = 0; i < N; i++) { same[i] = 5000; fifo[i] = i; }
