@@ -1,7 +1,18 @@
 -- dump_spec.lua — aio.dump_tasks: the live task tree with names, states, what each task
--- waits on and its full suspended stack; and the SIGUSR1 dump of a running luaio.
+-- waits on and its full suspended stack; and the dump a running luaio prints on SIGUSR1.
 local aio = require "luaio"
 local async = require "support.async"
+local proc = require "support.proc"
+local catch = require "support.catch"
+local settle = require "support.settle"
+local fs = require "support.fs"
+local poll = require "support.poll"
+local command = require "support.command"
+local bin = require "support.bin"
+
+local mktemp, write, slurp, rmdir = fs.mktemp, fs.write, fs.slurp, fs.rmdir
+local luaio = command.luaio
+local with_bg = require("support.background").with_bg
 
 -- a writer collecting what dump_tasks writes
 local function collector()
@@ -42,8 +53,6 @@ local function frames(lines, i, ind)
   return out
 end
 
-local function rounds(n) for _ = 1, n do aio.sleep(0) end end
-
 describe("aio.dump_tasks", function()
   it("writes the live tasks as a tree, each child under the task that started it", async(function()
     local fut = aio.Future()
@@ -55,7 +64,7 @@ describe("aio.dump_tasks", function()
       aio.gather(a, b)
     end)
     parent:set_name("dump-parent")
-    rounds(3)
+    settle(3)
     local lines, text = dump()
     assert.matches("^luaio: %d+ live tasks?\n", text)
     local ip, dp = find_task(lines, "dump-parent")
@@ -81,7 +90,7 @@ describe("aio.dump_tasks", function()
     awaiter:set_name("st-awaiter")
     local gatherer = aio.spawn(function() aio.gather(sleeper, waiter) end)
     gatherer:set_name("st-gatherer")
-    rounds(2)
+    settle(2)
     local fresh = aio.spawn(function() end)
     fresh:set_name("st-fresh")
     local lines = dump()
@@ -113,7 +122,7 @@ describe("aio.dump_tasks", function()
     local function outer() middle() end local L3 = debug.getinfo(1, "l").currentline
     local t = aio.spawn(function() outer() end) local L4 = debug.getinfo(1, "l").currentline
     t:set_name("deep")
-    rounds(1)
+    settle(1)
     local lines = dump()
     local i, ind = find_task(lines, "deep")
     local f = frames(lines, i, ind)
@@ -142,6 +151,34 @@ describe("aio.dump_tasks", function()
     pcall(child.await, child)
   end))
 
+  it("names each task's state, what it waits on and its functions, parent before child", async(function()
+    local gate = aio.Future()
+    local function acc3_deep_waiter() gate:await() end
+    local parent = aio.spawn(function()
+      local child = aio.spawn(function() acc3_deep_waiter() end)
+      child:set_name("acc3-child")
+      child:await()
+    end)
+    parent:set_name("acc3-parent")
+    settle(3)
+    local f = io.tmpfile()
+    aio.dump_tasks(f)
+    f:seek("set")
+    local out = f:read("a")
+    f:close()
+    gate:set_result()
+    parent:await()
+    local pp = out:find("acc3-parent", 1, true)
+    local cp = out:find("acc3-child", 1, true)
+    assert.is_not_nil(pp, out)
+    assert.is_not_nil(cp, out)
+    assert.is_true(pp < cp, "parent should be listed before its child")
+    assert.matches("waiting", out, 1, true)
+    assert.matches("Future", out, 1, true)
+    assert.matches("acc3_deep_waiter", out, 1, true)
+    assert.matches("dump_spec.lua", out, 1, true)
+  end))
+
   it("writes to io.stderr by default and accepts any object with a write method", async(function()
     local w, text = collector()
     local saved = io.stderr
@@ -157,32 +194,46 @@ describe("aio.dump_tasks", function()
     f:close()
     assert.error_matches(function() aio.dump_tasks(42) end, "bad argument #1")
   end))
+
+  it("rejects something that is not a file, naming dump_tasks", async(function()
+    assert.matches("dump_tasks", tostring(catch(aio.dump_tasks, 42)), 1, true)
+  end))
+
+  it("in a script, writes the tree to a given file or to stderr by default", function()
+    local d = mktemp()
+    write(d .. "/s.lua", [[
+      local aio = require "luaio"
+      local ev = aio.Event()
+      aio.create_task(aio.async(function()
+        aio.create_task(aio.async(function() ev:wait() end)(), "dump-child")
+        ev:wait()
+      end)(), "dump-parent")
+      aio.sleep(0.01)
+      local f = assert(io.open("dump.txt", "w"))
+      aio.dump_tasks(f)
+      f:close()
+      aio.dump_tasks()
+      ev:set()
+    ]])
+    local st, out, err = luaio({ "s.lua" }, { dir = d })
+    assert.equal(0, st, err)
+    assert.equal("", out)
+    local file = slurp(d .. "/dump.txt")
+    for _, s in ipairs { file, err } do
+      assert.truthy(s:find("dump-parent", 1, true), s)
+      assert.truthy(s:find("dump-child", 1, true), s)
+      assert.truthy(s:find("dump-parent", 1, true) < s:find("dump-child", 1, true), s)
+      -- what they wait on: Event:wait, like asyncio's, waits on a future; accept either name
+      assert.truthy(s:find("dump%-child[^\n]*waiting on [^\n]*%a") , "names what they wait on: " .. s)
+      assert.truthy(s:find("s.lua:4", 1, true), "the child's stack: " .. s)
+      assert.truthy(s:find("s.lua:5", 1, true), "the parent's stack: " .. s)
+    end
+    rmdir(d)
+  end)
 end)
 
-describe("luaio on SIGUSR1", function()
-  local bin = os.getenv("LUAIO_BIN") or "build/luaio"
-
-  local function exists(p)
-    local f = io.open(p)
-    if f then f:close() end
-    return f ~= nil
-  end
-  local function slurp(p)
-    local f = io.open(p)
-    if not f then return "" end
-    local s = f:read("a")
-    f:close()
-    return s
-  end
-  local function wait_for(pred, what)
-    local deadline = aio.time() + 10
-    while not pred() do
-      if aio.time() > deadline then error("timed out waiting for " .. what, 2) end
-      aio.sleep(0.02)
-    end
-  end
-
-  it("prints the task dump to stderr and the script carries on", async(function()
+describe("SIGUSR1", function()
+  it("makes luaio print the task dump to stderr; the script carries on", async(function()
     local dir = os.tmpname()
     os.remove(dir)
     assert(os.execute("mkdir -p " .. dir))
@@ -202,18 +253,94 @@ print("done")
     local cmd = ("(sh -c 'echo $$ > %s/pid; exec %s %s > %s/out 2> %s/err'; echo $? > %s/rc) >/dev/null 2>&1 &")
       :format(dir, bin, script, dir, dir, dir)
     assert(os.execute(cmd))
-    wait_for(function() return exists(dir .. "/ready") end, "the script to start")
-    local pid = slurp(dir .. "/pid"):match("%d+")
+    poll(function() return fs.exists(dir .. "/ready") end, "the script to start", 10)
+    local pid = (slurp(dir .. "/pid") or ""):match("%d+")
     assert(os.execute("kill -USR1 " .. pid))
-    wait_for(function() return slurp(dir .. "/err"):find("usr1-worker", 1, true) end, "the dump")
+    poll(function() return (slurp(dir .. "/err") or ""):find("usr1-worker", 1, true) end, "the dump", 10)
     io.open(dir .. "/go", "w"):close()
-    wait_for(function() return exists(dir .. "/rc") and slurp(dir .. "/rc"):match("%d") end, "the exit")
+    poll(function() return fs.exists(dir .. "/rc") and (slurp(dir .. "/rc") or ""):match("%d") end, "the exit", 10)
     local err = slurp(dir .. "/err")
     assert.matches("luaio: 2 live tasks\n", err)
     assert.matches('Task%-%d+ "usr1%-worker" waiting on a sleep, [%d.]+ s left', err)
     assert.matches("s%.lua:6: in main chunk", err)
     assert.equal("done\n", slurp(dir .. "/out"))
-    assert.equal("0", slurp(dir .. "/rc"):match("%d+"))
+    assert.equal("0", (slurp(dir .. "/rc") or ""):match("%d+"))
     os.execute("rm -rf " .. dir)
   end, 20))
+
+  it("prints the task tree with names, what each waits on and stacks; the script goes on",
+    with_bg([[
+      local aio = require "luaio"
+      local q = aio.Queue()
+      local function child_body() return q:get() end
+      aio.create_task(aio.async(function()
+        aio.create_task(aio.async(function() child_body() end)(), "usr1-child")
+        aio.sleep(100)
+      end)(), "usr1-parent")
+      aio.sleep(0.01)
+      print("ready") io.stdout:flush()
+      local v = q:get()
+      print("got", v)
+    ]], function(p)
+      p:wait_out("ready\n")
+      p:kill("USR1")
+      p:wait_err("usr1%-child", "the dump on stderr")
+      -- the dump is written in one go; wait until it has the child's stack too
+      local err = p:wait_err("child_body", "the child's stack in the dump") and p:file("err")
+      assert.truthy(err:find("usr1-parent", 1, true), err)
+      local ip, ic = err:find("usr1-parent", 1, true), err:find("usr1-child", 1, true)
+      assert.truthy(ip < ic, "the parent is listed before its child: " .. err)
+      assert.truthy(err:find("Queue", 1, true), "what the tasks wait on: " .. err)
+      assert.truthy(err:find("sleep", 1, true), "what the tasks wait on: " .. err)
+      assert.truthy(err:find("s.lua:3", 1, true), "the child's suspended stack: " .. err)
+      assert.is_nil(p:status(), "SIGUSR1 must not end the process")
+      p:kill("INT")
+      p:wait_exit()
+    end))
+
+  it("prints the task dump even while a task is busy in a loop that never suspends", with_bg([[
+      print("ready") io.stdout:flush()
+      local function spin() local n = 0 while true do n = n + 1 end end
+      spin()
+    ]], function(p)
+      p:wait_out("ready\n")
+      p:kill("USR1")
+      p:wait_err("spin", "the dump with the busy task's stack")
+    end))
+end)
+
+describe("dump regressions", function()
+  -- dump.c: the task list was a C array of raw pointers while get_name / __tostring ran
+  -- Lua code; that code could run the loop, finish the listed tasks and collect them.
+  it("dump_tasks keeps the tasks it lists alive while it calls Lua code", function()
+    local st, out, err = proc.run { lua = true, code = [[
+      local aio = require "luaio"
+      local t0 = aio.spawn(function() end)
+      local mt = getmetatable(t0)
+      local orig, done = mt.get_name, false
+      mt.get_name = function(t)
+        if not done then
+          done = true
+          aio.run(function() aio.sleep(0) end) -- finishes every listed task
+          collectgarbage() collectgarbage()
+          local junk = {} -- reuse the freed blocks with bytes that make bad pointers
+          for i = 1, 4000 do junk[i] = string.rep("\255", 160 + i % 24) .. i end
+        end
+        return orig(t)
+      end
+      for i = 1, 50 do aio.spawn(function() end) end
+      t0 = nil
+      local parts = {}
+      aio.dump_tasks({ write = function(_, s) parts[#parts + 1] = s end })
+      mt.get_name = orig
+      local s = table.concat(parts)
+      assert(s:match("^luaio: 51 live tasks\n"), s)
+      local n = 0
+      for _ in s:gmatch("\nTask%-%d+ \"Task%-%d+\" ") do n = n + 1 end
+      assert(n == 51, s)
+      print("ok")
+    ]] }
+    assert.equal(0, st, err)
+    assert.equal("ok\n", out)
+  end)
 end)

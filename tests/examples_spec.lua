@@ -2,6 +2,7 @@
 local aio = require "luaio"
 local async = require "support.async"
 local proc = require "support.proc"
+local free_port = require "support.free_port"
 
 local function example(name)
   local f = assert(io.open("examples/" .. name .. ".lua"))
@@ -82,14 +83,6 @@ describe("examples", function()
       aio.sleep(0.02)
     end
     error("server did not start on port " .. port)
-  end
-
-  local function free_port()
-    local srv = aio.start_server(function() end, "127.0.0.1", 0)
-    local _, port = srv.sockets[1]:getsockname()
-    srv:close()
-    srv:wait_closed()
-    return port
   end
 
   it("echo_server.lua echoes lines and echo_client.lua talks to it", async(function()

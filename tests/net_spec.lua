@@ -3,6 +3,14 @@
 -- Only 127.0.0.1, ::1 and temporary Unix paths are used.
 local aio = require "luaio"
 local async = require "support.async"
+local catch = require "support.catch"
+local is_err = require "support.is_err"
+local check_argerr = require "support.arg_error"
+local settle = require "support.settle"
+local outside_task = require "support.outside_task"
+local with_handler = require "support.with_handler"
+local port_of = require "support.port_of"
+local tcp_server = require "support.tcp_server"
 
 local function line_echo(r, w)
   for line in r:lines() do
@@ -11,17 +19,17 @@ local function line_echo(r, w)
   end
 end
 
-local function port_of(srv) return select(2, srv.sockets[1]:getsockname()) end
-
--- captures what reaches the exception handler for the duration of fn
-local function with_handler(fn)
-  local seen = {}
-  local prev = aio.get_exception_handler()
-  aio.set_exception_handler(function(ctx) seen[#seen + 1] = ctx end)
-  local ok, err = pcall(fn, seen)
-  aio.set_exception_handler(prev)
-  if not ok then error(err, 0) end
-  return seen
+-- a server echoing lines until EOF, then closing
+local function line_echo_server(host)
+  return aio.start_server(function(r, w)
+    while true do
+      local line = r:readline()
+      if line == "" then break end
+      w:write(line)
+      w:drain()
+    end
+    w:close()
+  end, host or "127.0.0.1", 0)
 end
 
 local function tmp_path()
@@ -31,48 +39,61 @@ local function tmp_path()
 end
 
 describe("open_connection / start_server", function()
-  it("round-trips lines over 127.0.0.1", async(function()
-    local srv = aio.start_server(line_echo, "127.0.0.1", 0)
+  it("start_server on port 0 names its host and port; a connection echoes, half-closes and closes", async(function()
+    local srv = line_echo_server()
     assert.is_true(srv:is_serving())
     local host, port = srv.sockets[1]:getsockname()
     assert.equal("127.0.0.1", host)
-    assert.is_true(port > 0)
+    assert.is_true(math.type(port) == "integer" and port > 0)
     local r, w = aio.open_connection("127.0.0.1", port)
-    for i = 1, 100 do
-      w:write("line " .. i .. "\n")
-      assert.equal("line " .. i .. "\n", r:readline())
-    end
+    w:write("hello\n")
+    w:writelines({ "a", "b\n" })
+    w:drain()
+    assert.equal("hello\n", r:readline())
+    assert.equal("ab\n", r:readline())
+    local ph, pp = w:get_extra_info("peername")
+    assert.equal("127.0.0.1", ph)
+    assert.equal(port, pp)
+    local sh_, sp = w:get_extra_info("sockname")
+    assert.equal("127.0.0.1", sh_)
+    assert.is_true(sp > 0 and sp ~= port)
+    assert.is_true(w:can_write_eof())
+    w:write_eof()
+    assert.equal("", r:read())
+    assert.is_true(r:at_eof())
+    assert.is_false(w:is_closing())
     w:close()
+    assert.is_true(w:is_closing())
     w:wait_closed()
     srv:close()
     srv:wait_closed()
     assert.is_false(srv:is_serving())
   end))
 
-  it("round-trips over ::1 and resolves localhost", async(function()
-    local ok, srv = pcall(aio.start_server, line_echo, "::1", 0)
-    if not ok then
-      assert.equal("OSError", srv.name) -- no IPv6 on this host: nothing more to test
-      return
+  it("runs client_cb(reader, writer) as its own task per connection", async(function()
+    local cb_tasks = {}
+    local srv, port = tcp_server(function(r, w)
+      cb_tasks[#cb_tasks + 1] = aio.current_task()
+      local line = r:readline()
+      w:write("echo:" .. line)
+      w:drain()
+      w:close()
+      w:wait_closed()
+    end)
+    local function client(msg)
+      local r, w = aio.open_connection("127.0.0.1", port)
+      w:write(msg .. "\n")
+      w:drain()
+      local got = r:read()
+      w:close()
+      return got
     end
-    local host, port = srv.sockets[1]:getsockname()
-    assert.equal("::1", host)
-    local r, w = aio.open_connection("::1", port)
-    w:write("six\n")
-    assert.equal("six\n", r:readline())
-    assert.equal("::1", (w:get_extra_info("peername")))
-    w:close()
-    -- when "localhost" has ::1 among other addresses, the refused ones are skipped
-    local has6 = false
-    for _, a in ipairs(aio.getaddrinfo("localhost", port)) do has6 = has6 or a.addr == "::1" end
-    if has6 then
-      local r2, w2 = aio.open_connection("localhost", port)
-      w2:write("again\n")
-      assert.equal("again\n", r2:readline())
-      w2:close()
-    end
+    local res = aio.gather(aio.async(client)("a"), aio.async(client)("b"))
+    assert.same({ "echo:a\n", "echo:b\n", n = 2 }, res)
+    assert.equal(2, #cb_tasks)
+    assert.is_truthy(cb_tasks[1])
+    assert.are_not.equal(cb_tasks[1], cb_tasks[2])
     srv:close()
-    srv:wait_closed()
   end))
 
   it("accepts a numeric string port", async(function()
@@ -109,16 +130,67 @@ describe("open_connection / start_server", function()
     srv:wait_closed()
   end, 30))
 
-  it("raises OSError ECONNREFUSED when nobody listens", async(function()
-    local srv = aio.start_server(line_echo, "127.0.0.1", 0)
-    local port = port_of(srv)
+  it("resolves host names (localhost)", async(function()
+    local srv = line_echo_server()
+    local _, port = srv.sockets[1]:getsockname()
+    local r, w = aio.open_connection("localhost", port)
+    w:write("name\n")
+    assert.equal("name\n", r:readline())
+    w:close()
     srv:close()
     srv:wait_closed()
-    local ok, e = pcall(aio.open_connection, "127.0.0.1", port)
-    assert.is_false(ok)
-    assert.equal("OSError", e.name)
+  end))
+
+  it("round-trips over ::1 and resolves localhost", async(function()
+    local ok, srv = pcall(aio.start_server, line_echo, "::1", 0)
+    if not ok then
+      assert.equal("OSError", srv.name) -- no IPv6 on this host: nothing more to test
+      return
+    end
+    local host, port = srv.sockets[1]:getsockname()
+    assert.equal("::1", host)
+    local r, w = aio.open_connection("::1", port)
+    w:write("six\n")
+    assert.equal("six\n", r:readline())
+    assert.equal("::1", (w:get_extra_info("peername")))
+    w:close()
+    -- when "localhost" has ::1 among other addresses, the refused ones are skipped
+    local has6 = false
+    for _, a in ipairs(aio.getaddrinfo("localhost", port)) do has6 = has6 or a.addr == "::1" end
+    if has6 then
+      local r2, w2 = aio.open_connection("localhost", port)
+      w2:write("again\n")
+      assert.equal("again\n", r2:readline())
+      w2:close()
+    end
+    srv:close()
+    srv:wait_closed()
+  end))
+
+  it("raises OSError for an unresolvable host name", async(function()
+    local e = catch(aio.open_connection, "no-such-host.invalid", 80)
+    is_err("OSError", e)
+    assert.is_string(e.code)
+  end))
+
+  it("raises OSError ECONNREFUSED when nobody listens", async(function()
+    local srv = line_echo_server()
+    local _, port = srv.sockets[1]:getsockname()
+    srv:close()
+    srv:wait_closed()
+    local e = catch(aio.open_connection, "127.0.0.1", port)
+    is_err("OSError", e)
     assert.equal("ECONNREFUSED", e.code)
-    assert.matches("^OSError: ", tostring(e))
+  end))
+
+  it("raises an OSError object with code EADDRINUSE for a busy port", async(function()
+    local srv = line_echo_server()
+    local _, port = srv.sockets[1]:getsockname()
+    local e = catch(aio.start_server, function() end, "127.0.0.1", port)
+    is_err("OSError", e)
+    assert.equal("EADDRINUSE", e.code)
+    srv:close()
+    srv:wait_closed()
   end))
 
   it("raises OSError EADDRINUSE for a taken port, and reuse_port shares it", async(function()
@@ -263,6 +335,35 @@ describe("open_connection / start_server", function()
     srv:wait_closed()
   end))
 
+  it("close() stops listening; wait_closed() returns once the handlers finish; serve_forever raises CancelledError", async(function()
+    local release = aio.Event()
+    local handler_done = false
+    local srv = aio.start_server(function(_, w)
+      release:wait()
+      w:write("bye\n")
+      w:drain()
+      w:close()
+      handler_done = true
+    end, "127.0.0.1", 0)
+    local _, port = srv.sockets[1]:getsockname()
+    local forever = aio.spawn(function() return pcall(srv.serve_forever, srv) end)
+    local r, w = aio.open_connection("127.0.0.1", port)
+    settle(3)
+    srv:close()
+    assert.is_false(srv:is_serving())
+    is_err("OSError", catch(aio.open_connection, "127.0.0.1", port))
+    local waiter = aio.spawn(function() srv:wait_closed() return handler_done end)
+    settle(3)
+    assert.is_false(waiter:done())
+    release:set()
+    assert.equal("bye\n", r:readline())
+    assert.is_true(waiter:await())
+    local ok, e = forever:await()
+    assert.is_false(ok)
+    is_err("CancelledError", e)
+    w:close()
+  end))
+
   it("close() stops listening, wait_closed() waits for connections, serve_forever raises CancelledError", async(function()
     local release = aio.Future()
     local srv = aio.start_server(function(r, w)
@@ -306,6 +407,12 @@ describe("open_connection / start_server", function()
     assert.is_false(srv:is_serving())
   end))
 
+  it("serve_forever on a closed server raises RuntimeError", async(function()
+    local srv = tcp_server(function() end)
+    srv:close()
+    is_err("RuntimeError", catch(srv.serve_forever, srv))
+  end))
+
   it("closes on scope exit", async(function()
     local port
     do
@@ -326,6 +433,22 @@ describe("open_connection / start_server", function()
     assert.is_true(t:cancelled())
     srv:close()
     srv:wait_closed()
+  end))
+
+  it("open_connection raises outside a task, naming itself", async(function()
+    local ok, e = outside_task(aio.open_connection, "127.0.0.1", 1)
+    assert.is_false(ok)
+    assert.matches("open_connection", tostring(e))
+  end))
+
+  it("start_server also works from a plain callback (a luaio extension)", async(function()
+    local srv
+    local ok, e = outside_task(function()
+      srv = aio.start_server(function() end, "127.0.0.1", 0)
+    end)
+    assert.is_true(ok, tostring(e))
+    assert.is_true(srv:is_serving())
+    srv:close()
   end))
 
   it("rejects bad input", async(function()
@@ -352,6 +475,24 @@ describe("open_connection / start_server", function()
     assert.has_error(function() aio.getaddrinfo("localhost", "x") end)
     assert.has_error(function() aio.getaddrinfo("localhost", 80, { family = "ipx" }) end)
   end))
+
+  it("opts.limit must be a positive integer", async(function()
+    check_argerr("open_connection", catch(aio.open_connection, "127.0.0.1", 1, { limit = "big" }))
+    check_argerr("open_connection", catch(aio.open_connection, "127.0.0.1", 1, { limit = 0 }))
+  end))
+
+  it("wrong argument types of servers, connections, readers and writers name the function", async(function()
+    check_argerr("start_server", catch(aio.start_server, "not a function", "127.0.0.1", 0))
+    check_argerr("open_connection", catch(aio.open_connection, {}, 80))
+    check_argerr("open_unix_connection", catch(aio.open_unix_connection, 42 == 42 and {} or nil))
+    local srv, port = tcp_server(function(r, w) r:read(); w:close() end)
+    local r, w = aio.open_connection("127.0.0.1", port)
+    check_argerr("write", catch(w.write, w, {}))
+    check_argerr("readuntil", catch(r.readuntil, r, {}))
+    check_argerr("readexactly", catch(r.readexactly, r, "many"))
+    w:close()
+    srv:close()
+  end))
 end)
 
 describe("Unix sockets", function()
@@ -371,6 +512,26 @@ describe("Unix sockets", function()
     local srv2 = aio.start_unix_server(line_echo, path)
     srv2:close()
     srv2:wait_closed()
+    os.remove(path)
+  end))
+
+  it("name the path on both ends", async(function()
+    local path = tmp_path()
+    local server_sockname
+    local srv = aio.start_unix_server(function(r, w)
+      server_sockname = w:get_extra_info("sockname")
+      w:write("unix:" .. r:readline())
+      w:close()
+    end, path)
+    assert.equal(path, srv.sockets[1]:getsockname())
+    local r, w = aio.open_unix_connection(path)
+    assert.equal(path, w:get_extra_info("peername"))
+    w:write("hey\n")
+    assert.equal("unix:hey\n", r:read())
+    assert.equal(path, server_sockname)
+    w:close()
+    srv:close()
+    srv:wait_closed()
     os.remove(path)
   end))
 
@@ -396,5 +557,68 @@ describe("getaddrinfo", function()
     end
     local d = aio.getaddrinfo("localhost", 22, { family = "inet" })
     for _, x in ipairs(d) do assert.equal("inet", x.family) end
+  end))
+end)
+
+describe("servers as asyncio", function()
+  -- 1. asyncio: StreamReaderProtocol.connection_made runs client_connected_cb and, when it
+  --    returns normally, leaves the transport open (3.11 attaches no callback at all; 3.12's
+  --    done callback closes the transport only if the task was cancelled or failed). So a
+  --    handler may hand (reader, writer) to another task — typically an aiojobs job — and
+  --    return. Python: the client receives "echo hello\n".
+  --    luaio: the writer is closed as soon as client_cb returns (streams.lua conn_done), the
+  --    client reads "" and the job's write raises RuntimeError "write: the writer is closed".
+  it("keeps the connection open when client_cb hands it to a scheduler job and returns",
+    async(function()
+      local sched = aio.Scheduler{}
+      local job_err
+      local srv = aio.start_server(function(r, w)
+        sched:spawn(function()
+          local ok, e = pcall(function()
+            local line = r:readline()
+            w:write("echo " .. line)
+            w:drain()
+            w:close()
+          end)
+          if not ok then job_err = e end
+        end)
+      end, "127.0.0.1", 0)
+      local r, w = aio.open_connection("127.0.0.1", port_of(srv))
+      aio.sleep(0.05)
+      w:write("hello\n")
+      local reply = r:readline()
+      w:close()
+      srv:close()
+      sched:close()
+      assert.is_nil(job_err)
+      assert.equal("echo hello\n", reply)
+    end))
+
+  -- same with a plain task (asyncio.create_task(handle(r, w)) inside the callback)
+  -- 2. asyncio.start_server docs: "client_connected_cb ... can be a plain callable or a
+  --    coroutine function; if it is a coroutine function, it will be automatically scheduled
+  --    as a Task" (streams.py: `if coroutines.iscoroutine(res): loop.create_task(res)`).
+  --    aio.async(fn) is luaio's `async def`. luaio: calling it returns an unstarted
+  --    coroutine object that is dropped — the handler body never runs and the client reads "".
+  it("runs an aio.async client_cb (a coroutine function in asyncio terms)", async(function()
+    local srv = aio.start_server(aio.async(function(_, w)
+      w:write("hello\n")
+      w:close()
+    end), "127.0.0.1", 0)
+    local r, w = aio.open_connection("127.0.0.1", port_of(srv))
+    local line = r:readline()
+    w:close()
+    srv:close()
+    assert.equal("hello\n", line)
+  end))
+
+  -- 6. asyncio Server.sockets after close(): `if self._sockets is None: return ()` —
+  --    python3: srv.close(); srv.sockets -> (). luaio keeps listing the closed socket
+  --    (whose getsockname() then returns nil).
+  it("server.sockets is empty after server:close()", async(function()
+    local srv = aio.start_server(function() end, "127.0.0.1", 0)
+    srv:close()
+    srv:wait_closed()
+    assert.equal(0, #srv.sockets)
   end))
 end)

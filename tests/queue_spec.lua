@@ -1,15 +1,13 @@
--- queue_spec.lua — Queue, LifoQueue, PriorityQueue: ordering, bounds, task_done /
--- join, shutdown, FIFO waiters, every cancellation race, bad input. The loop is stepped with
+-- queue_spec.lua — Queue, LifoQueue, PriorityQueue: ordering, bounds, task_done / join,
+-- shutdown, FIFO waiters, every cancellation race, bad input. The loop is stepped with
 -- aio.sleep(0) so every interleaving below is deterministic.
 local aio = require "luaio"
 local async = require "support.async"
-
--- lets every ready task run `n` rounds (default 3)
-local function settle(n) for _ = 1, n or 3 do aio.sleep(0) end end
-
-local function is_err(name, err)
-  return type(err) == "table" and getmetatable(err) == aio[name] and err.name == name
-end
+local catch = require "support.catch"
+local is_err = require "support.is_err"
+local check_argerr = require "support.arg_error"
+local settle = require "support.settle"
+local outside_task = require "support.outside_task"
 
 local function drain(q)
   local out = {}
@@ -34,6 +32,20 @@ describe("Queue", function()
     assert.is_false(aio.Queue():full())
   end))
 
+  it("has the maxsize field on every kind; 0 or absent means unbounded", async(function()
+    local a, b, c = aio.Queue(), aio.Queue(0), aio.Queue(3)
+    assert.equal(0, a.maxsize)
+    assert.equal(0, b.maxsize)
+    assert.equal(3, c.maxsize)
+    for i = 1, 500 do a:put_nowait(i); b:put_nowait(i) end
+    assert.is_false(a:full())
+    assert.is_false(b:full())
+    assert.equal(500, a:qsize())
+    assert.equal(3, aio.LifoQueue(3).maxsize)
+    assert.equal(3, aio.PriorityQueue(3).maxsize)
+    assert.equal(0, aio.PriorityQueue().maxsize)
+  end))
+
   it("is unbounded with maxsize 0 or absent and grows past its first slots", async(function()
     for _, q in ipairs { aio.Queue(), aio.Queue(0) } do
       for i = 1, 1000 do q:put_nowait(i) end
@@ -55,18 +67,44 @@ describe("Queue", function()
     end
   end))
 
-  it("raises QueueFull and QueueEmpty error objects from the _nowait forms", async(function()
-    local q = aio.Queue(1)
-    local ok, err = pcall(q.get_nowait, q)
-    assert.is_false(ok)
-    assert.is_true(is_err("QueueEmpty", err))
-    assert.matches("^QueueEmpty: ", tostring(err))
-    q:put_nowait("x")
-    ok, err = pcall(q.put_nowait, q, "y")
-    assert.is_false(ok)
-    assert.is_true(is_err("QueueFull", err))
-    assert.matches("^QueueFull: ", tostring(err))
+  it("tracks qsize, empty and full as a bounded queue fills and drains", async(function()
+    local q = aio.Queue(2)
+    assert.is_true(q:empty())
+    assert.is_false(q:full())
+    assert.equal(0, q:qsize())
+    q:put_nowait("a")
+    assert.is_false(q:empty())
+    assert.is_false(q:full())
+    q:put_nowait("b")
+    assert.is_true(q:full())
+    assert.equal(2, q:qsize())
+    q:get_nowait()
+    assert.is_false(q:full())
     assert.equal(1, q:qsize())
+  end))
+
+  it("raises QueueFull and QueueEmpty error objects from the _nowait forms of every kind", async(function()
+    local q = aio.Queue(1)
+    is_err("QueueEmpty", catch(q.get_nowait, q))
+    q:put_nowait(1)
+    is_err("QueueFull", catch(q.put_nowait, q, 2))
+    assert.equal(1, q:qsize())
+    assert.equal(1, q:get_nowait())
+    local l = aio.LifoQueue(1)
+    l:put_nowait(1)
+    is_err("QueueFull", catch(l.put_nowait, l, 2))
+    local p = aio.PriorityQueue(1)
+    is_err("QueueEmpty", catch(p.get_nowait, p))
+  end))
+
+  it("orders the same items FIFO, LIFO or smallest first by kind", async(function()
+    local q, l, p = aio.Queue(), aio.LifoQueue(), aio.PriorityQueue()
+    for _, v in ipairs { 3, 1, 2 } do q:put_nowait(v) l:put_nowait(v) p:put_nowait(v) end
+    local a, b, c = {}, {}, {}
+    for i = 1, 3 do a[i] = q:get_nowait() b[i] = l:get_nowait() c[i] = p:get() end
+    assert.same({ 3, 1, 2 }, a)
+    assert.same({ 2, 1, 3 }, b)
+    assert.same({ 1, 2, 3 }, c)
   end))
 
   it("suspends put while full and get while empty", async(function()
@@ -117,19 +155,15 @@ describe("Queue", function()
     assert.same({ 1, 2, 3, 4, 5 }, got)
   end))
 
-  it("keeps an item put for a waiting getter in the queue until the getter runs (asyncio)", async(function()
-    local q = aio.Queue(1)
-    local waiter = aio.spawn(function() return q:get() end)
-    settle()
-    q:put_nowait("first")
-    -- as asyncio: the item is in the queue (it counts against maxsize) until the getter runs
-    assert.equal(1, q:qsize())
-    assert.is_true(q:full())
-    assert.equal("QueueFull", select(2, pcall(q.put_nowait, q, "extra")).name)
-    -- another task may take it first; the woken getter then waits for the next item
-    assert.equal("first", q:get_nowait())
-    q:put_nowait("second")
-    assert.equal("second", waiter:await())
+  it("a getter cancelled before an item arrives takes nothing; the next getter gets it", async(function()
+    local q = aio.Queue()
+    local g1 = aio.spawn(function() return q:get() end)
+    local g2 = aio.spawn(function() return q:get() end)
+    settle(2)
+    g1:cancel()
+    q:put_nowait("only")
+    assert.equal("only", g2:await())
+    assert.is_true(g1:cancelled())
     assert.is_true(q:empty())
   end))
 
@@ -144,6 +178,25 @@ describe("Queue", function()
     ok, err = pcall(function() q:put() end)
     assert.is_false(ok)
     assert.matches("queue items cannot be nil", err)
+    assert.equal(0, q:qsize())
+  end))
+
+  it("refuses nil items with an argument error naming the method, PriorityQueue too", async(function()
+    local q = aio.Queue()
+    check_argerr("put_nowait", catch(q.put_nowait, q, nil))
+    check_argerr("put", catch(q.put, q, nil))
+    check_argerr("put", catch(q.put, q))
+    local p = aio.PriorityQueue()
+    check_argerr("put_nowait", catch(p.put_nowait, p, nil))
+    assert.equal(0, q:qsize())
+    assert.equal(0, p:qsize())
+  end))
+
+  it("refuses nil items given explicitly or left out", async(function()
+    local q = aio.Queue()
+    assert.matches("bad argument", tostring(catch(q.put_nowait, q, nil)))
+    assert.matches("bad argument", tostring(catch(q.put, q, nil)))
+    assert.matches("bad argument", tostring(catch(q.put_nowait, q)))
     assert.equal(0, q:qsize())
   end))
 
@@ -185,6 +238,12 @@ describe("Queue", function()
     assert.matches("Queue expected", err)
   end))
 
+  it("rejects bad constructor arguments naming the constructor", async(function()
+    check_argerr("Queue", catch(aio.Queue, "big"))
+    check_argerr("LifoQueue", catch(aio.LifoQueue, {}))
+    check_argerr("PriorityQueue", catch(aio.PriorityQueue, 0, "not a function"))
+  end))
+
   it("names the type and state in tostring", async(function()
     local q = aio.LifoQueue(2)
     q:put_nowait(1)
@@ -212,11 +271,40 @@ describe("Queue outside a task", function()
     assert.equal(1, q:qsize())
   end))
 
+  it("put, get and join raise even when they need not wait, join of an empty queue too; the _nowait forms work", async(function()
+    local q = aio.Queue()
+    q:put_nowait(1)
+    local ok, e = outside_task(function() return q:get() end)
+    assert.is_false(ok)
+    assert.matches("get", tostring(e))
+    ok, e = outside_task(function() return q:put(2) end)
+    assert.is_false(ok)
+    assert.matches("put", tostring(e))
+    local empty = aio.Queue()
+    ok, e = outside_task(function() return empty:join() end)
+    assert.is_false(ok)
+    assert.matches("join", tostring(e))
+    -- nothing was consumed nor added by the failed calls; the _nowait forms work there
+    assert.equal(1, q:qsize())
+    ok = outside_task(function() q:put_nowait(5); return q:get_nowait() end)
+    assert.is_true(ok)
+  end))
+
   it("lets callbacks use the _nowait forms", async(function()
     local q = aio.Queue()
     local waiter = aio.spawn(function() return q:get() end)
     aio.call_soon(function() q:put_nowait("from a callback") end)
     assert.equal("from a callback", waiter:await())
+  end))
+
+  it("get_nowait from a callback wakes a blocked putter", async(function()
+    local q = aio.Queue(1)
+    q:put_nowait("a")
+    local p = aio.spawn(function() q:put("b"); return "put" end)
+    settle(2)
+    assert.is_true(outside_task(function() return q:get_nowait() end))
+    assert.equal("put", aio.wait_for(p, 1))
+    assert.equal("b", q:get_nowait())
   end))
 
   it("raises when a coroutine that is not a task calls get", async(function()
@@ -233,15 +321,22 @@ describe("Queue outside a task", function()
     assert.is_true(is_err("RuntimeError", err))
     assert.matches("deadlock: the main task waits on a Queue", err.message)
   end)
+
+  it("put, get and join raise across a C-call boundary even when they need not wait", async(function()
+    local q = aio.Queue()
+    q:put_nowait(1)
+    local ok, e = pcall(table.sort, { 3, 2, 1 }, function(a, b) q:get(); return a < b end)
+    assert.is_false(ok)
+    assert.matches("get", tostring(e))
+    assert.equal(1, q:qsize())
+    ok, e = pcall(table.sort, { 3, 2, 1 }, function(a, b) q:put(2); return a < b end)
+    assert.is_false(ok)
+    assert.matches("put", tostring(e))
+    assert.equal(1, q:qsize())
+  end))
 end)
 
 describe("LifoQueue", function()
-  it("is last in, first out", async(function()
-    local q = aio.LifoQueue()
-    for i = 1, 5 do q:put(i) end
-    assert.same({ 5, 4, 3, 2, 1 }, drain(q))
-  end))
-
   it("bounds and wakes like Queue", async(function()
     local q = aio.LifoQueue(2)
     q:put(1); q:put(2)
@@ -261,6 +356,17 @@ describe("PriorityQueue", function()
     assert.same({ 1, 1, 2, 3, 3, 4, 5, 5, 5, 6, 9 }, drain(q))
     for _, v in ipairs { "pear", "apple", "fig" } do q:put(v) end
     assert.same({ "apple", "fig", "pear" }, drain(q))
+  end))
+
+  it("gives negative and fractional numbers, and strings, smallest first", async(function()
+    local p = aio.PriorityQueue()
+    for _, v in ipairs { 5, -2, 9, 0, 3.5, 7 } do p:put_nowait(v) end
+    local got = {}
+    while not p:empty() do got[#got + 1] = p:get_nowait() end
+    assert.same({ -2, 0, 3.5, 5, 7, 9 }, got)
+    local s = aio.PriorityQueue()
+    for _, v in ipairs { "pear", "apple", "fig" } do s:put_nowait(v) end
+    assert.same({ "apple", "fig", "pear" }, { s:get_nowait(), s:get_nowait(), s:get_nowait() })
   end))
 
   it("orders by less(a, b) given at construction and is stable among equals", async(function()
@@ -389,6 +495,14 @@ describe("Queue task_done and join", function()
     assert.matches("too many times", err.message)
   end))
 
+  it("raises ValueError when task_done outnumbers the items put", async(function()
+    local q = aio.Queue()
+    q:put_nowait(1)
+    q:get_nowait()
+    q:task_done()
+    is_err("ValueError", catch(q.task_done, q))
+  end))
+
   it("a cancelled joiner does not disturb the others", async(function()
     local q = aio.Queue()
     q:put(1)
@@ -436,16 +550,16 @@ describe("Queue shutdown", function()
     assert.equal(0, full:get()) -- what was queued before the shutdown can still be had
   end))
 
-  it("immediate=true drops the items, counts them done and releases join", async(function()
+  it("immediate=true drops the items so get and get_nowait raise at once and join returns", async(function()
     local q = aio.Queue()
-    for i = 1, 3 do q:put(i) end
+    for i = 1, 3 do q:put_nowait(i) end
     local j = aio.spawn(function() q:join(); return "joined" end)
-    settle()
+    settle(2)
     q:shutdown(true)
+    is_err("QueueShutDown", catch(q.get_nowait, q))
+    is_err("QueueShutDown", catch(q.get, q))
     assert.equal(0, q:qsize())
-    assert.equal("joined", j:await())
-    local ok, err = pcall(q.get, q)
-    assert.is_true(not ok and is_err("QueueShutDown", err))
+    assert.equal("joined", aio.wait_for(j, 1))
   end))
 
   it("a putter granted a slot before the shutdown still raises QueueShutDown", async(function()
@@ -703,5 +817,80 @@ describe("Queue memory", function()
     collectgarbage("collect")
     assert.is_nil(weak.q)
     assert.is_nil(weak.item)
+  end))
+end)
+
+describe("Queue as asyncio", function()
+  -- Python:
+  --   q = asyncio.Queue(); t = asyncio.create_task(q.get()); await asyncio.sleep(0)
+  --   q.put_nowait("a"); print(q.qsize(), q.empty())          -> 1 False
+  --   q2 = asyncio.Queue(1); (getter waiting) q2.put_nowait(1); q2.put_nowait(2) -> QueueFull
+  -- asyncio's put_nowait always stores the item and only wakes a getter; the item leaves
+  -- the queue when the getter runs. luaio hands it to the waiting getter at once:
+  -- qsize() is 0, empty() true, and a bounded queue accepts more than maxsize puts.
+  it("put_nowait with a waiting getter keeps the item in the queue until the getter runs", async(function()
+    local q = aio.Queue()
+    local t = aio.spawn(function() return q:get() end)
+    aio.sleep(0)
+    q:put_nowait("a")
+    assert.equal(1, q:qsize())
+    assert.is_false(q:empty())
+    assert.equal("a", t:await())
+    assert.equal(0, q:qsize())
+
+    local q2 = aio.Queue(1)
+    local t2 = aio.spawn(function() return q2:get() end)
+    aio.sleep(0)
+    q2:put_nowait(1)
+    assert.is_true(q2:full())
+    local ok, err = pcall(q2.put_nowait, q2, 2)
+    assert.is_false(ok)
+    assert.equal("QueueFull", type(err) == "table" and err.name or err)
+    assert.equal(1, t2:await())
+  end))
+
+  -- Python (same root cause as above):
+  --   q = asyncio.Queue(); t = create_task(g()) (g: print("g got", await q.get())); await sleep(0)
+  --   q.put_nowait("x"); print("main steals", q.get_nowait()); q.put_nowait("y"); await sleep(0)
+  --   -> main steals x / g got y / qsize 0
+  -- luaio: get_nowait raised QueueEmpty ("x" already went to the waiting getter), g got "x",
+  -- and "y" stayed in the queue (qsize 1).
+  it("get_nowait may take an item put for a waiting getter, which then gets the next one", async(function()
+    local q = aio.Queue(1)
+    local waiter = aio.spawn(function() return q:get() end)
+    settle()
+    q:put_nowait("first")
+    -- as asyncio: the item is in the queue (it counts against maxsize) until the getter runs
+    assert.equal(1, q:qsize())
+    assert.is_true(q:full())
+    assert.equal("QueueFull", select(2, pcall(q.put_nowait, q, "extra")).name)
+    -- another task may take it first; the woken getter then waits for the next item
+    assert.equal("first", q:get_nowait())
+    q:put_nowait("second")
+    assert.equal("second", waiter:await())
+    assert.is_true(q:empty())
+  end))
+end)
+
+describe("Queue regressions", function()
+  -- queue.c: get_nowait() from inside less() popped a one- or two-entry heap while a put
+  -- was comparing, so the put then wrote past the new count and an item came out nil.
+  it("PriorityQueue refuses get_nowait from inside its comparison and loses nothing", async(function()
+    local q, inner
+    q = aio.PriorityQueue(function(a, b)
+      if q:qsize() == 1 and inner == nil then
+        local ok, e = pcall(q.get_nowait, q)
+        inner = { ok = ok, e = e }
+      end
+      return a < b
+    end)
+    q:put_nowait(1)
+    q:put_nowait(5)
+    assert.is_false(inner.ok)
+    assert.equal("RuntimeError", inner.e.name)
+    assert.equal(2, q:qsize())
+    assert.equal(1, q:get_nowait())
+    assert.equal(5, q:get_nowait())
+    assert.equal(0, q:qsize())
   end))
 end)

@@ -1,123 +1,22 @@
--- repl_spec.lua — the interactive REPL, driven through a real pseudo-terminal (a
--- private tmux server per test: send-keys types, capture-pane reads the screen).
--- Every wait polls the screen for the expected text with a deadline; no fixed sleeps.
+-- repl_spec.lua — the interactive REPL, driven through a real pseudo-terminal
+-- (tests/support/term.lua: a private tmux server per test), and -i with a piped stdin.
 local aio = require "luaio"
 local async = require "support.async"
+local fs = require "support.fs"
+local q = require "support.quote"
+local command = require "support.command"
+local term = require "support.term"
 
-local BIN = os.getenv("LUAIO_BIN") or "build/luaio"
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+local session, start = term.session, term.start
+local mktemp, write, slurp, rmdir = fs.mktemp, fs.write, fs.slurp, fs.rmdir
+local luaio = command.luaio
 
-local Term = {}
-Term.__index = Term
-
-local function mktemp()
-  local d = os.tmpname()
-  os.remove(d)
-  assert(os.execute("mkdir -p " .. q(d)))
-  return d
-end
-
--- Starts `luaio [args]` in a fresh 120x40 terminal; HOME is `home` (a new empty
--- directory by default) so history is private to the test.
-local function start(args, home)
-  local self = setmetatable({ dir = mktemp() }, Term)
-  self.home = home or self.dir
-  self.sock = self.dir .. "/tmux.sock"
-  local conf = assert(io.open(self.dir .. "/tmux.conf", "w"))
-  conf:write("set -g remain-on-exit on\nset -g history-limit 5000\n")
-  conf:close()
-  -- a shell waits for luaio and records its exit status (the shell ignores the
-  -- Ctrl-C the tests send; luaio installs its own handler)
-  local cmd = ("trap '' INT; env HOME=%s %s %s; echo $? > %s"):format(
-    q(self.home), q(BIN), args or "", q(self.dir .. "/status"))
-  assert(os.execute(("tmux -S %s -f %s new-session -d -s repl -x 120 -y 40 %s"):format(
-    q(self.sock), q(self.dir .. "/tmux.conf"), q("sh -c " .. q(cmd)))), "cannot start tmux (tools/deps.sh installs it)")
-  return self
-end
-
-function Term:tmux(args)
-  return os.execute(("tmux -S %s %s >/dev/null 2>&1"):format(q(self.sock), args))
-end
-
-function Term:capture(fmt)
-  local p = io.popen(("tmux -S %s %s 2>/dev/null"):format(q(self.sock), fmt))
-  local s = p:read("a")
-  p:close()
-  return s
-end
-
--- the whole session so far (scrollback + screen), wrapped lines joined
-function Term:screen() return self:capture("capture-pane -p -J -S -5000 -t repl") end
-
-function Term:lines()
-  local t = {}
-  -- -J keeps trailing spaces: drop them (the prompt "> " reads ">")
-  for l in (self:screen() .. "\n"):gmatch("(.-)\n") do t[#t + 1] = l:gsub("%s+$", "") end
-  while #t > 0 and t[#t] == "" do t[#t] = nil end
-  return t
-end
-
-function Term:last_line() local t = self:lines() return t[#t] or "" end
-
-function Term:type(text) assert(self:tmux("send-keys -t repl -l " .. q(text))) end
-function Term:key(k) assert(self:tmux("send-keys -t repl " .. k)) end
-function Term:line(text) self:type(text) self:key("Enter") end
-
--- polls until pred(self) is true; fails with the screen after `limit` seconds
-function Term:wait(pred, what, limit)
-  local deadline = aio.time() + (limit or 10)
-  while true do
-    local r = pred(self)
-    if r then return r end
-    if aio.time() > deadline then
-      error(("timed out waiting for %s; screen:\n%s"):format(what, self:screen()), 2)
-    end
-    aio.sleep(0.02)
-  end
-end
-
-function Term:count(pattern)
-  local n = 0
-  for _, l in ipairs(self:lines()) do if l:find(pattern) then n = n + 1 end end
-  return n
-end
-
--- waits until `pattern` matches the `n`th time (default 1) on a line of its own
-function Term:expect(pattern, n)
-  return self:wait(function(t) return t:count(pattern) >= (n or 1) end, ("%q"):format(pattern))
-end
-
--- waits for an idle "> " prompt
-function Term:prompt(p)
-  p = p or ">"
-  return self:wait(function(t) return t:last_line() == p end, "the prompt " .. ("%q"):format(p))
-end
-
--- luaio's exit status once it has exited, else nil
-function Term:exit_status()
-  local f = io.open(self.dir .. "/status")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return tonumber(s:match("%d+"))
-end
-
-function Term:close()
-  self:tmux("kill-server")
-  os.execute("rm -rf " .. q(self.dir))
-end
-
-local function session(fn, args, home)
-  return async(function()
-    local t = start(args, home)
-    local ok, err = pcall(fn, t)
-    t:close()
-    if not ok then error(err, 0) end
-  end, 30)
-end
+-- the REPL takes Ctrl-C even when started with SIGINT ignored (as a shell's `trap '' INT`
+-- leaves it): these sessions start it that way, session() with the default disposition
+local function session_int_ignored(fn, args) return session(fn, args, { ignore_int = true }) end
 
 describe("the REPL", function()
-  it("prints every value of an expression, tab-separated, and =expr", session(function(t)
+  it("prints every value of an expression, tab-separated, and =expr", session_int_ignored(function(t)
     t:prompt()
     t:line('1 + 1, "a", nil, {} ~= nil')
     t:expect("^2%s+a%s+nil%s+true$")
@@ -128,7 +27,50 @@ describe("the REPL", function()
     t:expect("^10$")
   end))
 
-  it("runs each input as a task: top-level suspension works", session(function(t)
+  it("opens with '> ' and prints expression values as lua5.4 does", session(function(t)
+    t:prompt()
+    t:line('1, "two", nil, false, 2^53')
+    -- (the terminal shows the tab separators as spaces)
+    t:expect("^1%s+two%s+nil%s+false%s+9%.007199254741e%+15$")
+    t:line("return 3, 4")
+    t:expect("^3%s+4$")
+    t:line("nil")
+    t:expect("^nil$")
+    t:line("y = 5") -- a statement prints nothing
+    t:line("(function() end)()") -- nor does a call returning no values
+    t:line("y * 2")
+    t:expect("^10$")
+    t:prompt()
+    local ls = t:lines()
+    -- nothing printed between 'y = 5' and 'y * 2' except the echoed inputs
+    local i
+    for k, l in ipairs(ls) do if l == "> y = 5" then i = k end end
+    assert.truthy(i, t:screen())
+    assert.equal("> (function() end)()", ls[i + 1])
+    assert.equal("> y * 2", ls[i + 2])
+  end))
+
+  it("the prompts are exactly '> ' and '>> ' (the cursor after the space)", session(function(t)
+    t:prompt()
+    t:wait(function(s) return s:cursor_x() == 2 end, "the cursor at column 2 after '> '")
+    t:line("do")
+    t:prompt(">>")
+    t:wait(function(s) return s:cursor_x() == 3 end, "the cursor at column 3 after '>> '")
+    t:line("end")
+    t:prompt()
+  end))
+
+  it("honours _PROMPT and _PROMPT2 as lua5.4 does", session(function(t)
+    t:prompt()
+    t:line("_PROMPT = 'P1> ' _PROMPT2 = 'P2>> '")
+    t:prompt("P1>")
+    t:line("do")
+    t:prompt("P2>>")
+    t:line("end")
+    t:prompt("P1>")
+  end))
+
+  it("runs each input as a task: top-level suspension works", session_int_ignored(function(t)
     t:prompt()
     t:line('local t0 = aio.time() aio.sleep(0.2) return "slept", aio.time() - t0 >= 0.19')
     t:expect("^slept%s+true$")
@@ -136,39 +78,145 @@ describe("the REPL", function()
     t:expect("^stdin$")
   end))
 
-  it("continues an incomplete statement on a >> prompt", session(function(t)
+  it("runs each input as a task that may wait on background tasks", session(function(t)
     t:prompt()
-    t:line("function double(x)")
-    t:prompt(">>")
-    t:line("  return x * 2")
-    t:prompt(">>")
-    t:line("end")
+    t:line("aio = require 'luaio'")
     t:prompt()
-    t:line("double(21)")
+    t:line("q = aio.Queue() aio.spawn(function() aio.sleep(0.05) q:put('delivered') end)")
+    t:prompt()
+    t:line("q:get(), aio.current_task() ~= nil")
+    t:expect("^delivered%s+true$")
+    t:line("local t0 = aio.time() aio.sleep(0.1) return aio.time() - t0 >= 0.095")
+    t:expect("^true$")
+  end))
+
+  it("continues incomplete statements on '>> ' and runs them when complete", session(function(t)
+    t:prompt()
+    t:line("for i = 1, 3 do")
+    t:prompt(">>")
+    t:line("  io.write(i, ';')")
+    t:prompt(">>")
+    t:line("end print()")
+    t:expect("^1;2;3;$")
+    t:prompt()
+    t:line("s = [[first")
+    t:prompt(">>")
+    t:line("second]]")
+    t:prompt()
+    t:line("#s")
+    t:expect("^12$")
+    t:line("function f(")
+    t:prompt(">>")
+    t:line("a) return a + 1 end")
+    t:prompt()
+    t:line("f(41)")
     t:expect("^42$")
   end))
 
-  it("keeps the loop running while the prompt waits, without corrupting the typed line", session(function(t)
+  it("Ctrl-D on a non-empty line does not exit", session(function(t)
+    t:prompt()
+    t:type("1 + 4")
+    t:wait(function(s) return s:last() == "> 1 + 4" end, "the typed text")
+    t:key("C-d")
+    t:type("1")
+    t:key("Enter")
+    t:expect("^42$")
+    t:prompt()
+    assert.is_nil(t:status())
+  end))
+
+  it("keeps the loop running while the prompt waits, without corrupting the typed line", session_int_ignored(function(t)
     t:prompt()
     t:line('aio.spawn(function() for i = 1, 8 do aio.sleep(0.1) print("tick", i) end end) return "spawned"')
     t:expect("^spawned$")
     t:expect("^tick%s+1$")
     t:type("12") -- typed while the ticks go on
     t:expect("^tick%s+8$")
-    t:wait(function(s) return s:last_line() == "> 12" end, "the typed line redrawn below the output")
+    t:wait(function(s) return s:last() == "> 12" end, "the typed line redrawn below the output")
     t:line("+1")
     t:expect("^13$")
   end))
 
-  it("reports a failing background task at once, above the prompt", session(function(t)
+  it("prints background output above the prompt and redraws the half-typed line below it", session(function(t)
     t:prompt()
-    t:line('aio.spawn(function() aio.sleep(0.1) error("bg-boom") end) return "ok"')
-    t:expect("^ok$")
-    t:expect("bg%-boom") -- no key pressed: reported while the prompt waits
+    t:line("aio = require 'luaio'")
     t:prompt()
+    t:line("ev = aio.Event() aio.spawn(function() ev:wait() for i = 1, 3 do print('bg-out', i) aio.sleep(0.01) end end)")
+    t:prompt()
+    t:line("aio.call_later(0.3, function() ev:set() end)")
+    t:prompt()
+    t:type("6 *") -- typed before the background output starts
+    t:wait(function(s) return s:last() == "> 6 *" end, "the typed text")
+    t:expect("^bg%-out%s+3$")
+    t:wait(function(s) return s:last() == "> 6 *" end, "the typed line redrawn below the output")
+    assert.equal(0, t:count("^> 6 %*.*bg%-out")) -- never glued onto the typed line
+    t:line(" 7")
+    t:expect("^42$")
   end))
 
-  it("Ctrl-C cancels a long sleep and returns to the prompt", session(function(t)
+  it("keeps a server started at the prompt serving while the prompt waits", session(function(t)
+    t:prompt()
+    t:line("aio = require 'luaio'")
+    t:prompt()
+    t:line("srv = aio.start_server(function(r, w) local l = r:readline() w:write('echo:' .. l) " ..
+      "w:close() end, '127.0.0.1', 0) print('PORT', select(2, srv.sockets[1]:getsockname()))")
+    local port = t:wait(function(s)
+      for _, l in ipairs(s:lines()) do
+        local p = l:match("^PORT%s+(%d+)$")
+        if p then return tonumber(p) end
+      end
+    end, "the port")
+    t:prompt() -- idle at the prompt: no key pressed from now on
+    for i = 1, 2 do
+      local r, w = aio.open_connection("127.0.0.1", port)
+      w:write("hello " .. i .. "\n")
+      assert.equal("echo:hello " .. i .. "\n", r:read())
+      w:close()
+    end
+  end))
+
+  it("suspends an input on reader:readline() until the peer writes", session(function(t)
+    local release = aio.Event()
+    local server = aio.start_server(function(_, w)
+      release:wait()
+      w:write("hello from the test\n")
+      w:close()
+    end, "127.0.0.1", 0)
+    local _, port = server.sockets[1]:getsockname()
+    local ok, err = pcall(function()
+      t:prompt()
+      t:line("aio = require 'luaio'")
+      t:prompt()
+      t:line(("r, w = aio.open_connection('127.0.0.1', %d) print('connected') return r:readline()"):format(port))
+      t:expect("^connected$")
+      assert.equal(0, t:count("^hello from the test$"))
+      release:set()
+      t:expect("^hello from the test$")
+      t:prompt()
+    end)
+    server:close()
+    if not ok then error(err, 0) end
+  end))
+
+  it("reports a failing background task at once (error and task name) while the prompt waits", session(function(t)
+    t:prompt()
+    t:line("aio = require 'luaio'")
+    t:prompt()
+    t:line("aio.spawn(function() aio.sleep(0.1) error('bg-kaboom') end):set_name('repl-bg-job')")
+    t:prompt()
+    t:expect("bg%-kaboom")
+    t:expect("repl%-bg%-job")
+    t:prompt()
+    -- also when the task is still referenced (held in a global)
+    t:line("held = aio.spawn(function() aio.sleep(0.1) error('held-kaboom') end)")
+    t:prompt()
+    t:expect("held%-kaboom")
+    t:prompt()
+    t:line("1 + 1")
+    t:expect("^2$")
+  end))
+
+  it("Ctrl-C cancels a long sleep and returns to the prompt", session_int_ignored(function(t)
     t:prompt()
     t:line('print("sleeping") aio.sleep(60) print("not reached")')
     t:expect("^sleeping$")
@@ -180,7 +228,25 @@ describe("the REPL", function()
     assert.equal(0, t:count("^not reached$"))
   end))
 
-  it("Ctrl-C interrupts a busy loop that never suspends", session(function(t)
+  it("Ctrl-C cancels the running input's task with a CancelledError it can see, not the process", session(function(t)
+    t:prompt()
+    t:line("aio = require 'luaio'")
+    t:prompt()
+    t:line("bgq = aio.Queue() aio.spawn(function() print('bg got', bgq:get()) end)")
+    t:prompt()
+    t:line("print('sleeping') local ok, e = pcall(aio.sleep, 60) print('input saw', e.name)")
+    t:expect("^sleeping$") -- the input runs; interrupt it
+    t:key("C-c")
+    t:expect("input saw%s+CancelledError$") -- (the terminal may echo ^C in front)
+    t:prompt()
+    -- the background task was not cancelled with it
+    t:line("bgq:put('still alive')")
+    t:expect("^bg got%s+still alive$")
+    t:prompt()
+    assert.is_nil(t:status())
+  end))
+
+  it("Ctrl-C interrupts a busy loop that never suspends", session_int_ignored(function(t)
     t:prompt()
     t:line('print("spinning") while true do end')
     t:expect("^spinning$")
@@ -191,23 +257,36 @@ describe("the REPL", function()
     t:expect("^4$")
   end))
 
-  it("Ctrl-C at the prompt discards the line or the pending >> statement", session(function(t)
+  it("Ctrl-C returns a busy input to the prompt, the process alive", session(function(t)
     t:prompt()
-    t:type("garbage here")
-    t:wait(function(s) return s:last_line() == "> garbage here" end, "the typed text")
+    t:line("print('busy') local n = 0 repeat n = n + 1 until false")
+    t:expect("^busy$")
     t:key("C-c")
     t:prompt()
-    t:line("5 + 5")
-    t:expect("^10$")
-    t:line("if true then")
+    t:line("'alive'")
+    t:expect("^alive$")
+    assert.is_nil(t:status())
+  end))
+
+  it("Ctrl-C at the prompt discards the typed line or the pending '>>' statement", session(function(t)
+    t:prompt()
+    t:type("error('must not run')")
+    t:wait(function(s) return s:last() == "> error('must not run')" end, "the typed text")
+    t:key("C-c")
+    t:prompt()
+    t:line("if true then print('must not run either')")
     t:prompt(">>")
     t:key("C-c")
     t:prompt()
-    t:line("6 + 6")
-    t:expect("^12$")
+    t:line("end_value = 9")
+    t:prompt()
+    t:line("end_value")
+    t:expect("^9$")
+    assert.equal(0, t:count("must not run$"))
+    assert.equal(0, t:count("^must not run either$"))
   end))
 
-  it("shows errors with a traceback and stays in the REPL", session(function(t)
+  it("shows errors with a traceback and stays in the REPL", session_int_ignored(function(t)
     t:prompt()
     t:line('local function f() error("boom") end f()')
     t:expect("^stdin:1: boom$")
@@ -221,21 +300,46 @@ describe("the REPL", function()
     t:expect("^42$")
   end))
 
+  it("shows runtime errors, error objects without a string form and syntax errors", session(function(t)
+    t:prompt()
+    t:line("function thrower() error('repl-fail') end thrower()")
+    t:expect("^stdin:1: repl%-fail$")
+    t:expect("^stack traceback:")
+    t:prompt()
+    t:line("error({})")
+    t:expect("%(error object is a table value%)")
+    t:prompt()
+    t:line("local = 1")
+    t:expect("^stdin:1: .*near '='$")
+    t:prompt()
+    t:line("'still here'")
+    t:expect("^still here$")
+  end))
+
+  it("a library error at the prompt is shown as '<name>: <message>'", session(function(t)
+    t:prompt()
+    t:line("aio = require 'luaio'")
+    t:prompt()
+    t:line("aio.wait_for(aio.Future(), 0.01)")
+    t:expect("TimeoutError")
+    t:prompt()
+  end))
+
   it("recalls history with the up arrow and keeps it in ~/.luaio_history", async(function()
     local home = mktemp()
-    local t = start(nil, home)
+    local t = start(nil, { home = home, ignore_int = true })
     local ok, err = pcall(function()
       t:prompt()
       t:line("40 + 2")
       t:expect("^42$")
       t:prompt()
       t:key("Up")
-      t:wait(function(s) return s:last_line() == "> 40 + 2" end, "the recalled line")
+      t:wait(function(s) return s:last() == "> 40 + 2" end, "the recalled line")
       t:key("Enter")
       t:expect("^42$", 2)
       t:prompt()
       t:key("C-d")
-      t:wait(function(s) return s:exit_status() end, "the exit")
+      t:wait(function(s) return s:status() end, "the exit")
     end)
     t:close()
     if ok then
@@ -244,11 +348,11 @@ describe("the REPL", function()
       if f then f:close() end
     end
     if ok then -- a new session sees the old one's history
-      t = start(nil, home)
+      t = start(nil, { home = home, ignore_int = true })
       ok, err = pcall(function()
         t:prompt()
         t:key("Up")
-        t:wait(function(s) return s:last_line() == "> 40 + 2" end, "the line from the last session")
+        t:wait(function(s) return s:last() == "> 40 + 2" end, "the line from the last session")
       end)
       t:close()
     end
@@ -256,14 +360,59 @@ describe("the REPL", function()
     if not ok then error(err, 0) end
   end, 30))
 
-  it("exits with status 0 on Ctrl-D, cancelling and draining the remaining tasks", session(function(t)
+  it("edits the line with the cursor keys and recalls earlier inputs with Up and Down", session(function(t)
     t:prompt()
-    t:line('aio.spawn(function() local ok, e = pcall(aio.sleep, 100) print("cleanup", e) end) return "bg"')
-    t:expect("^bg$")
+    t:line("100 + 1")
+    t:expect("^101$")
+    t:prompt()
+    t:line("200 + 2")
+    t:expect("^202$")
+    t:prompt()
+    t:type("2*3")
+    t:wait(function(s) return s:last() == "> 2*3" end, "the typed text")
+    t:key("Left Left")
+    t:type("0")
+    t:wait(function(s) return s:last() == "> 20*3" end, "the edited line")
+    t:key("Enter")
+    t:expect("^60$")
+    t:prompt()
+    t:key("Up")
+    t:wait(function(s) return s:last() == "> 20*3" end, "the last input recalled")
+    t:key("Up")
+    t:wait(function(s) return s:last() == "> 200 + 2" end, "the input before it")
+    t:key("Up")
+    t:wait(function(s) return s:last() == "> 100 + 1" end, "the first input")
+    t:key("Down")
+    t:wait(function(s) return s:last() == "> 200 + 2" end, "Down goes forward again")
+    t:key("Enter")
+    t:expect("^202$", 2)
+  end))
+
+  it("Ctrl-D on an empty line exits 0, cancelling and draining the remaining tasks", session(function(t)
+    t:prompt()
+    t:line("aio = require 'luaio'")
+    t:prompt()
+    local mark = t.dir .. "/drained"
+    t:line(("aio.spawn(function() local ok, e = pcall(aio.sleep, 100) aio.sleep(0.01) " ..
+      "local f = io.open(%q, 'w') f:write(e.name) f:close() end)"):format(mark))
     t:prompt()
     t:key("C-d")
-    assert.equal(0, t:wait(function(s) return s:exit_status() end, "the exit"))
-    t:expect("^cleanup%s+CancelledError")
+    assert.equal(0, t:wait_exit())
+    assert.equal("CancelledError", slurp(mark))
+  end))
+
+  it("prints the task tree at an idle prompt on SIGUSR1 and carries on", session(function(t)
+    t:prompt()
+    t:line("aio = require 'luaio'")
+    t:prompt()
+    t:line("aio.spawn(function() aio.Event():wait() end):set_name('idle-waiter')")
+    t:prompt()
+    assert(os.execute(("kill -USR1 %d"):format(t:pid())))
+    t:expect("idle%-waiter.*waiting on") -- name, state, what it waits on
+    t:expect("stdin:1") -- its suspended stack
+    t:line("'after dump'")
+    t:expect("^after dump$")
+    assert.is_nil(t:status())
   end))
 
   it("opens after a script with -i, which sees the script's globals", async(function()
@@ -271,7 +420,7 @@ describe("the REPL", function()
     local f = assert(io.open(dir .. "/s.lua", "w"))
     f:write('greeting = "hello from the script"\n')
     f:close()
-    local t = start("-i " .. q(dir .. "/s.lua"))
+    local t = start("-i " .. q(dir .. "/s.lua"), { ignore_int = true })
     local ok, err = pcall(function()
       t:expect("line editing:")
       t:prompt()
@@ -282,4 +431,33 @@ describe("the REPL", function()
     os.execute("rm -rf " .. q(dir))
     if not ok then error(err, 0) end
   end, 30))
+
+  it("-i -e runs the chunk first (its globals are visible), then the REPL; Ctrl-D exits 0", session(function(t)
+    t:prompt()
+    t:line("from_script")
+    t:expect("^set by the script$")
+    t:prompt()
+    t:key("C-d")
+    assert.equal(0, t:wait_exit())
+  end, "-i -e " .. q("from_script = 'set by the script'")))
+
+  it("-v alone on a terminal prints the version and exits 0 without a REPL", session(function(t)
+    assert.equal(0, t:wait_exit())
+    assert.equal(0, t:count("^>$"))
+  end, "-v"))
+
+  it("-e on a terminal runs the chunk and does not enter the REPL (as lua5.4)", session(function(t)
+    assert.equal(3, t:wait_exit())
+    t:expect("^script ran$")
+  end, "-e " .. q("print('script ran') os.exit(3)")))
+
+  it("-i with a piped stdin runs the script, then reads statements from stdin", function()
+    local d = mktemp()
+    write(d .. "/s.lua", "x = 20\n")
+    local st, out, err = luaio({ "-i", "s.lua" }, { dir = d, stdin = "x * 2 + 2\nprint('bye')\n" })
+    assert.equal(0, st, err)
+    assert.truthy(out:find("42", 1, true), out)
+    assert.truthy(out:find("bye", 1, true), out)
+    rmdir(d)
+  end)
 end)

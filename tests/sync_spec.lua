@@ -1,28 +1,19 @@
--- sync_spec.lua — Lock, Event, Condition, Semaphore, BoundedSemaphore, Barrier:
--- guards, FIFO service, every cancellation race, asyncio's errors, bad input. The loop is
--- stepped with aio.sleep(0) so every interleaving below is deterministic.
+-- sync_spec.lua — Lock, Event, Condition, Semaphore, BoundedSemaphore, Barrier: guards,
+-- FIFO service, every cancellation race, asyncio's errors, bad input. The loop is stepped
+-- with aio.sleep(0) so every interleaving below is deterministic.
 local aio = require "luaio"
 local async = require "support.async"
-
-local function settle(n) for _ = 1, n or 3 do aio.sleep(0) end end
-
-local function is_err(name, err)
-  return type(err) == "table" and getmetatable(err) == aio[name] and err.name == name
-end
+local catch = require "support.catch"
+local is_err = require "support.is_err"
+local check_argerr = require "support.arg_error"
+local settle = require "support.settle"
+local outside_task = require "support.outside_task"
 
 local function raises(name, f, ...)
   local ok, err = pcall(f, ...)
   assert.is_false(ok)
   assert.is_true(is_err(name, err), "expected " .. name .. ", got " .. tostring(err))
   return err
-end
-
--- runs f in a plain callback, outside any task; returns its pcall results
-local function outside_task(f)
-  local res
-  aio.call_soon(function() res = table.pack(pcall(f)) end)
-  settle(1)
-  return table.unpack(res, 1, res.n)
 end
 
 describe("Lock", function()
@@ -39,12 +30,12 @@ describe("Lock", function()
 
   it("releases at scope exit when the block raises", async(function()
     local lock = aio.Lock()
-    local ok, err = pcall(function()
+    local ok, e = pcall(function()
       local _ <close> = lock:acquire()
-      error("boom")
+      error("boom", 0)
     end)
     assert.is_false(ok)
-    assert.matches("boom", err)
+    assert.equal("boom", e)
     assert.is_false(lock:locked())
   end))
 
@@ -90,6 +81,27 @@ describe("Lock", function()
     aio.gather(tasks)
     assert.same({ 1, 2, 3, 4, 5 }, order)
     assert.is_false(lock:locked())
+  end))
+
+  it("serves waiters in FIFO order, skipping one cancelled while it waited", async(function()
+    local l = aio.Lock()
+    local order = {}
+    local _ = l:acquire()
+    local ts = {}
+    for i = 1, 4 do
+      ts[i] = aio.spawn(function()
+        local _ <close> = l:acquire()
+        order[#order + 1] = i
+        aio.sleep(0)
+      end)
+    end
+    aio.sleep(0)
+    ts[2]:cancel()
+    l:release()
+    for i = 1, 4 do pcall(aio.await, ts[i]) end
+    assert.same({ 1, 3, 4 }, order)
+    assert.is_true(ts[2]:cancelled())
+    assert.is_false(l:locked())
   end))
 
   it("does not let a newcomer overtake a waiter that was woken", async(function()
@@ -162,16 +174,18 @@ describe("Lock", function()
     assert.is_false(lock:locked())
   end))
 
-  it("a waiter cancelled after it was granted the lock passes it on", async(function()
+  it("a waiter cancelled after it was granted the lock never holds it and passes it on", async(function()
     local lock = aio.Lock()
-    local g = lock:acquire()
-    local b = aio.spawn(function() local _ <close> = lock:acquire(); return "b" end)
-    local c = aio.spawn(function() local _ <close> = lock:acquire(); return "c" end)
-    settle()
-    g:release() -- b is granted the lock ...
-    b:cancel()  -- ... and cancelled before it runs
-    assert.equal("c", c:await())
-    assert.is_true(b:cancelled())
+    local _ = lock:acquire()
+    local held_by_a = false
+    local a = aio.spawn(function() lock:acquire(); held_by_a = true end)
+    local b = aio.spawn(function() local _ <close> = lock:acquire(); return "b got it" end)
+    settle(2)
+    lock:release() -- hands it to a ...
+    a:cancel()     -- ... which is cancelled before it runs
+    assert.equal("b got it", b:await())
+    assert.is_true(a:cancelled())
+    assert.is_false(held_by_a)
     assert.is_false(lock:locked())
   end))
 
@@ -288,10 +302,64 @@ describe("Condition", function()
     assert.same({ 1, 2, 3, 4, 5 }, order)
   end))
 
-  it("wait_for returns the predicate's value", async(function()
-    local cond = aio.Condition()
-    local _ <close> = cond:acquire()
-    assert.equal(42, cond:wait_for(function() return 42 end))
+  it("notify() wakes one waiter, which holds the lock when wait returns", async(function()
+    local c = aio.Condition()
+    local woken = {}
+    local ts = {}
+    for i = 1, 4 do
+      ts[i] = aio.spawn(function()
+        local _ <close> = c:acquire()
+        c:wait()
+        assert(c:locked(), "wait must return with the lock held")
+        woken[#woken + 1] = i
+      end)
+      settle(1)
+    end
+    settle(2)
+    do
+      local _ <close> = c:acquire()
+      c:notify(2)
+    end
+    settle(5)
+    assert.same({ 1, 2 }, woken)
+    do
+      local _ <close> = c:acquire()
+      c:notify() -- default 1
+    end
+    settle(5)
+    assert.same({ 1, 2, 3 }, woken)
+    do
+      local _ <close> = c:acquire()
+      c:notify_all()
+    end
+    for i = 1, 4 do ts[i]:await() end
+    assert.same({ 1, 2, 3, 4 }, woken)
+    assert.is_false(c:locked())
+  end))
+
+  it("wait_for waits until the predicate is true and returns its value", async(function()
+    local c = aio.Condition()
+    local value
+    local w = aio.spawn(function()
+      local _ <close> = c:acquire()
+      return c:wait_for(function() return value end)
+    end)
+    settle(3)
+    do
+      local _ <close> = c:acquire()
+      c:notify_all() -- predicate still false: keeps waiting
+    end
+    settle(3)
+    assert.is_false(w:done())
+    do
+      local _ <close> = c:acquire()
+      value = "ready"
+      c:notify_all()
+    end
+    assert.equal("ready", w:await())
+    -- already true: returns without waiting
+    local _ <close> = c:acquire()
+    assert.equal(42, c:wait_for(function() return 42 end))
   end))
 
   it("raises RuntimeError for wait and notify without the lock", async(function()
@@ -308,6 +376,21 @@ describe("Condition", function()
     local _ <close> = lock:acquire()
     assert.is_true(cond:locked())
     assert.has_error(function() aio.Condition("x") end, "bad argument #1 to 'Condition' (Lock expected, got string)")
+  end))
+
+  it("shares a given Lock both ways", async(function()
+    local lock = aio.Lock()
+    local c = aio.Condition(lock)
+    do
+      local _ <close> = c:acquire()
+      assert.is_true(lock:locked())
+    end
+    assert.is_false(lock:locked())
+    do
+      local _ <close> = lock:acquire()
+      assert.is_true(c:locked())
+      c:notify() -- holding the shared lock is enough
+    end
   end))
 
   it("a waiter cancelled while waiting holds the lock again before it raises", async(function()
@@ -357,6 +440,14 @@ describe("Condition", function()
     assert.is_false(ok)
     assert.equal("luaio.Condition:wait: must be called from inside a task (see luaio.run)", err)
   end))
+
+  it("rejects a non-Lock and bad notify / wait_for arguments", async(function()
+    check_argerr("Condition", catch(aio.Condition, 5))
+    local c = aio.Condition()
+    local _ <close> = c:acquire()
+    check_argerr("notify", catch(c.notify, c, "x"))
+    check_argerr("wait_for", catch(c.wait_for, c, 5))
+  end))
 end)
 
 describe("Semaphore", function()
@@ -377,6 +468,33 @@ describe("Semaphore", function()
     assert.same({ 1, 2, 3 }, order)
   end))
 
+  it("lets at most its value of holders in at once, FIFO", async(function()
+    local s1 = aio.Semaphore()
+    assert.is_false(s1:locked())
+    local _ = s1:acquire()
+    assert.is_true(s1:locked())
+    s1:release()
+    assert.is_false(s1:locked())
+
+    local s = aio.Semaphore(2)
+    local inside, max_inside, order = 0, 0, {}
+    local ts = {}
+    for i = 1, 5 do
+      ts[i] = aio.spawn(function()
+        local _ <close> = s:acquire()
+        order[#order + 1] = i
+        inside = inside + 1
+        max_inside = math.max(max_inside, inside)
+        aio.sleep(0); aio.sleep(0)
+        inside = inside - 1
+      end)
+    end
+    for i = 1, 5 do ts[i]:await() end
+    assert.equal(2, max_inside)
+    assert.same({ 1, 2, 3, 4, 5 }, order)
+    assert.is_false(s:locked())
+  end))
+
   it("defaults to 1 and raises ValueError for a negative value", async(function()
     local sem = aio.Semaphore()
     local g = sem:acquire()
@@ -388,6 +506,19 @@ describe("Semaphore", function()
     assert.has_error(function() aio.Semaphore("x") end, "bad argument #1 to 'Semaphore' (number expected, got string)")
     assert.has_error(function() aio.Semaphore(1.5) end, "bad argument #1 to 'Semaphore' (number has no integer representation)")
     assert.is_true(aio.Semaphore(0):locked())
+  end))
+
+  it("raises ValueError for a negative value, bounded or not; a plain one may grow past its start", async(function()
+    is_err("ValueError", catch(aio.Semaphore, -1))
+    is_err("ValueError", catch(aio.BoundedSemaphore, -1))
+    local s = aio.Semaphore(0)
+    assert.is_true(s:locked())
+    s:release()
+    s:release()
+    local _ = s:acquire()
+    local _ = s:acquire()
+    assert.is_true(s:locked())
+    s:release(); s:release()
   end))
 
   it("releases with the guard at scope exit, error or not", async(function()
@@ -409,6 +540,27 @@ describe("Semaphore", function()
     local g = sem:acquire()
     assert.is_true(sem:locked())
     g:release()
+  end))
+
+  it("a BoundedSemaphore guard released early is not released again", async(function()
+    local b = aio.BoundedSemaphore(1)
+    is_err("ValueError", catch(b.release, b))
+    do
+      local _ <close> = b:acquire()
+      b:release()
+    end -- the guard must not release a second time (that would be an over-release)
+    assert.is_false(b:locked())
+    is_err("ValueError", catch(b.release, b))
+  end))
+
+  it("a plain Semaphore guard released early is not released again", async(function()
+    local s = aio.Semaphore(1)
+    do
+      local _ <close> = s:acquire()
+      s:release()
+    end
+    local _ <close> = s:acquire()
+    assert.is_true(s:locked()) -- the value is back to 0, not 1
   end))
 
   it("BoundedSemaphore raises ValueError when released too many times", async(function()
@@ -433,6 +585,20 @@ describe("Semaphore", function()
     g:release()
     assert.equal("c", c:await())
     assert.is_false(sem:locked())
+  end))
+
+  it("a cancelled waiter never holds a slot", async(function()
+    local s = aio.Semaphore(1)
+    local _ = s:acquire()
+    local got = false
+    local t = aio.spawn(function() s:acquire(); got = true end)
+    settle(2)
+    t:cancel()
+    settle(2)
+    s:release()
+    settle(2)
+    assert.is_false(got)
+    assert.is_false(s:locked())
   end))
 
   it("a waiter cancelled after it was granted gives the count back to the next", async(function()
@@ -491,6 +657,27 @@ describe("Barrier", function()
     assert.same({ 0, 1, 2 }, idx)
     assert.equal(0, b:n_waiting())
     assert.is_false(b:broken())
+  end))
+
+  it("returns indices 0..parties-1 in arrival order and counts waiting parties", async(function()
+    local b = aio.Barrier(3)
+    assert.equal(3, b.parties)
+    assert.equal(0, b:n_waiting())
+    assert.is_false(b:broken())
+    local ts = {}
+    for i = 1, 2 do ts[i] = aio.spawn(function() return b:wait() end) end
+    aio.sleep(0)
+    assert.equal(2, b:n_waiting())
+    ts[3] = aio.spawn(function() return b:wait() end)
+    local got = {}
+    for i = 1, 3 do got[i] = ts[i]:await() end
+    assert.same({ 0, 1, 2 }, got)
+    -- reusable
+    ts = {}
+    for i = 1, 3 do ts[i] = aio.spawn(function() return b:wait() end) end
+    local seen = {}
+    for i = 1, 3 do seen[ts[i]:await()] = true end
+    assert.same({ [0] = true, [1] = true, [2] = true }, seen)
   end))
 
   it("counts waiting parties and is reusable", async(function()
@@ -555,5 +742,25 @@ describe("Barrier", function()
     assert.is_false(ok)
     assert.equal("luaio.Barrier:wait: must be called from inside a task (see luaio.run)", err)
     assert.equal(0, b:wait()) -- one party: passes at once
+  end))
+end)
+
+describe("suspension", function()
+  it("Lock:acquire, Event:wait and Semaphore:acquire raise across a C-call boundary even when they need not wait", async(function()
+    local function in_sort(f)
+      return pcall(table.sort, { 3, 2, 1 }, function(a, b) f(); return a < b end)
+    end
+    local lock = aio.Lock()
+    local ok, e = in_sort(function() lock:acquire(); lock:release() end)
+    assert.is_false(ok, "Lock:acquire succeeded across a C-call boundary")
+    assert.matches("acquire", tostring(e))
+    local ev = aio.Event()
+    ev:set()
+    ok, e = in_sort(function() ev:wait() end)
+    assert.is_false(ok, "Event:wait succeeded across a C-call boundary")
+    assert.matches("wait", tostring(e))
+    local sem = aio.Semaphore(10)
+    ok = in_sort(function() sem:acquire() end)
+    assert.is_false(ok, "Semaphore:acquire succeeded across a C-call boundary")
   end))
 end)

@@ -1,6 +1,6 @@
 -- api_fuzz.lua — calls every function of the module and every method of its objects with
 -- random arguments (seeded), each in its own task that is then cancelled. Run by
--- robustness_spec.lua in a fresh process: the process must survive and end normally.
+-- errors_spec.lua in a fresh process: the process must survive and end normally.
 local aio = require "luaio"
 local values = { nil, 0, -1, 1.5, 0/0, math.huge, -math.huge, "", "x", "127.0.0.1", {}, { 1, 2 },
   function() end, true, false, io.stdout, coroutine.create(function() end), aio.Future(), setmetatable({}, {__index = function() error("boom") end}) }
