@@ -361,4 +361,44 @@ describe("errors regressions", function()
     assert.equal("survived\ntrue\tagain\n", out)
     assert.matches("could not be reported", err)
   end)
+
+  it("reports a collected failed task within a few rounds of a loop that never goes idle", function()
+    -- collected failures were reported only when the loop went idle, so a busy loop (a
+    -- server under load, a loop of sleep(0)) could hide them for hours
+    local rc, out = lua_script [[
+      local seen
+      aio.set_exception_handler(function(ctx) seen = ctx.exception end)
+      aio.run(function()
+        local busy = aio.spawn(function() while true do aio.sleep(0) end end)
+        do aio.spawn(function() error("dropped boom", 0) end) end
+        aio.sleep(0)
+        aio.sleep(0)
+        collectgarbage()
+        collectgarbage()
+        local rounds = 0
+        while not seen and rounds < 100 do aio.sleep(0); rounds = rounds + 1 end
+        print(seen, rounds <= 3)
+        busy:cancel()
+      end)
+    ]]
+    assert.equal(0, rc)
+    assert.equal("dropped boom\ttrue\n", out)
+  end)
+
+  it("name a NaN argument alike everywhere", async(function()
+    -- wait_for said "number expected, got number"
+    local nan = 0 / 0
+    local cases = {
+      { aio.wait_for, aio.Future(), nan, "#2 to 'wait_for'" },
+      { aio.sleep, nan, "#1 to 'sleep'" },
+      { aio.call_later, nan, print, "#1 to 'call_later'" },
+      { aio.Semaphore, nan, "#1 to 'Semaphore'" },
+      { aio.timeout, nan, "#1 to 'timeout'" },
+    }
+    for _, c in ipairs(cases) do
+      local ok, err = pcall(table.unpack(c, 1, #c - 1))
+      assert.is_false(ok)
+      assert.matches("bad argument " .. c[#c]:gsub("%p", "%%%0") .. " %(number expected, got NaN%)", err)
+    end
+  end))
 end)

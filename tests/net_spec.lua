@@ -543,6 +543,33 @@ describe("Unix sockets", function()
   end))
 end)
 
+describe("net regressions", function()
+  local long = "/tmp/" .. string.rep("s", 120) -- longer than sockaddr_un holds
+
+  it("a Unix socket path longer than the platform's limit raises instead of binding a truncated one",
+    async(function()
+      -- libuv cut the path short: the server listened on another path than the one asked for
+      local ok, err = pcall(aio.start_unix_server, function() end, long)
+      assert.is_false(ok)
+      is_err("OSError", err)
+      assert.equal("ENAMETOOLONG", err.code)
+      assert.matches("bind /tmp/s+: path too long for a Unix socket %(125 bytes, at most 107%)", err.message)
+      assert.is_nil(io.open(long:sub(1, 107)), "nothing was bound at the truncated path")
+      ok, err = pcall(aio.open_unix_connection, long)
+      assert.is_false(ok)
+      assert.equal("ENAMETOOLONG", err.code)
+      assert.matches("^connect /tmp/s+: path too long", err.message)
+    end))
+
+  it("a Unix server in a missing directory says ENOENT", async(function()
+    -- libuv reports a missing directory as EACCES, which sends users after permissions
+    local ok, err = pcall(aio.start_unix_server, function() end, "/tmp/luaio-no-such-dir-" .. os.time() .. "/sock")
+    assert.is_false(ok)
+    assert.equal("ENOENT", err.code)
+    assert.matches("^bind /tmp/luaio%-no%-such%-dir%-%d+/sock: ", err.message)
+  end))
+end)
+
 describe("getaddrinfo", function()
   it("resolves numeric hosts and localhost", async(function()
     local a = aio.getaddrinfo("127.0.0.1", 80)

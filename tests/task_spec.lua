@@ -702,4 +702,16 @@ describe("Task regressions", function()
     assert.equal(0, st)
     assert.equal("CancelledError\tCancelledError\nCancelledError\n", out)
   end)
+
+  it("awaiting a done future or a coroutine object outside a task raises", async(function()
+    -- a done future was returned from at once, as if a callback could await
+    local f = aio.Future()
+    f:set_result(1)
+    for _, call in ipairs { function() return f:await() end, function() return aio.await(f) end,
+                            function() return aio.async(function() return 1 end)():await() end } do
+      local ok, err = outside_task(call)
+      assert.is_false(ok)
+      assert.matches("luaio.await: must be called from inside a task", err)
+    end
+  end))
 end)
