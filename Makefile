@@ -17,7 +17,7 @@ EDIT_LIBS   := $(shell pkg-config --libs libedit 2>/dev/null)
 
 # a build goal without the headers stops at once with the command that installs them
 # (run, test, check and bench install them first: see below)
-BUILD_GOALS := $(filter-out deps clean run test check bench fuzz rock rock-install lint,$(or $(MAKECMDGOALS),all))
+BUILD_GOALS := $(filter-out deps clean run test check bench fuzz rock rock-install lint layers,$(or $(MAKECMDGOALS),all))
 ifneq ($(BUILD_GOALS),)
 ifeq ($(PKG_CFLAGS),)
 $(error Lua 5.4 and libuv headers not found: run `make deps`, or as root `apt-get install -y pkg-config liblua5.4-dev libuv1-dev`)
@@ -40,7 +40,7 @@ CTEST_BIN := $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 EMBED_BIN := $(patsubst examples/embed/%.c,$(BUILD)/examples/%,$(wildcard examples/embed/*.c))
 HEADERS := $(wildcard src/*.h)
 
-.PHONY: all run test check bench deps clean install fuzz examples rock rock-install lint
+.PHONY: all run test check bench deps clean install fuzz examples rock rock-install lint layers
 all: $(BUILD)/luaio $(BUILD)/luaio.so $(BUILD)/libluaio.a $(CTEST_BIN) $(EMBED_BIN)
 
 $(BUILD)/obj/%.o: src/%.c $(HEADERS) | $(BUILD)/obj
@@ -88,7 +88,7 @@ test: deps
 	bash tools/test.sh $(BUILD)
 
 # everything again under AddressSanitizer + UBSan, then the suite under valgrind
-check: deps lint
+check: deps lint layers
 	$(MAKE) all BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -DLUAIO_SYSTEM_ALLOC"
 	$(MAKE) all
 	LUAIO_SANITIZED=1 bash tools/test.sh build/asan
@@ -112,6 +112,10 @@ bench: deps
 
 deps:
 	@bash tools/deps.sh
+
+# the include graph of src/: no cycle, Host -> Module -> parts -> Core -> Errors
+layers:
+	lua5.4 tools/check_layers.lua src
 
 # luacheck (Debian lua-check) over the Lua sources, examples and specs (.luacheckrc)
 lint: deps
