@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <netinet/in.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include "net.h"
@@ -281,6 +283,7 @@ static void ls_wake(luaio_listener *ls) {
 
 static void ls_close_cb(uv_handle_t *h) {
   luaio_listener *ls = h->data;
+  if (--ls->nopen > 0) return;
   ls->closed = 1;
   ls_wake(ls);
   ls_maybe_free(ls);
@@ -351,14 +354,22 @@ static int accept_lua(lua_State *L) {
   return 0;
 }
 
+/* ---- accepting ----
+ * net.c accepts connections itself (a poll on the listening socket) instead of libuv's
+ * uv_listen, whose answer to running out of file descriptors is to accept and close the
+ * pending connections silently. Here, as asyncio does, a listener out of descriptors says
+ * so once to the exception handler and pauses accepting for a moment; the connections
+ * wait in the backlog meanwhile. */
+#define ACCEPT_RETRY_MS 1000
+#define ACCEPT_BATCH 64 /* per readable event: other work gets its turn */
+
 /* Runs inside libuv: no user code here, only a new task queued with (reader, writer). */
-static void on_connection(uv_stream_t *server, int status) {
-  luaio_listener *ls = server->data;
-  if (status < 0 || !ls->rt || ls->rt->closing || ls->close_started) return;
+static void serve_connection(luaio_listener *ls, int fd) {
   luaio_runtime *rt = ls->rt;
   luaio_stream *s = luaio_stream_new(rt, ls->kind, ls->limit);
-  if (!s) return;
-  if (uv_accept(server, &s->u.s) != 0) { luaio_stream_abandon(s); return; }
+  if (!s) { close(fd); return; }
+  int err = ls->kind == SK_TCP ? uv_tcp_open(&s->u.tcp, fd) : uv_pipe_open(&s->u.pipe, fd);
+  if (err) { close(fd); luaio_stream_abandon(s); return; }
   if (ls->kind == SK_TCP) uv_tcp_nodelay(&s->u.tcp, 1);
   s->server = ls;
   ls->active++;
@@ -370,6 +381,60 @@ static void on_connection(uv_stream_t *server, int status) {
   lua_pushlightuserdata(L, s);
   if (lua_pcall(L, 2, 0, 0) != LUA_OK && !s->owned) luaio_stream_abandon(s);
   lua_settop(L, top);
+}
+
+static int report_starved(lua_State *L) { /* protected: (listener, errno) */
+  luaio_listener *ls = lua_touserdata(L, 1);
+  int err = uv_translate_sys_error((int)lua_tointeger(L, 2));
+  lua_createtable(L, 0, 3);
+  lua_pushfstring(L, "accept: out of system resources (%s); accepting again in %d ms",
+                  uv_err_name(err), ACCEPT_RETRY_MS);
+  lua_setfield(L, -2, "message");
+  luaio_push_oserror(L, err, "accept");
+  lua_setfield(L, -2, "exception");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ls->rt->anchors);
+  lua_rawgeti(L, -1, ls->ref); /* the ServerSocket */
+  lua_setfield(L, -3, "socket");
+  lua_pop(L, 1);
+  luaio_report(ls->rt, L, -1);
+  return 0;
+}
+
+static void on_readable(uv_poll_t *p, int status, int events);
+
+static void retry_cb(uv_timer_t *t) {
+  luaio_listener *ls = t->data;
+  if (!ls->close_started) uv_poll_start(&ls->poll, UV_READABLE, on_readable);
+}
+
+static void starve(luaio_listener *ls, int errnum) {
+  uv_poll_stop(&ls->poll);
+  uv_timer_start(&ls->retry, retry_cb, ACCEPT_RETRY_MS, 0);
+  if (ls->starved) return;
+  ls->starved = 1;
+  lua_State *L = ls->rt->runL ? ls->rt->runL : ls->rt->L;
+  if (!lua_checkstack(L, 8)) return;
+  lua_pushcfunction(L, report_starved);
+  lua_pushlightuserdata(L, ls);
+  lua_pushinteger(L, errnum);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) lua_pop(L, 1);
+}
+
+static void on_readable(uv_poll_t *p, int status, int events) {
+  (void)status; (void)events;
+  luaio_listener *ls = p->data;
+  uv_os_fd_t lfd;
+  if (!ls->rt || ls->rt->closing || ls->close_started || uv_fileno(&ls->u.h, &lfd) != 0) return;
+  for (int n = 0; n < ACCEPT_BATCH && !ls->close_started; n++) {
+    int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) starve(ls, errno);
+      return; /* EAGAIN: none left; anything else: the next event tries again */
+    }
+    ls->starved = 0;
+    serve_connection(ls, fd);
+  }
 }
 
 static luaio_listener *tols(lua_State *L) {
@@ -386,11 +451,17 @@ static void ls_unanchor(lua_State *L, luaio_listener *ls) {
   ls->ref = LUA_NOREF;
 }
 
+/* The poll goes first: it watches the socket the listening handle then closes. A handle
+ * the runtime's uv_walk already closed (no callback of ours comes) counts as closed. */
 static void ls_start_close(luaio_listener *ls) {
   if (ls->close_started) return;
   ls->close_started = 1;
-  if (uv_is_closing(&ls->u.h)) { ls->closed = 1; return; } /* closed by the runtime's uv_walk */
-  uv_close(&ls->u.h, ls_close_cb);
+  uv_handle_t *hs[] = {(uv_handle_t *)&ls->poll, (uv_handle_t *)&ls->retry, &ls->u.h};
+  for (int i = ls->listening ? 0 : 2; i < 3; i++) {
+    if (uv_is_closing(hs[i])) ls->nopen--;
+    else uv_close(hs[i], ls_close_cb);
+  }
+  if (ls->nopen == 0) ls->closed = 1;
 }
 
 static int ls_close(lua_State *L) {
@@ -477,6 +548,27 @@ static int dir_exists(const char *path) {
   return stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* Binds as libuv's uv_tcp_bind does (SO_REUSEADDR; IPv6 only for an IPv6 address), but
+ * says at once when the address is in use (libuv defers that to uv_listen). */
+static int bind_tcp(luaio_uvstream *u, const struct sockaddr *sa, int reuse_port) {
+  uv_os_fd_t fd;
+  if (uv_fileno(&u->h, &fd) != 0) return UV_EBADF;
+  int one = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) return uv_translate_sys_error(errno);
+  if (reuse_port) {
+#ifdef SO_REUSEPORT
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) return uv_translate_sys_error(errno);
+#else
+    return UV_ENOTSUP;
+#endif
+  }
+  if (sa->sa_family == AF_INET6 &&
+      setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0)
+    return uv_translate_sys_error(errno);
+  socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+  return bind(fd, sa, len) != 0 ? uv_translate_sys_error(errno) : 0;
+}
+
 /* _listen(main, kind, packed_address_or_path, backlog, limit, reuse_port) -> ServerSocket.
  * Listening when it returns; each connection runs main(reader, writer) as a new task. */
 static int l_listen(lua_State *L) {
@@ -495,8 +587,8 @@ static int l_listen(lua_State *L) {
   luaio_listener **box = lua_newuserdatauv(L, sizeof *box, 1);
   *box = NULL;
   luaL_setmetatable(L, LUAIO_LISTENER);
-  luaio_listener *ls = calloc(1, sizeof *ls);
-  if (!ls) return luaL_error(L, "not enough memory");
+  luaio_listener *ls = luaio_realloc(L, NULL, sizeof *ls);
+  memset(ls, 0, sizeof *ls);
   ls->rt = rt;
   ls->ref = LUA_NOREF;
   ls->kind = pipe ? SK_PIPE : SK_TCP;
@@ -520,18 +612,22 @@ static int l_listen(lua_State *L) {
     if (err) { free(ls); return luaio_raise_oserror(L, err, "socket"); }
     ls->u.h.data = ls;
     what = "bind";
-    uv_os_fd_t fd;
-    if (reuse_port && uv_fileno(&ls->u.h, &fd) == 0) {
-#ifdef SO_REUSEPORT
-      int one = 1;
-      if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) err = uv_translate_sys_error(errno);
-#else
-      err = UV_ENOTSUP;
-#endif
-    }
-    if (!err) err = uv_tcp_bind(&ls->u.tcp, sa, sa->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+    err = bind_tcp(&ls->u, sa, reuse_port);
   }
-  if (!err) { err = uv_listen(&ls->u.s, backlog, on_connection); what = "listen"; }
+  ls->nopen = 1;
+  uv_os_fd_t lfd = -1;
+  if (!err) {
+    what = "listen";
+    if (uv_fileno(&ls->u.h, &lfd) != 0 || listen(lfd, backlog) != 0) err = uv_translate_sys_error(errno);
+  }
+  if (!err) err = uv_poll_init_socket(rt->loop, &ls->poll, lfd);
+  if (!err) {
+    uv_timer_init(rt->loop, &ls->retry);
+    ls->poll.data = ls->retry.data = ls;
+    ls->listening = 1;
+    ls->nopen = 3;
+    err = uv_poll_start(&ls->poll, UV_READABLE, on_readable);
+  }
   if (err) {
     ls_start_close(ls); /* unowned: ls_close_cb frees it */
     if (pipe) return luaio_raise_oserror(L, err, lua_pushfstring(L, "%s %s", what, path));

@@ -60,13 +60,18 @@ typedef struct luaio_stream {
 /* A listening socket. Freed when its handle has closed, its userdata is gone and every
  * connection it accepted has closed (they point at it). */
 typedef struct luaio_listener {
-  luaio_uvstream u;
+  luaio_uvstream u;           /* the bound socket: its names, its close */
+  uv_poll_t poll;             /* readable: connections to accept (net.c accepts them itself) */
+  uv_timer_t retry;           /* out of descriptors: accepting resumes after a pause */
   luaio_runtime *rt;          /* NULL once the userdata is gone */
   int ref;                    /* anchors the userdata (in rt->anchors) while listening */
   int active;                 /* accepted connections whose handle is still open */
   size_t limit;
   luaio_node cwait;           /* tasks in wait_closed() */
   unsigned char kind, owned, close_started, closed;
+  unsigned char nopen;        /* handles (u, poll, retry) whose close callback is due */
+  unsigned char listening;    /* poll and retry are initialised */
+  unsigned char starved;      /* out of descriptors reported: not again until an accept works */
 } luaio_listener;
 
 /* stream.c */

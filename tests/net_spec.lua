@@ -11,6 +11,8 @@ local outside_task = require "support.outside_task"
 local with_handler = require "support.with_handler"
 local port_of = require "support.port_of"
 local tcp_server = require "support.tcp_server"
+local background = require "support.background"
+local fs = require "support.fs"
 
 local function line_echo(r, w)
   for line in r:lines() do
@@ -560,6 +562,49 @@ describe("net regressions", function()
       assert.equal("ENAMETOOLONG", err.code)
       assert.matches("^connect /tmp/s+: path too long", err.message)
     end))
+
+  it("a listener out of file descriptors reports it once, pauses and then serves the waiting clients",
+    async(function()
+      -- libuv accepted and closed the pending connections silently: the clients got EOF and
+      -- nobody heard of it
+      local p = background.spawn([[
+        local aio = require "luaio"
+        aio.set_exception_handler(function(ctx)
+          io.stderr:write("REPORT ", ctx.message, " | ", tostring(ctx.exception), "\n")
+        end)
+        local srv = aio.start_server(function(_, w) w:write("hi\n"); w:close() end, "127.0.0.1", 0)
+        print("port " .. select(2, srv.sockets[1]:getsockname()))
+        io.stdout:flush()
+        local hog = {}
+        while true do
+          local f = io.open("/dev/null")
+          if not f then break end
+          hog[#hog + 1] = f
+        end
+        io.stderr:write("starved\n")
+        while not os.remove("free") do aio.sleep(0.02) end -- (in its directory) unlink needs no descriptor
+        for _, f in ipairs(hog) do f:close() end
+        aio.sleep(30)
+      ]], nil, "ulimit -n 64;")
+      local ok, err = pcall(function()
+        p:wait_out("port %d+")
+        local port = tonumber(p:file("out"):match("port (%d+)"))
+        p:wait_err("starved")
+        local clients = {}
+        for i = 1, 3 do clients[i] = { aio.open_connection("127.0.0.1", port) } end
+        p:wait_err("REPORT accept")
+        local report = p:file("err"):match("REPORT ([^\n]*)")
+        assert.matches("out of system resources %(EMFILE%)", report)
+        assert.matches("OSError: accept: ", report)
+        fs.write(p.dir .. "/free", "")
+        for i = 1, 3 do assert.equal("hi\n", clients[i][1]:readline()) end
+        local _, n = p:file("err"):gsub("REPORT", "")
+        assert.equal(1, n, "reported once")
+        for i = 1, 3 do clients[i][2]:close() end
+      end)
+      p:close()
+      if not ok then error(err, 0) end
+    end, 15))
 
   it("a Unix server in a missing directory says ENOENT", async(function()
     -- libuv reports a missing directory as EACCES, which sends users after permissions

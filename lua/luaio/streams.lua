@@ -157,8 +157,9 @@ end
 -- client_cb returned normally and another task has already used the reader or writer,
 -- the connection stays open for that task (asyncio closes a writer once nothing refers to
 -- it; Lua has no reference counts, so use by another task stands for "still referred to").
--- task.c calls priv.conn_done(task, writer) from the loop when a connection's task ends
--- (no done callback is registered: an idle connection costs no more than its task).
+-- net.c calls priv.conn_done(task, writer) from the loop when a connection's task has
+-- ended (a watch on the task, not a done callback: an idle connection costs no more than
+-- its task and the writer's anchor).
 function priv.conn_done(t, w)
   local e = not t:cancelled() and t:exception() -- retrieved: reported here, not again
   if e or t:cancelled() or not w:_shared() then pcall(w.close, w) end

@@ -17,10 +17,11 @@ local DEFSIG = os.execute("env --default-signal=INT true >/dev/null 2>&1") == tr
 local Bg = {}
 Bg.__index = Bg
 
-function M.spawn(script_text, args)
+-- `shell_prefix` runs in the child's shell first (e.g. "ulimit -n 64;")
+function M.spawn(script_text, args, shell_prefix)
   local self = setmetatable({ dir = fs.mktemp() }, Bg)
   fs.write(self.dir .. "/s.lua", script_text)
-  local inner = ("echo $$ > pid; exec %s%s s.lua %s"):format(DEFSIG, q(bin), args or "")
+  local inner = ("%s echo $$ > pid; exec %s%s s.lua %s"):format(shell_prefix or "", DEFSIG, q(bin), args or "")
   local cmd = ("cd %s && ( sh -c %s <%s >out 2>err; echo $? > status ) >/dev/null 2>&1 &"):format(
     q(self.dir), q(inner), "/dev/null")
   assert(os.execute(cmd))
