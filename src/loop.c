@@ -11,10 +11,6 @@
 #include "signals.h"
 
 /* ---- the ready queue: a node in it is linked in no list ---- */
-void luaio_ready_push(luaio_runtime *rt, luaio_node *n) {
-  rt->ring[(rt->ring_head + rt->ring_count++) & (rt->ring_cap - 1)] = n;
-}
-
 static luaio_node *ready_pop(luaio_runtime *rt) {
   luaio_node *n = rt->ring[rt->ring_head];
   rt->ring_head = (rt->ring_head + 1) & (rt->ring_cap - 1);

@@ -9,8 +9,11 @@
 struct luaio_task;
 struct luaio_future;
 
-/* Queues a task or handle. Never allocates: room was reserved when it was created. */
-void luaio_ready_push(luaio_runtime *rt, luaio_node *n);
+/* Queues a task or handle. Never allocates: room was reserved when it was created (each
+ * is queued at most once at a time). Inline: every wake-up and sleep(0) comes here. */
+static inline void luaio_ready_push(luaio_runtime *rt, luaio_node *n) {
+  rt->ring[(rt->ring_head + rt->ring_count++) & (rt->ring_cap - 1)] = n;
+}
 /* Reserves room in the ring and the timer heap for one more task or handle (raises Lua's
  * memory error); luaio_unreserve when it is gone for good. */
 void luaio_reserve(lua_State *L, luaio_runtime *rt);

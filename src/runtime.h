@@ -43,6 +43,7 @@ struct luaio_runtime {
   int next_id;
   const struct luaio_wait_kind *wait_kinds[LUAIO_WAIT_KINDS_MAX]; /* index 0: none */
   int nwait_kinds;
+  unsigned char last_wait_kind; /* the index a park found last: parks repeat their kind */
   /* report.c: errors nobody retrieved, and where reports go */
   int failed;              /* registry ref: weak table of failed futures not yet retrieved */
   int deferred;            /* registry ref: list of such futures found by their finalizer */

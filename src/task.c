@@ -24,10 +24,12 @@ void luaio_wait_kind_register(luaio_runtime *rt, const luaio_wait_kind *k) {
   rt->wait_kinds[rt->nwait_kinds++] = k;
 }
 
-/* A few registered kinds: a linear search is a handful of pointer compares. */
+/* A few registered kinds, and a park mostly repeats the kind of the one before (a queue
+ * ping-pong, a loop of sleeps): the last index found is tried first. */
 static unsigned char wait_kind_index(luaio_runtime *rt, const luaio_wait_kind *k) {
+  if (rt->wait_kinds[rt->last_wait_kind] == k) return rt->last_wait_kind;
   for (int i = 1; i < rt->nwait_kinds; i++)
-    if (rt->wait_kinds[i] == k) return (unsigned char)i;
+    if (rt->wait_kinds[i] == k) return rt->last_wait_kind = (unsigned char)i;
   return 0;
 }
 

@@ -87,8 +87,7 @@ static void timer_fire(luaio_runtime *rt, luaio_timer *tm) {
   else luaio_ready_push(rt, &luaio_container(tm, luaio_handle, timer)->node);
 }
 
-void luaio_timers_fire_due(luaio_runtime *rt) {
-  if (!rt->heap_count) return;
+void luaio_timers_fire(luaio_runtime *rt) {
   uint64_t now = luaio_now();
   while (rt->heap_count && rt->heap[0]->when <= now) {
     luaio_timer *t = rt->heap[0];

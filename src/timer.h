@@ -16,8 +16,12 @@ typedef struct luaio_timer {
 
 void luaio_timer_add(luaio_runtime *rt, luaio_timer *t, uint64_t when);
 void luaio_timer_remove(luaio_runtime *rt, luaio_timer *t); /* no-op when not armed */
-/* Fires every timer due now: its task wakes, its handle is queued. */
-void luaio_timers_fire_due(luaio_runtime *rt);
+/* Fires every timer due now: its task wakes, its handle is queued. The loop calls it every
+ * round: with no timer armed it costs a compare. */
+void luaio_timers_fire(luaio_runtime *rt);
+static inline void luaio_timers_fire_due(luaio_runtime *rt) {
+  if (rt->heap_count) luaio_timers_fire(rt);
+}
 /* Milliseconds until the next deadline (rounded up), or -1 with none armed. */
 int64_t luaio_timers_next_ms(luaio_runtime *rt);
 /* Room in the heap for one more timer owner (raises Lua's memory error). */
