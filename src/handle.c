@@ -101,7 +101,7 @@ static int schedule(lua_State *L, int fidx, uint64_t when, int timed) {
   luaio_checktype(L, fidx, LUA_TFUNCTION);
   luaio_handle_push_new(L, rt, fidx, lua_gettop(L) - fidx);
   luaio_handle *h = lua_touserdata(L, -1);
-  if (timed) luaio_timer_add(rt, &h->timer, when);
+  if (timed) luaio_timer_add(L, rt, &h->timer, when);
   else luaio_ready_push(rt, &h->node);
   return 1;
 }

@@ -19,7 +19,8 @@ static luaio_node *ready_pop(luaio_runtime *rt) {
 }
 
 /* Each task and handle is queued at most once at a time, so a ring as large as their
- * number never overflows: wake-ups from libuv callbacks never allocate. */
+ * number never overflows: wake-ups from libuv callbacks never allocate. (Timers are
+ * armed from Lua calls only: the heap grows when one is armed, timer.c.) */
 void luaio_reserve(lua_State *L, luaio_runtime *rt) {
   unsigned need = rt->nqueueable + 1;
   if (need > rt->ring_cap) {
@@ -32,7 +33,6 @@ void luaio_reserve(lua_State *L, luaio_runtime *rt) {
     rt->ring_cap = cap;
     rt->ring_head = 0;
   }
-  luaio_timers_reserve(L, rt, need);
   rt->nqueueable = need;
 }
 

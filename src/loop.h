@@ -14,8 +14,8 @@ struct luaio_future;
 static inline void luaio_ready_push(luaio_runtime *rt, luaio_node *n) {
   rt->ring[(rt->ring_head + rt->ring_count++) & (rt->ring_cap - 1)] = n;
 }
-/* Reserves room in the ring and the timer heap for one more task or handle (raises Lua's
- * memory error); luaio_unreserve when it is gone for good. */
+/* Reserves room in the ring for one more task or handle (raises Lua's memory error);
+ * luaio_unreserve when it is gone for good. */
 void luaio_reserve(lua_State *L, luaio_runtime *rt);
 void luaio_unreserve(luaio_runtime *rt);
 void luaio_loop_free(luaio_runtime *rt);

@@ -42,15 +42,6 @@ static void heap_down(luaio_runtime *rt, unsigned i) {
   heap_set(rt, i, t);
 }
 
-/* Each task and handle owns one timer, so a heap as large as their number (reserved
- * when they are made, luaio_reserve) never overflows. */
-void luaio_timers_reserve(lua_State *L, luaio_runtime *rt, unsigned n) {
-  if (n <= rt->heap_cap) return;
-  unsigned cap = rt->heap_cap ? rt->heap_cap * 2 : 256;
-  while (cap < n) cap *= 2;
-  rt->heap = luaio_realloc(L, rt->heap, cap * sizeof *rt->heap);
-  rt->heap_cap = cap;
-}
 
 void luaio_timers_free(luaio_runtime *rt) {
   free(rt->heap);
@@ -58,8 +49,13 @@ void luaio_timers_free(luaio_runtime *rt) {
   rt->heap_cap = rt->heap_count = 0;
 }
 
-void luaio_timer_add(luaio_runtime *rt, luaio_timer *t, uint64_t when) {
+void luaio_timer_add(lua_State *L, luaio_runtime *rt, luaio_timer *t, uint64_t when) {
   if (t->idx >= 0) luaio_timer_remove(rt, t);
+  if (rt->heap_count == rt->heap_cap) {
+    unsigned cap = rt->heap_cap ? rt->heap_cap * 2 : 256;
+    rt->heap = luaio_realloc(L, rt->heap, cap * sizeof *rt->heap);
+    rt->heap_cap = cap;
+  }
   t->when = when;
   t->seq = rt->timer_seq++;
   heap_set(rt, rt->heap_count++, t);
@@ -137,7 +133,7 @@ static int l_sleep(lua_State *L) {
   double secs = luaio_check_seconds(L, 1);
   luaio_task *t = luaio_check_suspend(L, "sleep");
   if (secs <= 0) return luaio_requeue(L, t, sleep_k);
-  luaio_timer_add(t->fut.rt, &t->timer, luaio_deadline_after(secs));
+  luaio_timer_add(L, t->fut.rt, &t->timer, luaio_deadline_after(secs));
   return luaio_park(L, t, &sleep_wait, 1, sleep_k);
 }
 

@@ -14,7 +14,9 @@ typedef struct luaio_timer {
 } luaio_timer;
 #define luaio_timer_owner(tm) ((luaio_node *)((char *)(tm) - sizeof(luaio_node)))
 
-void luaio_timer_add(luaio_runtime *rt, luaio_timer *t, uint64_t when);
+/* Arms t (re-arms it if armed). Timers are armed only from Lua calls (sleep, call_later):
+ * the heap grows here, raising Lua's memory error if it cannot. */
+void luaio_timer_add(lua_State *L, luaio_runtime *rt, luaio_timer *t, uint64_t when);
 void luaio_timer_remove(luaio_runtime *rt, luaio_timer *t); /* no-op when not armed */
 /* Fires every timer due now: its task wakes, its handle is queued. The loop calls it every
  * round: with no timer armed it costs a compare. */
@@ -24,8 +26,6 @@ static inline void luaio_timers_fire_due(luaio_runtime *rt) {
 }
 /* Milliseconds until the next deadline (rounded up), or -1 with none armed. */
 int64_t luaio_timers_next_ms(luaio_runtime *rt);
-/* Room in the heap for one more timer owner (raises Lua's memory error). */
-void luaio_timers_reserve(lua_State *L, luaio_runtime *rt, unsigned n);
 void luaio_timers_free(luaio_runtime *rt);
 /* The deadline `secs` from now, and a seconds argument (NaN refused), for call_later. */
 uint64_t luaio_deadline_after(double secs);

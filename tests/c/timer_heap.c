@@ -8,11 +8,11 @@
 
 /* arms timers with the given deadlines, then pops the heap: returns 1 if they come out
  * in the order `expect` lists (indexes into tm) */
-static int pops_in_order(luaio_runtime *rt, luaio_timer *tm, const uint64_t *when, int n,
+static int pops_in_order(lua_State *L, luaio_runtime *rt, luaio_timer *tm, const uint64_t *when, int n,
                          const int *expect) {
   for (int i = 0; i < n; i++) {
     tm[i].idx = -1;
-    luaio_timer_add(rt, &tm[i], when[i]);
+    luaio_timer_add(L, rt, &tm[i], when[i]);
   }
   int ok = 1;
   for (int i = 0; i < n; i++) {
@@ -28,16 +28,15 @@ static void equal_deadlines_fifo_across_wrap(tap_state *T) {
   luaio_runtime *rt = luaio_open(L, NULL);
   enum { N = 8 };
   luaio_timer tm[N];
-  luaio_timers_reserve(L, rt, N); /* as a task or handle does when it is made */
   uint64_t same[N];
   int fifo[N];
   for (int i = 0; i < N; i++) { same[i] = 5000; fifo[i] = i; }
   rt->timer_seq = UINT32_MAX - 3; /* the counter wraps after the fourth timer */
-  CHECK(T, pops_in_order(rt, tm, same, N, fifo));
+  CHECK(T, pops_in_order(L, rt, tm, same, N, fifo));
   uint64_t mixed[N] = {30, 10, 30, 20, 10, 30, 20, 10};
   int by_time[N] = {1, 4, 7, 3, 6, 0, 2, 5};
   rt->timer_seq = UINT32_MAX - 1;
-  CHECK(T, pops_in_order(rt, tm, mixed, N, by_time));
+  CHECK(T, pops_in_order(L, rt, tm, mixed, N, by_time));
   luaio_close(rt);
   lua_close(L);
 }
