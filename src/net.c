@@ -289,7 +289,7 @@ static void ls_close_cb(uv_handle_t *h) {
   ls_maybe_free(ls);
 }
 
-void luaio_listener_conn_closed(luaio_listener *ls) {
+static void listener_conn_closed(luaio_listener *ls) {
   ls->active--;
   ls_wake(ls);
   ls_maybe_free(ls);
@@ -593,6 +593,7 @@ static int l_listen(lua_State *L) {
   ls->ref = LUA_NOREF;
   ls->kind = pipe ? SK_PIPE : SK_TCP;
   ls->limit = (size_t)limit;
+  ls->conn_closed = listener_conn_closed;
   luaio_list_init(&ls->cwait);
   int err;
   const char *what;

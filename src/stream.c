@@ -57,7 +57,7 @@ static void close_cb(uv_handle_t *h) {
   luaio_stream *s = h->data;
   s->closed = 1;
   s->eof = 1;
-  if (s->server) { luaio_listener_conn_closed(s->server); s->server = NULL; }
+  if (s->server) { s->server->conn_closed(s->server); s->server = NULL; }
   if (!s->owned) { stream_free(s); return; }
   wake_list(s, &s->rwait);
   wake_list(s, &s->wwait);
@@ -115,7 +115,7 @@ static int reader_gc(lua_State *L) {
   if (s->close_started) return 0; /* close_cb frees it */
   if (uv_is_closing(&s->u.h)) {
     /* closed without a callback by the runtime's uv_walk, whose loop has already run */
-    if (s->server) { luaio_listener_conn_closed(s->server); s->server = NULL; }
+    if (s->server) { s->server->conn_closed(s->server); s->server = NULL; }
     stream_free(s);
     return 0;
   }

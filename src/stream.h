@@ -68,6 +68,8 @@ typedef struct luaio_listener {
   int active;                 /* accepted connections whose handle is still open */
   size_t limit;
   luaio_node cwait;           /* tasks in wait_closed() */
+  /* a connection it accepted has closed (set by net.c, called by stream.c) */
+  void (*conn_closed)(struct luaio_listener *ls);
   unsigned char kind, owned, close_started, closed;
   unsigned char nopen;        /* handles (u, poll, retry) whose close callback is due */
   unsigned char listening;    /* poll and retry are initialised */
@@ -81,7 +83,6 @@ void luaio_stream_push_pair(lua_State *L, luaio_stream *s); /* pushes reader, wr
 void luaio_stream_abandon(luaio_stream *s); /* closes a stream no Lua object owns yet */
 /* Closes it after the queued writes, as writer:close() (wakes its readers with EOF). */
 void luaio_stream_close(luaio_stream *s);
-void luaio_listener_conn_closed(luaio_listener *ls);
 int luaio_push_oserror(lua_State *L, int err, const char *what); /* pushes OSError */
 int luaio_raise_oserror(lua_State *L, int err, const char *what);
 /* pushes host, port (TCP) or the path (pipe) of the local or peer end; returns the count */
