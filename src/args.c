@@ -44,8 +44,27 @@ int luaio_argerror(lua_State *L, int arg, const char *extramsg) {
   return luaio_argerror_in(L, arg, name, extramsg);
 }
 
+/* Lua's luaL_where(L, 1), but the Lua layer's own frames ("[luaio.core]" ...) are skipped:
+ * the error points at the script's line that called the library, not at a wrapper. */
+static void push_where(lua_State *L) {
+  lua_Debug ar;
+  for (int level = 1; lua_getstack(L, level, &ar); level++) {
+    lua_getinfo(L, "Sl", &ar);
+    if (strncmp(ar.source, "=[luaio.", 8) == 0) continue;
+    if (ar.currentline > 0) {
+      lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+      return;
+    }
+    break;
+  }
+  lua_pushliteral(L, "");
+}
+
 int luaio_argerror_in(lua_State *L, int arg, const char *fname, const char *extramsg) {
-  return luaL_error(L, "bad argument #%d to '%s' (%s)", arg, fname, extramsg);
+  push_where(L);
+  lua_pushfstring(L, "bad argument #%d to '%s' (%s)", arg, fname, extramsg);
+  lua_concat(L, 2);
+  return lua_error(L);
 }
 
 int luaio_typeerror(lua_State *L, int arg, const char *tname) {

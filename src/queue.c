@@ -55,15 +55,17 @@ typedef struct queue {
 /* ---- self check: a method of this queue called on this queue's object (q:get()) ---- */
 static int state_of(lua_State *L, int idx); /* for the slow paths below */
 
-static void bad_self(lua_State *L) {
+/* Named explicitly: the methods are closures made per queue, which the registered names
+ * do not cover. */
+static void bad_self(lua_State *L, const char *fname) {
   if (state_of(L, 1))
-    luaio_argerror(L, 1, "Queue method called on another queue (call it as q:method(...))");
-  luaio_typeerror(L, 1, "Queue");
+    luaio_argerror_in(L, 1, fname, "Queue method called on another queue (call it as q:method(...))");
+  luaio_argerror_in(L, 1, fname, lua_pushfstring(L, "Queue expected, got %s", luaL_typename(L, 1)));
 }
 
-static queue *toqueue(lua_State *L) {
+static queue *toqueue(lua_State *L, const char *fname) {
   queue *q = lua_touserdata(L, UV_STATE);
-  if (lua_topointer(L, 1) != q->owner) bad_self(L);
+  if (lua_topointer(L, 1) != q->owner) bad_self(L, fname);
   return q;
 }
 
@@ -317,7 +319,7 @@ static int raise_shutdown(lua_State *L, const char *fname) {
 
 /* ---- put ---- */
 static int q_put_nowait(lua_State *L) {
-  queue *q = toqueue(L);
+  queue *q = toqueue(L, "put_nowait");
   check_item(L, "put_nowait");
   if (q->shutdown) return raise_shutdown(L, "put_nowait");
   if (is_full(q)) return luaio_raise(L, "QueueFull", "put_nowait: the queue is full (maxsize %I)", q->maxsize);
@@ -355,7 +357,7 @@ static int put_k(lua_State *L, int status, lua_KContext ctx) {
 }
 
 static int q_put(lua_State *L) {
-  queue *q = toqueue(L);
+  queue *q = toqueue(L, "put");
   check_item(L, "put");
   luaio_task *t = check_task(L, q, "Queue:put");
   if (q->shutdown) return raise_shutdown(L, "put");
@@ -372,7 +374,7 @@ static int q_put(lua_State *L) {
 
 /* ---- get ---- */
 static int q_get_nowait(lua_State *L) {
-  queue *q = toqueue(L);
+  queue *q = toqueue(L, "get_nowait");
   if (q->count == 0) {
     if (q->shutdown) return raise_shutdown(L, "get_nowait");
     return luaio_raise(L, "QueueEmpty", "get_nowait: the queue is empty");
@@ -405,7 +407,7 @@ static int get_k(lua_State *L, int status, lua_KContext ctx) {
 }
 
 static int q_get(lua_State *L) {
-  queue *q = toqueue(L);
+  queue *q = toqueue(L, "get");
   luaio_task *t = check_task(L, q, "Queue:get");
   lua_settop(L, 1);
   if (q->count > 0) {
@@ -421,7 +423,7 @@ static int q_get(lua_State *L) {
 
 /* ---- task_done / join / shutdown ---- */
 static int q_task_done(lua_State *L) {
-  queue *q = toqueue(L);
+  queue *q = toqueue(L, "task_done");
   if (q->unfinished <= 0) return luaio_raise(L, "ValueError", "task_done() called too many times");
   if (--q->unfinished == 0) wake_all(q->rt, &q->joiners);
   return 0;
@@ -434,7 +436,7 @@ static int join_k(lua_State *L, int status, lua_KContext ctx) {
 }
 
 static int q_join(lua_State *L) {
-  queue *q = toqueue(L);
+  queue *q = toqueue(L, "join");
   luaio_task *t = check_task(L, q, "Queue:join");
   if (q->unfinished == 0) return 0;
   deliver_cancel(L, t);
@@ -446,7 +448,7 @@ static int q_join(lua_State *L) {
 /* As Python 3.13: put raises QueueShutDown from now on, get once the queue is drained;
  * immediate=true drops the queued items (counting them done) and wakes every getter. */
 static int q_shutdown(lua_State *L) {
-  queue *q = toqueue(L);
+  queue *q = toqueue(L, "shutdown");
   int immediate = lua_toboolean(L, 2);
   if (q->kind == Q_PRIO && q->busy)
     return luaio_raise(L, "RuntimeError", "PriorityQueue used from inside its own comparison");
@@ -466,23 +468,23 @@ static int q_shutdown(lua_State *L) {
 
 /* ---- inspection ---- */
 static int q_qsize(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)toqueue(L)->count);
+  lua_pushinteger(L, (lua_Integer)toqueue(L, "qsize")->count);
   return 1;
 }
 
 static int q_empty(lua_State *L) {
-  lua_pushboolean(L, toqueue(L)->count == 0);
+  lua_pushboolean(L, toqueue(L, "empty")->count == 0);
   return 1;
 }
 
 /* True when put_nowait would raise QueueFull (slots kept for woken putters count). */
 static int q_full(lua_State *L) {
-  lua_pushboolean(L, is_full(toqueue(L)));
+  lua_pushboolean(L, is_full(toqueue(L, "full")));
   return 1;
 }
 
 static int q_is_shutdown(lua_State *L) {
-  lua_pushboolean(L, toqueue(L)->shutdown != 0);
+  lua_pushboolean(L, toqueue(L, "is_shutdown")->shutdown != 0);
   return 1;
 }
 

@@ -401,4 +401,39 @@ describe("errors regressions", function()
       assert.matches("bad argument " .. c[#c]:gsub("%p", "%%%0") .. " %(number expected, got NaN%)", err)
     end
   end))
+
+  it("every method called on something that is not its object names itself and its class", function()
+    -- Event:clear, Lock:locked, Job:active, Server:close, Timeout:when ... said "attempt to
+    -- index a number value"; a queue's methods said "bad argument #1 to '?'"
+    local names = require "support.public_names"
+    local bad = {}
+    for _, obj in ipairs(names.samples()) do
+      local mt = getmetatable(obj)
+      local index = type(mt.__index) == "table" and mt.__index or obj
+      for k, f in pairs(index) do
+        if type(k) == "string" and type(f) == "function" and not k:match("^_") then
+          local ok, e = pcall(f, 42)
+          local msg = tostring(type(e) == "table" and e.message or e)
+          if ok or not msg:find("bad argument #1 to '" .. k .. "' (", 1, true)
+             or not msg:find("expected, got number", 1, true) then
+            bad[#bad + 1] = (mt.__name or "?") .. ":" .. k .. " -> " .. (ok and "no error" or msg)
+          end
+        end
+      end
+    end
+    table.sort(bad)
+    assert.same({}, bad)
+  end)
+
+  it("an argument error raised for a Lua-layer wrapper points at the caller's line", async(function()
+    -- aio.await(5) said "[luaio.core]:66: bad argument ..." (the wrapper's own line)
+    local line = debug.getinfo(1, "l").currentline + 1
+    local ok, e = pcall(function() aio.await(5) end)
+    assert.is_false(ok)
+    assert.matches("^[^:]*errors_spec%.lua:" .. line .. ": bad argument #1 to 'await'", e)
+    local tg = aio.TaskGroup()
+    e = select(2, pcall(function() tg:spawn(5) end))
+    assert.matches("errors_spec%.lua:%d+: bad argument #1 to 'spawn'", e)
+    assert.is_nil(e:find("[luaio.", 1, true))
+  end))
 end)

@@ -3,7 +3,7 @@
 local aio, priv = ...
 
 local ensure_future, is_cancel, in_task = priv.ensure_future, priv.is_cancel, priv.in_task
-local argerror, typeerror = priv.argerror, priv.typeerror
+local argerror, typeerror, check_self = priv.argerror, priv.typeerror, priv.check_self
 local type, error, pairs, ipairs, tostring, getmetatable, setmetatable, pcall =
   type, error, pairs, ipairs, tostring, getmetatable, setmetatable, pcall
 local Future, call_later, call_at, call_soon, now = aio.Future, aio.call_later, aio.call_at, aio.call_soon, aio.time
@@ -94,6 +94,7 @@ local function on_timeout(tm)
 end
 
 function Timeout:reschedule(when)
+  check_self(self, Timeout, "reschedule")
   if self.state ~= "entered" then
     error(aio.RuntimeError("cannot reschedule a timeout that is " .. self.state), 2)
   end
@@ -105,8 +106,14 @@ function Timeout:reschedule(when)
   else self.handle = call_at(when, on_timeout, self) end
 end
 
-function Timeout:when() return self.deadline end
-function Timeout:expired() return self.state == "expiring" or self.state == "expired" end
+function Timeout:when()
+  check_self(self, Timeout, "when")
+  return self.deadline
+end
+function Timeout:expired()
+  check_self(self, Timeout, "expired")
+  return self.state == "expiring" or self.state == "expired"
+end
 
 function Timeout:__close(err)
   if self.handle then self.handle:cancel(); self.handle = nil end

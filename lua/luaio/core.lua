@@ -20,6 +20,12 @@ local function typeerror(argn, fname, expected, v, level)
 end
 priv.argerror, priv.typeerror = argerror, typeerror
 
+-- a method called on something that is not its class's object (obj.m() for obj:m())
+local function check_self(self, cls, fname)
+  if getmetatable(self) ~= cls then typeerror(1, fname, cls.__name:sub(7), self, 3) end
+end
+priv.check_self = check_self
+
 Coroutine.__name = "luaio.Coroutine"
 Coroutine.__index = Coroutine
 Coroutine.__tostring = function(c) return "coroutine object: " .. tostring(c.fn) end
@@ -107,6 +113,7 @@ priv.check_in_task = check_in_task
 
 -- awaiting a coroutine object runs it in place: it needs a task like every await
 function Coroutine:await()
+  check_self(self, Coroutine, "await")
   check_in_task("await")
   return (function(f, ...) return f(...) end)(take(self, "awaited"))
 end

@@ -45,11 +45,7 @@ end
 
 local check_timeout = priv.check_timeout
 
-local function check_self(self, mt, fname)
-  if getmetatable(self) ~= mt then
-    typeerror(1, fname, mt == Scheduler and "Scheduler" or "Job", self, 3)
-  end
-end
+local check_self = priv.check_self
 
 local need_task = priv.check_in_task
 
@@ -382,9 +378,18 @@ function Scheduler:spawn(fn, ...)
   return job
 end
 
-function Scheduler:active_count() return self._nactive end
-function Scheduler:pending_count() return self._npending end
-function Scheduler:closed() return self._closed end
+function Scheduler:active_count()
+  check_self(self, Scheduler, "active_count")
+  return self._nactive
+end
+function Scheduler:pending_count()
+  check_self(self, Scheduler, "pending_count")
+  return self._npending
+end
+function Scheduler:closed()
+  check_self(self, Scheduler, "closed")
+  return self._closed
+end
 function Scheduler:__len() return self._nactive + self._npending end
 
 
@@ -507,7 +512,12 @@ function Scheduler:wait_and_close(timeout)
   return self:close()
 end
 
-Scheduler.wait = Scheduler.wait_and_close
+-- the same as wait_and_close, under its own name in errors
+function Scheduler:wait(timeout)
+  check_self(self, Scheduler, "wait")
+  check_timeout(timeout, "wait", 1)
+  return self:wait_and_close(timeout)
+end
 
 -- `local s <close> = aio.Scheduler{}`: as aiojobs' `async with`; the block's error, if any,
 -- continues unchanged once the jobs are done.
@@ -516,9 +526,18 @@ function Scheduler:__close()
 end
 
 -- ---- Job ----
-function Job:active() return self.s == "active" end
-function Job:pending() return self.s == "pending" end
-function Job:closed() return self.s == "closed" end
+function Job:active()
+  check_self(self, Job, "active")
+  return self.s == "active"
+end
+function Job:pending()
+  check_self(self, Job, "pending")
+  return self.s == "pending"
+end
+function Job:closed()
+  check_self(self, Job, "closed")
+  return self.s == "closed"
+end
 
 function Job:__tostring()
   return ("Job<%d %s>"):format(self._id, self.s)

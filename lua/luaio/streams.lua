@@ -105,10 +105,16 @@ end
 local Server = { __name = "luaio.Server" }
 Server.__index = Server
 
-function Server:is_serving() return not self._closed end
+local check_self = priv.check_self
+
+function Server:is_serving()
+  check_self(self, Server, "is_serving")
+  return not self._closed
+end
 
 -- Stops listening; open connections carry on (asyncio).
 function Server:close()
+  check_self(self, Server, "close")
   if self._closed then return end
   self._closed = true
   self._listening = self.sockets
@@ -120,12 +126,14 @@ end
 
 -- Waits until the server is closed and every connection it accepted has closed.
 function Server:wait_closed()
+  check_self(self, Server, "wait_closed")
   for _, s in ipairs(self._listening or self.sockets) do s:wait_closed() end
 end
 
-function Server:start_serving() end
+function Server:start_serving() check_self(self, Server, "start_serving") end
 
 function Server:serve_forever()
+  check_self(self, Server, "serve_forever")
   if self._forever then
     error(aio.RuntimeError("server is already being awaited on serve_forever()"), 2)
   end

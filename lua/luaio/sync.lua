@@ -14,11 +14,7 @@ local math_type, tointeger, huge = math.type, math.tointeger, math.huge
 
 local check_in_task = priv.check_in_task
 
-local function check_self(self, cls, fname)
-  if getmetatable(self) ~= cls then
-    typeerror(1, fname, cls.__name:sub(7), self, 3)
-  end
-end
+local check_self = priv.check_self
 
 -- a count argument: nil gives `default`; integral numbers only
 local function check_count(v, default, fname)
@@ -92,7 +88,10 @@ function Guard:release()
   if not guard_release(self) then error(RuntimeError("guard already released"), 2) end
 end
 
-function Guard:released() return self.spent end
+function Guard:released()
+  check_self(self, Guard, "released")
+  return self.spent
+end
 
 Guard.__close = guard_release
 Guard.__tostring = function(g)
@@ -148,6 +147,7 @@ end
 function Lock:release()
   check_self(self, Lock, "release")
   if not self._locked then error(RuntimeError("Lock is not acquired"), 2) end
+  if self._guard then self._guard.spent = true end -- released: its scope exit does nothing
   lock_release(self)
 end
 
@@ -155,7 +155,10 @@ function Lock:_release_guard(g)
   if self._guard == g then lock_release(self) end
 end
 
-function Lock:locked() return self._locked end
+function Lock:locked()
+  check_self(self, Lock, "locked")
+  return self._locked
+end
 
 function Lock:__tostring()
   return ("Lock(%s, waiters=%d)"):format(self._locked and "locked" or "unlocked", count_live(self._waiters))
@@ -167,7 +170,10 @@ Event.__index = Event
 
 function aio.Event() return setmetatable({ _value = false, _waiters = new_fifo() }, Event) end
 
-function Event:is_set() return self._value end
+function Event:is_set()
+  check_self(self, Event, "is_set")
+  return self._value
+end
 
 function Event:set()
   check_self(self, Event, "set")
@@ -180,7 +186,10 @@ function Event:set()
   end
 end
 
-function Event:clear() self._value = false end
+function Event:clear()
+  check_self(self, Event, "clear")
+  self._value = false
+end
 
 function Event:wait()
   check_self(self, Event, "wait")
@@ -216,10 +225,14 @@ end
 function Condition:release()
   check_self(self, Condition, "release")
   if not self._lock._locked then error(RuntimeError("Lock is not acquired"), 2) end
+  if self._lock._guard then self._lock._guard.spent = true end
   lock_release(self._lock)
 end
 
-function Condition:locked() return self._lock._locked end
+function Condition:locked()
+  check_self(self, Condition, "locked")
+  return self._lock._locked
+end
 
 local function notify_n(self, n)
   local w, k = self._waiters, 0

@@ -46,7 +46,7 @@ local function methods(obj, into)
 end
 
 -- a sample of each object type, made inside a task (some need a loop or a connection)
-local function samples()
+function M.samples()
   local list = {}
   aio.run(function()
     local add = function(v) list[#list + 1] = v; return v end
@@ -80,7 +80,7 @@ function M.list()
   for k in pairs(aio) do
     if type(k) == "string" and not k:match("^_") then set["aio." .. k] = true end
   end
-  for _, obj in ipairs(samples()) do methods(obj, set) end
+  for _, obj in ipairs(M.samples()) do methods(obj, set) end
   for _, f in ipairs(M.fields) do set[f] = true end
   local out = {}
   for name, parent in pairs(set) do
