@@ -48,7 +48,7 @@ fi
 tally "specs under $B/luaio" "$log/bin" $?
 
 for t in "$B"/tests/*; do
-  [ -x "$t" ] || continue
+  [ -f "$t" ] && [ -x "$t" ] || continue
   "${VG[@]}" "$t" >"$log/c" 2>&1
   tally "C test $(basename "$t")" "$log/c" $?
 done
