@@ -12,7 +12,7 @@
 #   BENCH_QUICK=1     workloads scaled down ~10x (smoke run)
 #   BENCH_REPS=N      repetitions per implementation (default 3; median kept)
 #   BENCH_ONLY="w1 switch ..."  run only these workloads
-#                     (w1 switch w3 w5 w2 w6 w4 w7)
+#                     (w1 switch w3 w5 w2 w6 w4 w7 t1 t2)
 #   LUAIO=path        the luaio binary (default build/luaio)
 #   BENCH_BUDGET=S    soft time budget in seconds (default 300; 0 = none): once
 #                     80% of it is used, remaining workloads run 1 repetition
@@ -524,6 +524,29 @@ if want w7; then
     target "luaio >= 2.5x Node http" "L >= 2.5 * J" "L=${RES[W7_http,$REF]:-}" "J=${RES[W7_http,node-http]:-}"
     target "luaio p99 < 10 ms" "P < 10" "P=${P99[$REF]:-}"
   fi
+fi
+
+# ---------------------------------------------------------------- T1 to_thread overhead
+if want t1; then
+  N=$(scale 20000)
+  header T1_thread higher "$N calls of to_thread(echo, i), 64 in flight; calls/s"
+  measure luaio   "$LUAIO" $B/t1_to_thread/luaio.lua "$N" 64
+  measure asyncio "$PY" $B/t1_to_thread/asyncio_peer.py "$N" 64
+  measure uvloop  "$PY" $B/t1_to_thread/asyncio_peer.py "$N" 64 uvloop
+  target "luaio >= 5x asyncio" "L >= 5 * A" "L=${RES[T1_thread,luaio]:-}" "A=${RES[T1_thread,asyncio]:-}"
+  header T1_seq higher "$N calls of to_thread(echo, i), one at a time (round-trip latency); calls/s"
+  measure luaio   "$LUAIO" $B/t1_to_thread/luaio.lua "$N" 1
+  measure asyncio "$PY" $B/t1_to_thread/asyncio_peer.py "$N" 1
+  measure uvloop  "$PY" $B/t1_to_thread/asyncio_peer.py "$N" 1 uvloop
+fi
+
+# ---------------------------------------------------------------- T2 to_thread parallelism
+if want t2; then
+  SECS=0.5; [ "$QUICK" = 1 ] && SECS=0.1
+  header T2_parallel higher "4 CPU-bound to_thread calls of ~${SECS} s at once vs in a row ($(nproc) cores); speed-up"
+  measure luaio   "$LUAIO" $B/t2_parallel/luaio.lua 4 "$SECS"
+  measure asyncio "$PY" $B/t2_parallel/asyncio_peer.py 4 "$SECS"
+  target "luaio speed-up >= 1.8x" "L >= 1.8" "L=${RES[T2_parallel,luaio]:-}"
 fi
 
 section_start

@@ -17,6 +17,7 @@
 #include "stream.h"
 #include "net.h"
 #include "dump.h"
+#include "thread.h"
 
 #define MODULE_KEY "luaio.module"
 
@@ -71,6 +72,7 @@ static int open_module(lua_State *L) {
   luaio_stream_open(L, rt);
   luaio_net_open(L, rt);
   luaio_dump_open(L, rt);
+  luaio_thread_open(L, rt);
   lua_pushliteral(L, LUAIO_VERSION);
   lua_setfield(L, aio, "VERSION");
   lua_newtable(L);

@@ -124,4 +124,37 @@ describe("examples", function()
     os.execute("kill " .. pid)
     assert(ok, err)
   end, 20))
+  it("sha256_dir.lua prints what sha256sum prints for every file of a directory", function()
+    local fs = require "support.fs"
+    local q = require "support.quote"
+    local dir = fs.mktemp()
+    -- lengths around the padding boundaries (55, 56, 64 bytes), empty, and several blocks
+    local files = { empty = "", abc = "abc", ["with space"] = "a\0b", b55 = ("x"):rep(55),
+      b56 = ("y"):rep(56), b64 = ("z"):rep(64), b119 = ("w"):rep(119) }
+    local big = {}
+    for i = 1, 30000 do big[i] = string.char(i * 7919 % 256) end
+    files.big = table.concat(big):rep(5) -- 150 KB: several read chunks
+    for name, data in pairs(files) do fs.write(dir .. "/" .. name, data) end
+    local names = {}
+    for name in pairs(files) do names[#names + 1] = name end
+    table.sort(names)
+    local paths = {}
+    for i, name in ipairs(names) do paths[i] = q(dir .. "/" .. name) end
+    local p = assert(io.popen("sha256sum " .. table.concat(paths, " ")))
+    local expected = p:read("a")
+    p:close()
+    local f = assert(io.open("examples/sha256_dir.lua"))
+    local code = f:read("a")
+    f:close()
+    local rc, out, err = proc.run { code = code, args = { dir } }
+    local rc2, out2 = proc.run { code = code, args = { dir }, lua = true }
+    local rc3, _, err3 = proc.run { code = code, args = { dir .. "/no-such-dir" } }
+    fs.rmdir(dir)
+    assert.equal(0, rc, err)
+    assert.equal(expected, out)
+    assert.equal(0, rc2)
+    assert.equal(expected, out2)
+    assert.equal(1, rc3)
+    assert.matches("cannot list", err3, 1, true)
+  end)
 end)

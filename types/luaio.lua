@@ -555,6 +555,24 @@ function aio.Scheduler(opts) end
 function aio.create_scheduler(opts) end
 
 -- ---------------------------------------------------------------------------------------
+-- Threads
+-- ---------------------------------------------------------------------------------------
+
+--- A value `aio.to_thread` can copy between Lua states: nil, booleans, numbers, strings and
+--- tables of those (no metatables, no cycles, at most 200 levels deep).
+---@alias luaio.Copyable nil|boolean|number|string|table
+
+--- Runs `fn(...)` on a libuv worker thread, in a separate Lua state with the standard
+--- libraries and the caller's `package.path`/`package.cpath`; returns its results. `fn` may
+--- have no upvalue but `_ENV`; arguments and results are copied. An error in `fn` raises a
+--- RuntimeError carrying the worker's traceback; cancelling the caller raises at once.
+---@async
+---@param fn fun(...: luaio.Copyable): ...: luaio.Copyable
+---@param ... luaio.Copyable
+---@return luaio.Copyable ...
+function aio.to_thread(fn, ...) end
+
+-- ---------------------------------------------------------------------------------------
 -- Future and Task
 -- ---------------------------------------------------------------------------------------
 
