@@ -17,6 +17,8 @@
 #include "stream.h"
 #include "net.h"
 #include "dump.h"
+#include "process.h"
+#include "signal_handlers.h"
 
 #define MODULE_KEY "luaio.module"
 
@@ -71,6 +73,8 @@ static int open_module(lua_State *L) {
   luaio_stream_open(L, rt);
   luaio_net_open(L, rt);
   luaio_dump_open(L, rt);
+  luaio_signal_handlers_open(L, rt);
+  luaio_process_open(L, rt);
   lua_pushliteral(L, LUAIO_VERSION);
   lua_setfield(L, aio, "VERSION");
   lua_newtable(L);
