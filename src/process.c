@@ -1,8 +1,7 @@
 /* process.c — child processes on uv_spawn. A Process userdata points at a malloc'd
  * `proc` holding the uv_process_t: libuv reaps the child and calls exit_cb whether or
  * not a Lua object still exists (no zombies), so the C side lives until the handle's
- * close callback and the userdata is gone. Each pipe is a pipe(2) whose parent end is a
- * stream of stream.c, handed to the script as a StreamWriter (stdin) or a StreamReader
+ * close callback and the userdata is gone. Each pipe's parent end is a stream of stream.c, handed to the script as a StreamWriter (stdin) or a StreamReader
  * (stdout, stderr). */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include "process.h"
 #include "signal_handlers.h"
 #include "stream.h"
@@ -263,11 +263,14 @@ static int spawn(lua_State *L, const char *fname, const char *file, int sidx, in
     if (mode[i] == IO_PIPE) {
       luaio_stream *s = luaio_stream_new(rt, SK_PIPE, (size_t)limit);
       if (!s) return luaL_error(L, "not enough memory");
+      /* stdin is a socket pair, so write_eof() (a shutdown) ends the child's input;
+       * stdout and stderr are pipes */
       uv_file pfd[2];
-      int err = uv_pipe(pfd, 0, 0);
+      int err = i == 0 ? uv_socketpair(SOCK_STREAM, 0, pfd, 0, 0) : uv_pipe(pfd, 0, 0);
       if (!err) {
         int mine = i == 0 ? pfd[1] : pfd[0];
         g->fds[i] = i == 0 ? pfd[0] : pfd[1];
+        if (i == 0) shutdown(mine, SHUT_RD); /* the parent only writes */
         err = uv_pipe_open(&s->u.pipe, mine);
         if (err) close(mine);
       }
