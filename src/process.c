@@ -16,6 +16,7 @@
 #include "task.h"
 
 #define DEFAULT_LIMIT 65536
+#define PIPE_SIZE (1 << 20) /* asked of the kernel for stdout/stderr; it may give less */
 #define FDGUARD "luaio.ProcessFds"
 
 /* ---- the runtime's live processes: closed before the runtime closes its loop ---- */
@@ -271,6 +272,9 @@ static int spawn(lua_State *L, const char *fname, const char *file, int sidx, in
         int mine = i == 0 ? pfd[1] : pfd[0];
         g->fds[i] = i == 0 ? pfd[0] : pfd[1];
         if (i == 0) shutdown(mine, SHUT_RD); /* the parent only writes */
+#ifdef F_SETPIPE_SZ
+        else (void)fcntl(mine, F_SETPIPE_SZ, PIPE_SIZE); /* fewer, larger reads */
+#endif
         err = uv_pipe_open(&s->u.pipe, mine);
         if (err) close(mine);
       }
