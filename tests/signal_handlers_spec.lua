@@ -23,6 +23,12 @@ local function mask_has(field, n)
   return (tonumber(m, 16) >> (n - 1)) & 1 == 1
 end
 
+-- whether signal n is caught is checked except under valgrind (which catches them all)
+local VALGRIND = os.getenv("LUAIO_VALGRIND") == "1"
+local function assert_caught(n, want, what)
+  if not VALGRIND then assert.equal(want, mask_has("SigCgt", n), what) end
+end
+
 local SIGHUP, SIGUSR2, SIGWINCH = 1, 12, 28
 
 describe("add_signal_handler", function()
@@ -87,7 +93,7 @@ describe("add_signal_handler", function()
     check_argerr(f, catch(aio.add_signal_handler, {}, print))
     check_argerr(f, catch(aio.add_signal_handler, "SIGUSR2"))
     check_argerr(f, catch(aio.add_signal_handler, "SIGUSR2", "not a function"))
-    assert.is_false(mask_has("SigCgt", SIGUSR2))
+    assert_caught(SIGUSR2, false)
   end)
 end)
 
@@ -101,11 +107,11 @@ describe("remove_signal_handler", function()
   end)
 
   it("restores the previous disposition", function()
-    assert.is_false(mask_has("SigCgt", SIGWINCH))
+    assert_caught(SIGWINCH, false)
     aio.add_signal_handler("SIGWINCH", function() end)
-    assert.is_true(mask_has("SigCgt", SIGWINCH))
+    assert_caught(SIGWINCH, true)
     aio.remove_signal_handler("SIGWINCH")
-    assert.is_false(mask_has("SigCgt", SIGWINCH))
+    assert_caught(SIGWINCH, false)
   end)
 
   it("restores an inherited SIG_IGN (stock lua5.4 in a fresh process)", function()
@@ -121,12 +127,12 @@ describe("remove_signal_handler", function()
     local script = os.tmpname()
     fs.write(script, code)
     local dir = proc.bin:match("^(.*)/[^/]*$") or "."
-    local p = io.popen(("trap '' HUP; LUA_CPATH=%q lua5.4 %s"):format(dir .. "/?.so;;", script))
+    local pre = os.getenv("LUAIO_PRELOAD") and ("LD_PRELOAD=%q "):format(os.getenv("LUAIO_PRELOAD")) or ""
+    local p = io.popen(("trap '' HUP; %sLUA_CPATH=%q lua5.4 %s"):format(pre, dir .. "/?.so;;", script))
     local out = p:read("a")
     p:close()
     os.remove(script)
     assert.equal("1 0 1\n", out)
-    assert.is_false(mask_has("SigIgn", SIGHUP) and false)
   end)
 
   it("under the binary, SIGINT cancels the main task again once its handler is removed", function()
@@ -154,13 +160,13 @@ end)
 describe("wait_signal", function()
   it("suspends until one of the signals arrives and returns its name", async(function()
     local t = aio.spawn(function() return aio.wait_signal("SIGHUP", SIGUSR2) end)
-    poll(function() return mask_has("SigCgt", SIGUSR2) end, "the watcher")
+    aio.sleep(0)
     assert.is_false(t:done())
     send("USR2")
     assert.equal("SIGUSR2", t:await())
     -- nobody waits any more: the watchers are gone
-    assert.is_false(mask_has("SigCgt", SIGUSR2))
-    assert.is_false(mask_has("SigCgt", SIGHUP))
+    assert_caught(SIGUSR2, false)
+    assert_caught(SIGHUP, false)
   end))
 
   it("wakes every task waiting for that signal, and works beside a handler", async(function()
@@ -177,18 +183,18 @@ describe("wait_signal", function()
     assert.is_false(c:done())
     c:cancel()
     assert.is_true(is_err("CancelledError", catch(c.await, c)))
-    assert.is_false(mask_has("SigCgt", SIGHUP))
+    assert_caught(SIGHUP, false)
     aio.remove_signal_handler("SIGUSR2")
-    assert.is_false(mask_has("SigCgt", SIGUSR2))
+    assert_caught(SIGUSR2, false)
   end))
 
   it("cancelled: raises CancelledError and stops watching", async(function()
     local t = aio.spawn(aio.wait_signal, "SIGWINCH")
     aio.sleep(0)
-    assert.is_true(mask_has("SigCgt", SIGWINCH))
+    assert_caught(SIGWINCH, true)
     t:cancel()
     assert.is_true(is_err("CancelledError", catch(t.await, t)))
-    assert.is_false(mask_has("SigCgt", SIGWINCH))
+    assert_caught(SIGWINCH, false)
   end))
 
   it("shows what a task waits on in dump_tasks", async(function()
@@ -210,7 +216,7 @@ describe("wait_signal", function()
     local ok, e = outside_task(aio.wait_signal, "SIGUSR2")
     assert.is_false(ok)
     assert.matches("wait_signal", tostring(e))
-    assert.is_false(mask_has("SigCgt", SIGUSR2))
+    assert_caught(SIGUSR2, false)
   end))
 end)
 
