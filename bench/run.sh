@@ -12,7 +12,7 @@
 #   BENCH_QUICK=1     workloads scaled down ~10x (smoke run)
 #   BENCH_REPS=N      repetitions per implementation (default 3; median kept)
 #   BENCH_ONLY="w1 switch ..."  run only these workloads
-#                     (w1 switch w3 w5 w2 w6 w4 w7 t1 t2)
+#                     (w1 switch w3 w5 w2 w6 w4 w7 t1 t2 p1 p2 p3)
 #   LUAIO=path        the luaio binary (default build/luaio)
 #   BENCH_BUDGET=S    soft time budget in seconds (default 300; 0 = none): once
 #                     80% of it is used, remaining workloads run 1 repetition
@@ -352,6 +352,37 @@ if want w6; then
   measure node    "$NODE" $B/w6_jobs/node.js "$N"
   measure luv     "$LUA" $B/w6_jobs/luv_peer.lua "$N"
   target "luaio ahead of Node" "L > J" "L=${RES[W6_jobs,luaio]:-}" "J=${RES[W6_jobs,node]:-}"
+fi
+# ---------------------------------------------------------------- P1 spawn
+if want p1; then
+  N=$(scale 2000)
+  header P1_spawn higher "$N runs of /bin/true, 16 at a time, each awaited; spawns/s"
+  measure luaio   "$LUAIO" $B/p1_spawn/luaio.lua "$N"
+  measure asyncio "$PY" $B/p1_spawn/asyncio_peer.py "$N"
+  measure uvloop  "$PY" $B/p1_spawn/asyncio_peer.py "$N" uvloop
+  measure node    "$NODE" $B/p1_spawn/node.js "$N"
+  target "luaio ahead of Node" "L > J" "L=${RES[P1_spawn,luaio]:-}" "J=${RES[P1_spawn,node]:-}"
+fi
+# ---------------------------------------------------------------- P2 pipe throughput
+if want p2; then
+  N=$(scale 256)
+  header P2_pipe higher "$N MiB through cat (stdin written, stdout read at the same time); MiB/s"
+  measure luaio   "$LUAIO" $B/p2_pipe/luaio.lua "$N"
+  measure floor   bash $B/p2_pipe/floor.sh "$N"
+  measure asyncio "$PY" $B/p2_pipe/asyncio_peer.py "$N"
+  measure uvloop  "$PY" $B/p2_pipe/asyncio_peer.py "$N" uvloop
+  measure node    "$NODE" $B/p2_pipe/node.js "$N"
+  target "luaio ahead of Node" "L > J" "L=${RES[P2_pipe,luaio]:-}" "J=${RES[P2_pipe,node]:-}"
+  target "luaio >= 0.8x the shell's pipe (head | cat)" "L >= 0.8 * F" "L=${RES[P2_pipe,luaio]:-}" "F=${RES[P2_pipe,floor]:-}"
+fi
+# ---------------------------------------------------------------- P3 process memory
+if want p3; then
+  N=$(scale 1000)
+  header P3_procmem lower "$N live Process objects (a sleep child each); RSS bytes per object"
+  measure luaio   "$LUAIO" $B/p3_procmem/luaio.lua "$N"
+  measure asyncio "$PY" $B/p3_procmem/asyncio_peer.py "$N"
+  measure uvloop  "$PY" $B/p3_procmem/asyncio_peer.py "$N" uvloop
+  measure node    "$NODE" --expose-gc $B/p3_procmem/node.js "$N"
 fi
 
 # ---------------------------------------------------------------- W4 echo

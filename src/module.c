@@ -18,6 +18,8 @@
 #include "net.h"
 #include "dump.h"
 #include "thread.h"
+#include "process.h"
+#include "signal_handlers.h"
 
 #define MODULE_KEY "luaio.module"
 
@@ -73,6 +75,8 @@ static int open_module(lua_State *L) {
   luaio_net_open(L, rt);
   luaio_dump_open(L, rt);
   luaio_thread_open(L, rt);
+  luaio_signal_handlers_open(L, rt);
+  luaio_process_open(L, rt);
   lua_pushliteral(L, LUAIO_VERSION);
   lua_setfield(L, aio, "VERSION");
   lua_newtable(L);

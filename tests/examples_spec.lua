@@ -157,4 +157,24 @@ describe("examples", function()
     assert.equal(1, rc3)
     assert.matches("cannot list", err3, 1, true)
   end)
+
+  it("supervisor.lua restarts a child that exits, up to its limit", function()
+    local rc, out = proc.run { code = io.open("examples/supervisor.lua"):read("a"),
+      args = { "2", "echo tick; exit 3" } }
+    assert.equal(0, rc)
+    local _, ticks = out:gsub("  | tick\n", "")
+    assert.equal(3, ticks)
+    assert.matches("exited with 3\nsupervisor: giving up after 2 restarts\nsupervisor: stopped\n$", out)
+  end)
+
+  it("supervisor.lua stops its child and itself on SIGTERM", require("support.background").with_bg(
+    io.open("examples/supervisor.lua"):read("a"), function(p)
+      p:wait_out("child %d+ up")
+      p:kill("TERM")
+      assert.equal(0, p:wait_exit())
+      local out = p:file("out")
+      assert.matches("supervisor: SIGTERM, stopping\n", out)
+      assert.matches("exited with %-15\nsupervisor: stopped\n$", out)
+      assert.not_matches("restart", out)
+    end, "5 'echo child $$ up; exec sleep 30'"))
 end)

@@ -490,6 +490,62 @@ function aio.BoundedSemaphore(value) end
 function aio.Barrier(parties) end
 
 -- ---------------------------------------------------------------------------------------
+-- Processes and signals
+-- ---------------------------------------------------------------------------------------
+
+--- Where a child's stdin, stdout or stderr goes: `"pipe"` (a stream), `"inherit"` (the
+--- default), `"null"` (/dev/null), an open `io` file or a file descriptor; for stderr also
+--- `"stdout"` (the same place as stdout).
+---@alias luaio.Stdio "pipe"|"inherit"|"null"|"stdout"|file*|integer
+
+--- Options of `aio.create_subprocess_exec` / `aio.create_subprocess_shell`.
+---@class luaio.ProcessOpts
+---@field stdin? luaio.Stdio
+---@field stdout? luaio.Stdio
+---@field stderr? luaio.Stdio
+---@field cwd? string the child's working directory
+---@field env? table<string, string|number> replaces the whole environment
+---@field limit? integer the pipes' reader limit (default 65536)
+
+--- A signal: a name such as `"SIGTERM"` or a number.
+---@alias luaio.Signal string|integer
+
+--- Starts `program` (searched in PATH when it has no `/`) with `args` as argv[1..]; raises
+--- OSError (`code` "ENOENT", "EACCES" ...) when it cannot be started.
+---@async
+---@param program string
+---@param args? (string|number)[]
+---@param opts? luaio.ProcessOpts
+---@return Process
+function aio.create_subprocess_exec(program, args, opts) end
+
+--- Starts `/bin/sh -c cmd`.
+---@async
+---@param cmd string
+---@param opts? luaio.ProcessOpts
+---@return Process
+function aio.create_subprocess_shell(cmd, opts) end
+
+--- Calls `fn(...)` through the loop each time the signal arrives (replaces an earlier
+--- handler for it). SIGKILL, SIGSTOP and unknown names are argument errors.
+---@param sig luaio.Signal
+---@param fn function
+---@param ... any
+function aio.add_signal_handler(sig, fn, ...) end
+
+--- Removes the handler and restores the signal's previous disposition; true if there was one.
+---@param sig luaio.Signal
+---@return boolean
+function aio.remove_signal_handler(sig) end
+
+--- Suspends until one of the signals arrives; returns its name.
+---@async
+---@param sig luaio.Signal
+---@param ... luaio.Signal
+---@return string|integer
+function aio.wait_signal(sig, ...) end
+
+-- ---------------------------------------------------------------------------------------
 -- Streams and networking
 -- ---------------------------------------------------------------------------------------
 
@@ -972,6 +1028,40 @@ function StreamReader:feed_data(data) end
 
 --- Marks the end of the stream.
 function StreamReader:feed_eof() end
+
+--- A child process (`aio.create_subprocess_exec`); a to-be-closed value (`<close>` kills a
+--- child still running and waits for it).
+---@class Process
+--- The fields are read only.
+---@field pid integer the child's process id
+---@field stdin StreamWriter? the child's stdin when it is a pipe
+---@field stdout StreamReader? the child's stdout when it is a pipe
+---@field stderr StreamReader? the child's stderr when it is a pipe
+---@field returncode integer? nil while running; the exit status, or -signum
+local Process = {}
+
+--- Suspends until the child exits; returns `returncode`.
+---@async
+---@return integer
+function Process:wait() end
+
+--- Writes `input` to stdin and closes it, reads stdout and stderr to EOF, waits for the
+--- exit; returns the data (nil for a stream that is not a pipe).
+---@async
+---@param input? string
+---@return string? stdout_data
+---@return string? stderr_data
+function Process:communicate(input) end
+
+--- Sends a signal (nothing once the child has exited).
+---@param sig luaio.Signal
+function Process:send_signal(sig) end
+
+--- Sends SIGTERM.
+function Process:terminate() end
+
+--- Sends SIGKILL.
+function Process:kill() end
 
 --- The writing side of a connection; a to-be-closed value (`<close>` closes it).
 ---@class StreamWriter

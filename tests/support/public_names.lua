@@ -20,6 +20,7 @@ M.fields = {
   "Scheduler.limit", "Scheduler.pending_limit", "Scheduler.close_timeout", "Scheduler.wait_timeout",
   "Error.name", "Error.message", "Error.traceback", "OSError.code", "IncompleteReadError.partial",
   "IncompleteReadError.expected", "LimitOverrunError.consumed", "ExceptionGroup.errors",
+  "Process.pid", "Process.stdin", "Process.stdout", "Process.stderr", "Process.returncode",
 }
 
 local function type_name(obj)
@@ -36,6 +37,8 @@ local function methods(obj, into)
     end
   end
   local index = getmetatable(obj).__index
+  -- userdata whose fields come from an __index function keep their methods in __methods
+  if type(index) == "function" then index = rawget(getmetatable(obj), "__methods") end
   -- objects without a class table (queues) carry their methods as fields
   if type(obj) == "table" and index == nil then for k, v in pairs(obj) do add(k, v) end end
   while type(index) == "table" do -- follow inheritance chains of class tables
@@ -69,6 +72,8 @@ function M.samples()
     local sched = add(aio.Scheduler())
     add(sched:spawn(function() end))
     sched:close()
+    local p = add(aio.create_subprocess_exec("true", {}))
+    p:wait()
     aio.await(co); task:await()
   end)
   return list
