@@ -409,7 +409,8 @@ describe("errors regressions", function()
     local bad = {}
     for _, obj in ipairs(names.samples()) do
       local mt = getmetatable(obj)
-      local index = type(mt.__index) == "table" and mt.__index or obj
+      -- methods: the class table, a __methods table behind an __index function, or fields
+      local index = type(mt.__index) == "table" and mt.__index or rawget(mt, "__methods") or obj
       for k, f in pairs(index) do
         if type(k) == "string" and type(f) == "function" and not k:match("^_") then
           local ok, e = pcall(f, 42)

@@ -16,6 +16,10 @@ local function read_all(r) return r:read() end
 local Guard = { __close = function(g) if not g.task:done() then g.task:cancel() end end }
 
 function methods.communicate(self, input)
+  local mt = getmetatable(self)
+  if type(self) ~= "userdata" or type(mt) ~= "table" or mt.__name ~= "luaio.Process" then
+    priv.typeerror(1, "communicate", "Process", self, 2)
+  end
   if input ~= nil and type(input) ~= "string" then
     priv.typeerror(1, "communicate", "string", input, 2)
   end
