@@ -17,6 +17,9 @@
 #include "stream.h"
 #include "net.h"
 #include "dump.h"
+#include "fs.h"
+#include "file.h"
+#include "watch.h"
 
 #define MODULE_KEY "luaio.module"
 
@@ -71,6 +74,9 @@ static int open_module(lua_State *L) {
   luaio_stream_open(L, rt);
   luaio_net_open(L, rt);
   luaio_dump_open(L, rt);
+  luaio_fs_open(L, rt);
+  luaio_file_open(L, rt);
+  luaio_watch_open(L, rt);
   lua_pushliteral(L, LUAIO_VERSION);
   lua_setfield(L, aio, "VERSION");
   lua_newtable(L);
