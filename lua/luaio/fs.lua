@@ -8,8 +8,17 @@ fs._watch = nil
 
 local check_opts, check_in_task, typeerror, argerror = priv.check_opts, priv.check_in_task,
   priv.typeerror, priv.argerror
-local type, error, ipairs, sort, random, mtype = type, error, ipairs, table.sort, math.random, math.type
+local type, error, ipairs, getmetatable, sort, random, mtype = type, error, ipairs, getmetatable, table.sort, math.random, math.type
 local apcall, open = aio.pcall, aio.open
+
+local OSError = aio.OSError
+
+-- an OSError about a temporary file, told about the file it stands for
+local function about(e, fname, path)
+  if getmetatable(e) ~= OSError then return e end
+  local why = e.message:match(": ([^:]*)$") or e.message
+  return OSError(fname .. " " .. path .. ": " .. why, { code = e.code })
+end
 
 local function check_path(path, fname, argn)
   if type(path) ~= "string" then typeerror(argn, fname, "string", path, 3) end
@@ -90,7 +99,7 @@ function fs.write_file(path, data)
     tmp = ("%s/.%s.%08x.tmp"):format(dir, base, random(0, 0x7fffffff))
     local ok, r = apcall(open, tmp, "wx", perm)
     if ok then f = r break end
-    if r.code ~= "EEXIST" then error(r, 0) end
+    if r.code ~= "EEXIST" then error(about(r, "write_file", path), 0) end
   end
   if not f then error(aio.OSError("write_file " .. path .. ": no temporary name", { code = "EEXIST" }), 2) end
   local ok, err = pcall(function()
@@ -102,7 +111,7 @@ function fs.write_file(path, data)
   if not ok then -- also when cancelled: no temporary file is left behind
     pcall(f.close, f)
     pcall(fs.unlink, tmp)
-    error(err, 0)
+    error(about(err, "write_file", path), 0)
   end
 end
 
