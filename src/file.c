@@ -24,6 +24,7 @@
 #include "list.h"
 
 #define CHUNK 65536               /* the least a read asks the system for */
+#define READ_AHEAD 262144         /* a read of a byte count asks the system for at least this */
 #define KEEP_CAP (256 * 1024)     /* an emptied read buffer bigger than this is given back */
 #define MAXLENNUM 200             /* io's longest numeral ("n") */
 #define MAXFORMATS 250            /* io's limit on lines() formats */
@@ -365,7 +366,7 @@ static int one_format(lua_State *L, lfile *f, int fi, size_t *want) {
       return FMT_DONE;
     }
     if (f->eof) { lua_pushnil(L); return FMT_FAIL; }
-    *want = n - f->len > CHUNK ? n - f->len : CHUNK;
+    *want = n - f->len > READ_AHEAD ? n - f->len : READ_AHEAD;
     return FMT_MORE;
   }
   const char *p = lua_tostring(L, fi);

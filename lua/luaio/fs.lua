@@ -8,7 +8,8 @@ fs._watch = nil
 
 local check_opts, check_in_task, typeerror, argerror = priv.check_opts, priv.check_in_task,
   priv.typeerror, priv.argerror
-local type, error, ipairs, getmetatable, sort, random, mtype = type, error, ipairs, getmetatable, table.sort, math.random, math.type
+local type, error, ipairs, getmetatable = type, error, ipairs, getmetatable
+local sort, random, mtype = table.sort, math.random, math.type
 local apcall, open = aio.pcall, aio.open
 
 local OSError = aio.OSError
