@@ -213,7 +213,9 @@ describe("aio.open and File", function()
     assert.equal(size, total)
     assert.is_true(worst < 2 * 64, "the Lua heap grew by " .. worst .. " KiB for one chunk")
     collectgarbage()
-    assert.is_true(rss_kb() - rss0 < 64 * 1024, "RSS grew by " .. (rss_kb() - rss0) .. " KiB")
+    if not SLOW then -- ASan's quarantine and valgrind keep freed blocks resident
+      assert.is_true(rss_kb() - rss0 < 64 * 1024, "RSS grew by " .. (rss_kb() - rss0) .. " KiB")
+    end
     fs.unlink(p)
   end, 120))
 
