@@ -12,7 +12,7 @@
 #   BENCH_QUICK=1     workloads scaled down ~10x (smoke run)
 #   BENCH_REPS=N      repetitions per implementation (default 3; median kept)
 #   BENCH_ONLY="w1 switch ..."  run only these workloads
-#                     (w1 switch w3 w5 w2 w6 w4 w7 t1 t2 p1 p2 p3)
+#                     (w1 switch w3 w5 w2 w6 w4 w7 t1 t2 p1 p2 p3 f1 f2)
 #   LUAIO=path        the luaio binary (default build/luaio)
 #   BENCH_BUDGET=S    soft time budget in seconds (default 300; 0 = none): once
 #                     80% of it is used, remaining workloads run 1 repetition
@@ -383,6 +383,39 @@ if want p3; then
   measure asyncio "$PY" $B/p3_procmem/asyncio_peer.py "$N"
   measure uvloop  "$PY" $B/p3_procmem/asyncio_peer.py "$N" uvloop
   measure node    "$NODE" --expose-gc $B/p3_procmem/node.js "$N"
+fi
+
+# ---------------------------------------------------------------- F1 small files
+if want f1; then
+  N=$(scale 2000)
+  F1_DIR=$TMP/f1
+  mkdir -p "$F1_DIR"
+  head -c $((N * 4096)) /dev/urandom | split -a 6 -b 4096 - "$F1_DIR/x"
+  i=0; for f in "$F1_DIR"/x*; do mv "$f" "$F1_DIR/f$i"; i=$((i + 1)); done
+  cat "$F1_DIR"/f* > /dev/null   # in the page cache for every implementation alike
+  header F1_small higher "read $N files of 4 KiB, 64 at a time; files/s"
+  measure luaio   "$LUAIO" $B/f1_small/luaio.lua "$F1_DIR" "$N"
+  measure asyncio "$PY" $B/f1_small/asyncio_peer.py "$F1_DIR" "$N"
+  measure uvloop  "$PY" $B/f1_small/asyncio_peer.py "$F1_DIR" "$N" uvloop
+  measure node    "$NODE" $B/f1_small/node.js "$F1_DIR" "$N"
+  target "luaio ahead of Node" "L > J" "L=${RES[F1_small,luaio]:-}" "J=${RES[F1_small,node]:-}"
+  header F_mem lower "memory of 1,000 open Files (RSS growth per File)"
+  measure luaio "$LUAIO" $B/f1_small/files_mem.lua "$F1_DIR/f0" 1000
+  rm -rf "$F1_DIR"
+fi
+
+# ---------------------------------------------------------------- F2 big file
+if want f2; then
+  MB=$(scale 512)
+  F2_FILE=$TMP/f2.bin
+  head -c $((MB * 1048576)) /dev/zero > "$F2_FILE"   # written out (not sparse): page-cache reads
+  cat "$F2_FILE" > /dev/null
+  header F2_bigfile higher "read a $MB MiB file in 64 KiB chunks; MiB/s"
+  measure luaio "$LUAIO" $B/f2_bigfile/luaio.lua "$F2_FILE"
+  measure node  "$NODE" $B/f2_bigfile/node.js "$F2_FILE"
+  measure cat   bash $B/f2_bigfile/cat.sh "$F2_FILE"
+  target "luaio >= 0.8x cat" "L >= 0.8 * C" "L=${RES[F2_bigfile,luaio]:-}" "C=${RES[F2_bigfile,cat]:-}"
+  rm -f "$F2_FILE"
 fi
 
 # ---------------------------------------------------------------- W4 echo

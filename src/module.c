@@ -20,6 +20,9 @@
 #include "thread.h"
 #include "process.h"
 #include "signal_handlers.h"
+#include "fs.h"
+#include "file.h"
+#include "watch.h"
 
 #define MODULE_KEY "luaio.module"
 
@@ -77,6 +80,9 @@ static int open_module(lua_State *L) {
   luaio_thread_open(L, rt);
   luaio_signal_handlers_open(L, rt);
   luaio_process_open(L, rt);
+  luaio_fs_open(L, rt);
+  luaio_file_open(L, rt);
+  luaio_watch_open(L, rt);
   lua_pushliteral(L, LUAIO_VERSION);
   lua_setfield(L, aio, "VERSION");
   lua_newtable(L);

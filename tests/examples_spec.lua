@@ -68,6 +68,30 @@ describe("examples", function()
     assert.matches("done: %d+ pages fetched", out)
   end)
 
+  it("tail.lua prints the lines appended to a file, woken by fs.watch, and stops after N", function()
+    local background = require "support.background"
+    local sfs = require "support.fs"
+    local d = sfs.mktemp()
+    local log = d .. "/log"
+    sfs.write(log, "old line, not printed\n")
+    local f = assert(io.open("examples/tail.lua"))
+    local code = f:read("a")
+    f:close()
+    background.with_bg(code, function(p)
+      p:wait_err("watching")
+      local w = assert(io.open(log, "a"))
+      w:write("one\n"); w:flush()
+      p:wait_out("one\n")
+      w:write("tw"); w:flush() -- half a line: printed only once complete
+      aio.sleep(0.05)
+      w:write("o\nthree\n"); w:close()
+      p:wait_exit()
+      assert.equal(0, p:status())
+      assert.equal("one\ntwo\nthree\n", p:file("out"))
+    end, ("%q 3"):format(log))()
+    sfs.rmdir(d)
+  end)
+
   -- network examples: a server example in its own process, driven from here
   local function start(script, port)
     local pipe = io.popen(("exec %s examples/%s.lua %d 2>/dev/null & echo $!"):format(proc.bin, script, port))

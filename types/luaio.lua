@@ -1282,4 +1282,206 @@ function Job:pending() end
 ---@return boolean
 function Job:closed() end
 
+-- ---------------------------------------------------------------------------------------
+-- Files and the file system
+-- ---------------------------------------------------------------------------------------
+
+--- What `aio.fs.stat`, `aio.fs.lstat` and `File:stat` return.
+---@class luaio.Stat
+---@field size integer
+---@field mode integer permission bits (`st_mode & 0o7777`)
+---@field type "file"|"directory"|"link"|"fifo"|"socket"|"char"|"block"|"unknown"
+---@field mtime number seconds, fractional
+---@field atime number
+---@field ctime number
+---@field uid integer
+---@field gid integer
+---@field ino integer
+---@field dev integer
+---@field nlink integer
+
+--- An entry of `aio.fs.readdir`.
+---@class luaio.DirEntry
+---@field name string
+---@field type "file"|"directory"|"link"|"fifo"|"socket"|"char"|"block"|"unknown"
+
+---@class luaio.WatchOpts
+---@field recursive? boolean watch subdirectories too (macOS and Windows; raises OSError ENOTSUP elsewhere)
+
+--- A read format of `File:read`: "a", "l", "L", "n" (or with a leading "*"), or a byte count.
+---@alias luaio.ReadFormat "a"|"l"|"L"|"n"|integer
+
+--- Opens a file as `io.open` does (`mode` "r", "w", "a", "r+", "w+", "a+", with "b"
+--- ignored; "x" with "w" fails if the file exists); `perm` is the creation mode (default
+--- 0o666, before the umask). Raises OSError (code ENOENT, EACCES, ...) naming the path.
+---@async
+---@param path string
+---@param mode? string
+---@param perm? integer
+---@return File
+function aio.open(path, mode, perm) end
+
+--- The file-system functions; each suspends the calling task while libuv's thread pool
+--- works, and raises OSError (with libuv's `code`, the message naming the path) on failure.
+aio.fs = {}
+
+---@async
+---@param path string
+---@return luaio.Stat
+function aio.fs.stat(path) end
+
+--- As `stat`, but a symbolic link is described itself.
+---@async
+---@param path string
+---@return luaio.Stat
+function aio.fs.lstat(path) end
+
+--- The entries of a directory (without "." and ".."), sorted by name.
+---@async
+---@param path string
+---@return luaio.DirEntry[]
+function aio.fs.readdir(path) end
+
+---@async
+---@param path string
+---@param perm? integer default 0o777, before the umask
+function aio.fs.mkdir(path, perm) end
+
+--- `mkdir -p`: creates the missing parents too; an existing directory is not an error.
+---@async
+---@param path string
+---@param perm? integer
+function aio.fs.makedirs(path, perm) end
+
+---@async
+---@param path string
+function aio.fs.rmdir(path) end
+
+---@async
+---@param path string
+function aio.fs.unlink(path) end
+
+---@async
+---@param from string
+---@param to string
+function aio.fs.rename(from, to) end
+
+---@async
+---@param from string
+---@param to string
+function aio.fs.copyfile(from, to) end
+
+---@async
+---@param target string
+---@param path string
+function aio.fs.symlink(target, path) end
+
+---@async
+---@param path string
+---@return string
+function aio.fs.readlink(path) end
+
+---@async
+---@param path string
+---@return string
+function aio.fs.realpath(path) end
+
+---@async
+---@param path string
+---@param perm integer
+function aio.fs.chmod(path, perm) end
+
+---@async
+---@param path string
+---@param atime number
+---@param mtime number
+function aio.fs.utime(path, atime, mtime) end
+
+--- Creates a new directory named `prefix` followed by six random characters; returns its path.
+---@async
+---@param prefix string
+---@return string
+function aio.fs.mkdtemp(prefix) end
+
+--- The whole file as one string.
+---@async
+---@param path string
+---@return string
+function aio.fs.read_file(path) end
+
+--- Replaces the file with `data` atomically: a temporary file in the same directory,
+--- synced, then renamed into place.
+---@async
+---@param path string
+---@param data string
+function aio.fs.write_file(path, data) end
+
+--- Watches a file or directory: `for event, filename in aio.fs.watch(dir) do ... end`
+--- (`event` is "change" or "rename"); leaving the loop or closing the watcher stops it.
+---@param path string
+---@param opts? luaio.WatchOpts
+---@return FsWatcher iterator, nil, nil, FsWatcher closing
+function aio.fs.watch(path, opts) end
+
+--- An open file (`aio.open`); a to-be-closed value. Collected unclosed, it is closed
+--- asynchronously.
+---@class File
+local File = {}
+
+--- Reads by io's formats (default "l"); nil at end of file, as io.
+---@async
+---@param ... luaio.ReadFormat
+---@return string|number|nil ...
+function File:read(...) end
+
+--- An iterator for a generic `for` reading with the formats (default "l") until nil.
+---@param ... luaio.ReadFormat
+---@return async fun(): string|number|nil, ...
+function File:lines(...) end
+
+--- Writes strings and numbers (as io writes them); returns the file.
+---@async
+---@param ... string|number
+---@return File
+function File:write(...) end
+
+--- Returns the file (writes are not buffered in luaio).
+---@async
+---@return File
+function File:flush() end
+
+--- Flushes the file's data to the disk (fsync).
+---@async
+---@return File
+function File:sync() end
+
+--- Sets and returns the position, as io.
+---@async
+---@param whence? "set"|"cur"|"end"
+---@param offset? integer
+---@return integer
+function File:seek(whence, offset) end
+
+---@async
+---@return luaio.Stat
+function File:stat() end
+
+--- Closes the file; again does nothing. Outside a task it starts the close without waiting.
+---@async
+---@return true
+function File:close() end
+
+--- The events of `aio.fs.watch`; it is its own iterator and closing value.
+---@class FsWatcher
+local FsWatcher = {}
+
+--- The next event: `event, filename` ("change" or "rename"), or nil once closed.
+---@async
+---@return string? event
+---@return string? filename
+function FsWatcher:next() end
+
+--- Stops watching; a task waiting in `next` gets nil. Idempotent.
+function FsWatcher:close() end
+
 return aio

@@ -74,6 +74,10 @@ function M.samples()
     sched:close()
     local p = add(aio.create_subprocess_exec("true", {}))
     p:wait()
+    local file = add(aio.open("/dev/null"))
+    file:close()
+    local watcher = add(aio.fs.watch("/dev/null"))
+    watcher:close()
     aio.await(co); task:await()
   end)
   return list
@@ -82,8 +86,16 @@ end
 -- the sorted list of {name = "Type:method", parent = "Parent:method" or nil}
 function M.list()
   local set = {}
-  for k in pairs(aio) do
+  for k, v in pairs(aio) do
     if type(k) == "string" and not k:match("^_") then set["aio." .. k] = true end
+    -- a namespace (a plain table under a lower-case name, such as aio.fs): its functions
+    if type(k) == "string" and k:match("^%l") and type(v) == "table" and getmetatable(v) == nil then
+      for name, f in pairs(v) do
+        if type(name) == "string" and type(f) == "function" and not name:match("^_") then
+          set["aio." .. k .. "." .. name] = true
+        end
+      end
+    end
   end
   for _, obj in ipairs(M.samples()) do methods(obj, set) end
   for _, f in ipairs(M.fields) do set[f] = true end
