@@ -50,7 +50,7 @@ static int gather_cancel(lua_State *L, luaio_task *t, int obj, int msgidx) {
   if (!g) return 0;
   lua_getiuservalue(L, obj, 1);
   int list = lua_gettop(L), any = 0;
-  for (int i = 1; i <= g->n; i++) {
+  for (int i = 1; i <= g->n && lua_checkstack(L, 4); i++) {
     lua_rawgeti(L, list, i);
     luaio_future *f = lua_touserdata(L, -1);
     if (f->state == FUT_PENDING)

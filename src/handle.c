@@ -99,6 +99,7 @@ void luaio_handle_run(luaio_runtime *rt, lua_State *L, luaio_handle *h) {
 static int schedule(lua_State *L, int fidx, uint64_t when, int timed) {
   luaio_runtime *rt = luaio_rt(L);
   luaio_checktype(L, fidx, LUA_TFUNCTION);
+  if (timed) luaio_timers_make_room(L, rt); /* before the handle: arming it cannot fail */
   luaio_handle_push_new(L, rt, fidx, lua_gettop(L) - fidx);
   luaio_handle *h = lua_touserdata(L, -1);
   if (timed) luaio_timer_add(L, rt, &h->timer, when);

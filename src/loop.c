@@ -178,6 +178,7 @@ static int drive_p(lua_State *L) {
 int luaio_drive(luaio_runtime *rt, int mode, double budget, luaio_future *until) {
   if (!rt || !rt->loop || rt->runL) return -1; /* closed, or the loop is running already */
   lua_State *L = rt->L;
+  if (budget > 1e9) budget = 1e9; /* ~31 years: the conversion below stays defined */
   drive_args a = {rt, budget > 0 ? (uint64_t)(budget * 1e9) : 0, mode, until};
   if (a.budget_ns == 0 && budget > 0) a.budget_ns = 1;
   int top = lua_gettop(L);

@@ -119,6 +119,7 @@ static int close_p(lua_State *L) {
   /* tasks still alive wait on something nothing can complete: unlink them so no wait
    * list or timer keeps pointing at them once they are collected */
   luaio_forget_tasks(rt, L);
+  luaio_signals_forget(L);
   return 0;
 }
 

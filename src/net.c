@@ -316,7 +316,13 @@ static int queue_conn_done(lua_State *L) { /* protected: (task, writer) */
 
 static void conn_end(lua_State *L, luaio_watch *w, int fidx) {
   luaio_stream *s = luaio_container(w, luaio_stream, end);
-  luaio_runtime *rt = ((luaio_future *)lua_touserdata(L, fidx))->rt;
+  luaio_future *f = lua_touserdata(L, fidx);
+  luaio_runtime *rt = f->rt;
+  if (!s->end_requeued) { /* after the task's other waiters, as a done callback added last */
+    s->end_requeued = 1;
+    luaio_list_append(&f->waiters, &w->node);
+    return;
+  }
   /* w->ctx stays: a task the connection was handed to still marks it shared until then */
   if (rt->closing || s->end_ref == LUA_NOREF || !lua_checkstack(L, 6)) return;
   lua_pushcfunction(L, queue_conn_done);
@@ -343,10 +349,9 @@ static int accept_lua(lua_State *L) {
   lua_getiuservalue(L, 2, 1);                      /* 3: client_cb */
   luaio_stream_push_pair(L, s);                    /* 4: reader, 5: writer */
   lua_pushvalue(L, 5);
-  int wref = luaL_ref(L, 1); /* the writer, for conn_done */
+  s->end_ref = luaL_ref(L, 1); /* the writer, for conn_done (serve_connection frees it on error) */
   luaio_task_push_new(L, rt, 2);
   luaio_task *t = lua_touserdata(L, -1);
-  s->end_ref = wref;
   s->end.node.kind = NODE_WATCH;
   s->end.fire = conn_end;
   s->end.ctx = t;
@@ -379,7 +384,14 @@ static void serve_connection(luaio_listener *ls, int fd) {
   lua_pushcfunction(L, accept_lua);
   lua_pushlightuserdata(L, ls);
   lua_pushlightuserdata(L, s);
-  if (lua_pcall(L, 2, 0, 0) != LUA_OK && !s->owned) luaio_stream_abandon(s);
+  if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+    if (s->end_ref != LUA_NOREF) {
+      lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
+      luaL_unref(L, -1, s->end_ref);
+      s->end_ref = LUA_NOREF;
+    }
+    if (!s->owned) luaio_stream_abandon(s);
+  }
   lua_settop(L, top);
 }
 
@@ -421,10 +433,18 @@ static void starve(luaio_listener *ls, int errnum) {
 }
 
 static void on_readable(uv_poll_t *p, int status, int events) {
-  (void)status; (void)events;
+  (void)events;
   luaio_listener *ls = p->data;
   uv_os_fd_t lfd;
-  if (!ls->rt || ls->rt->closing || ls->close_started || uv_fileno(&ls->u.h, &lfd) != 0) return;
+  /* a level-triggered poll left running would call back forever: stop it */
+  if (!ls->rt || ls->rt->closing || ls->close_started || uv_fileno(&ls->u.h, &lfd) != 0) {
+    uv_poll_stop(p);
+    return;
+  }
+  if (status < 0) { /* the socket itself failed: say so once, try again after the pause */
+    starve(ls, EIO);
+    return;
+  }
   for (int n = 0; n < ACCEPT_BATCH && !ls->close_started; n++) {
     int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {

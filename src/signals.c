@@ -9,12 +9,12 @@
 static const char key_interrupt_target = 'I';
 
 static int push_interrupt_target(luaio_runtime *rt, lua_State *L) {
-  (void)rt;
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &key_interrupt_target) == LUA_TNIL) {
     lua_pop(L, 1);
     luaio_push_main_task(L);
   }
-  return luaL_testudata(L, -1, LUAIO_TASK) != NULL;
+  luaio_task *t = luaL_testudata(L, -1, LUAIO_TASK);
+  return t && t->fut.rt == rt; /* never another (closed) runtime's task */
 }
 
 static int cancel_target(lua_State *L) {
@@ -102,6 +102,11 @@ void luaio_signals_interrupt(luaio_runtime *rt) {
 void luaio_signals_request_dump(luaio_runtime *rt) {
   rt->dump_pending = 1;
   signal_wake(rt);
+}
+
+void luaio_signals_forget(lua_State *L) {
+  lua_pushnil(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &key_interrupt_target);
 }
 
 void luaio_signals_set_target(lua_State *L, luaio_runtime *rt) {

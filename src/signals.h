@@ -14,5 +14,7 @@ void luaio_signals_interrupt(luaio_runtime *rt);
 void luaio_signals_request_dump(luaio_runtime *rt);
 /* The task an interrupt cancels is the value on top (popped); default the main task. */
 void luaio_signals_set_target(lua_State *L, luaio_runtime *rt);
+/* At close: a runtime opened later on L starts with no target. */
+void luaio_signals_forget(lua_State *L);
 
 #endif

@@ -43,6 +43,7 @@ typedef struct luaio_stream {
   unsigned rsize;             /* free space offered to the next read (adapts to the traffic) */
   luaio_watch end;            /* server side: watches the task running client_cb (ctx) */
   int end_ref;                /* server side: the writer, anchored for that task's end */
+  unsigned char end_requeued; /* the end watch went round the waiters once (net.c) */
   unsigned char kind;
   unsigned char owned;        /* a StreamReader userdata points here */
   unsigned char reading;      /* uv_read_start is in effect */

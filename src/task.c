@@ -5,8 +5,10 @@
 #include "task.h"
 #include "loop.h"
 #include "report.h"
+#include "handle.h"
 
 #define CANCEL_MSG "cancel_msg"
+#define CANCEL_DEPTH_MAX 200
 
 /* registry light keys: the shared coroutine body, the main task of aio.run, and the Lua
  * layer's coroutine object -> Task hook */
@@ -139,6 +141,7 @@ void luaio_raise_if_cancelled(lua_State *L, luaio_task *t) {
 
 int luaio_park(lua_State *L, luaio_task *t, const luaio_wait_kind *kind, int idx, lua_KFunction k) {
   t->state = T_WAITING;
+  t->in_cancel = 0;
   t->wait_kind = wait_kind_index(t->fut.rt, kind);
   t->wait_idx = idx;
   return lua_yieldk(L, 0, idx, k);
@@ -316,6 +319,62 @@ void luaio_task_step(luaio_runtime *rt, lua_State *L, luaio_task *t) {
   task_finish(rt, L, t, status, nres);
 }
 
+static void deliver_cancel(lua_State *L, luaio_task *t, int msgidx);
+
+/* A cancel postponed to a later round (see deliver_cancel): (task, message or nil). */
+static int deferred_cancel(lua_State *L) {
+  luaio_task *t = lua_touserdata(L, 1);
+  if (t->state != T_DONE) deliver_cancel(L, t, lua_isnil(L, 2) ? 0 : 2);
+  return 0;
+}
+
+/* The request reaches the task in whatever state it is in. A waiting task's wait kind may
+ * take it first (cancel what it awaits). While that runs, a cycle of awaits (A awaits B
+ * awaits A, or a gather of the task itself) comes back here on the default path, not
+ * forever. A chain of awaits nests one cancel per task: past CANCEL_DEPTH_MAX the rest of
+ * the chain is cancelled from the next round, so no chain exhausts the C or Lua stack. */
+static void deliver_cancel(lua_State *L, luaio_task *t, int msgidx) {
+  luaio_runtime *rt = t->fut.rt;
+  switch (t->state) {
+  case T_NEW:
+  case T_RUNNING:
+    t->must_cancel = 1;
+    break;
+  case T_READY:
+    if (t->bare_yield) t->must_cancel = 1;
+    else t->wake_cancel = 1;
+    break;
+  case T_WAITING: {
+    const luaio_wait_kind *k = luaio_task_wait_kind(t);
+    if (k && k->cancel && !t->in_cancel && lua_checkstack(L, 8)) {
+      if (rt->cancel_depth >= CANCEL_DEPTH_MAX) {
+        lua_pushlightuserdata(L, rt);
+        lua_pushcclosure(L, deferred_cancel, 1);
+        int fidx = lua_gettop(L);
+        luaio_push_task(L, t);
+        if (msgidx) lua_pushvalue(L, msgidx);
+        else lua_pushnil(L);
+        luaio_handle_push_new(L, rt, fidx, 2);
+        luaio_ready_push(rt, &((luaio_handle *)lua_touserdata(L, -1))->node);
+        lua_settop(L, fidx - 1);
+        return;
+      }
+      luaio_task_push_waited(L, t);
+      t->in_cancel = 1;
+      rt->cancel_depth++;
+      int took = k->cancel(L, t, lua_gettop(L), msgidx);
+      rt->cancel_depth--;
+      t->in_cancel = 0;
+      lua_pop(L, 1);
+      if (took) return;
+    }
+    luaio_wake(rt, t);
+    t->wake_cancel = 1;
+    break;
+  }
+  }
+}
+
 int luaio_task_cancel(lua_State *L, luaio_task *t, int msgidx) {
   if (t->state == T_DONE) return 0;
   msgidx = msgidx ? lua_absindex(L, msgidx) : 0;
@@ -328,33 +387,7 @@ int luaio_task_cancel(lua_State *L, luaio_task *t, int msgidx) {
     lua_setfield(L, -2, CANCEL_MSG);
     lua_pop(L, 1);
   }
-  switch (t->state) {
-  case T_NEW:
-  case T_RUNNING:
-    t->must_cancel = 1;
-    break;
-  case T_READY:
-    if (t->bare_yield) t->must_cancel = 1;
-    else t->wake_cancel = 1;
-    break;
-  case T_WAITING: {
-    /* First the kind it waits on may take the request (cancel what it awaits). While that
-     * runs, a cycle of awaits (A awaits B awaits A, or a gather of the task itself) comes
-     * back here on the default path, not forever. */
-    const luaio_wait_kind *k = luaio_task_wait_kind(t);
-    if (k && k->cancel && !t->in_cancel) {
-      luaio_task_push_waited(L, t);
-      t->in_cancel = 1;
-      int took = k->cancel(L, t, lua_gettop(L), msgidx);
-      t->in_cancel = 0;
-      lua_pop(L, 1);
-      if (took) break;
-    }
-    luaio_wake(t->fut.rt, t);
-    t->wake_cancel = 1;
-    break;
-  }
-  }
+  deliver_cancel(L, t, msgidx);
   return 1;
 }
 
@@ -474,6 +507,8 @@ void luaio_shutdown_tasks(luaio_runtime *rt, lua_State *L) {
 }
 
 void luaio_forget_tasks(luaio_runtime *rt, lua_State *L) {
+  lua_pushnil(L); /* a runtime opened later on L must not find this one's main task */
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &key_main_task);
   lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
   lua_pushnil(L);
   while (lua_next(L, -2)) {

@@ -49,13 +49,16 @@ void luaio_timers_free(luaio_runtime *rt) {
   rt->heap_cap = rt->heap_count = 0;
 }
 
+void luaio_timers_make_room(lua_State *L, luaio_runtime *rt) {
+  if (rt->heap_count < rt->heap_cap) return;
+  unsigned cap = rt->heap_cap ? rt->heap_cap * 2 : 256;
+  rt->heap = luaio_realloc(L, rt->heap, cap * sizeof *rt->heap);
+  rt->heap_cap = cap;
+}
+
 void luaio_timer_add(lua_State *L, luaio_runtime *rt, luaio_timer *t, uint64_t when) {
   if (t->idx >= 0) luaio_timer_remove(rt, t);
-  if (rt->heap_count == rt->heap_cap) {
-    unsigned cap = rt->heap_cap ? rt->heap_cap * 2 : 256;
-    rt->heap = luaio_realloc(L, rt->heap, cap * sizeof *rt->heap);
-    rt->heap_cap = cap;
-  }
+  luaio_timers_make_room(L, rt);
   t->when = when;
   t->seq = rt->timer_seq++;
   heap_set(rt, rt->heap_count++, t);

@@ -17,6 +17,8 @@ typedef struct luaio_timer {
 /* Arms t (re-arms it if armed). Timers are armed only from Lua calls (sleep, call_later):
  * the heap grows here, raising Lua's memory error if it cannot. */
 void luaio_timer_add(lua_State *L, luaio_runtime *rt, luaio_timer *t, uint64_t when);
+/* Room for one more armed timer, made before an object that will arm one is created. */
+void luaio_timers_make_room(lua_State *L, luaio_runtime *rt);
 void luaio_timer_remove(luaio_runtime *rt, luaio_timer *t); /* no-op when not armed */
 /* Fires every timer due now: its task wakes, its handle is queued. The loop calls it every
  * round: with no timer armed it costs a compare. */

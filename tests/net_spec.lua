@@ -606,6 +606,19 @@ describe("net regressions", function()
       if not ok then error(err, 0) end
     end, 15))
 
+  it("a connection task's done callbacks run before the connection is closed", async(function()
+    -- the end watch was the task's first waiter, so the connection closed before a done
+    -- callback added by client_cb could write its last words
+    local srv = aio.start_server(function(_, w)
+      aio.current_task():add_done_callback(function() w:write("bye\n") end)
+      w:write("hello\n")
+    end, "127.0.0.1", 0)
+    local r, w = aio.open_connection("127.0.0.1", port_of(srv))
+    assert.equal("hello\nbye\n", r:read())
+    w:close()
+    srv:close()
+  end))
+
   it("a Unix server in a missing directory says ENOENT", async(function()
     -- libuv reports a missing directory as EACCES, which sends users after permissions
     local ok, err = pcall(aio.start_unix_server, function() end, "/tmp/luaio-no-such-dir-" .. os.time() .. "/sock")

@@ -714,4 +714,20 @@ describe("Task regressions", function()
       assert.matches("luaio.await: must be called from inside a task", err)
     end
   end))
+
+  it("cancelling the head of a long chain of awaits ends every task of it", async(function()
+    -- each awaiting task cancelled the one it awaited from inside the cancel, one Lua
+    -- stack slot per level and no room checked: past a few dozen levels it wrote beyond
+    -- the stack (valgrind saw it), and a long enough chain would exhaust the C stack
+    local n, f, tasks = 400, aio.Future(), {}
+    tasks[n] = aio.spawn(function() return f:await() end)
+    for i = n - 1, 1, -1 do
+      local nxt = tasks[i + 1]
+      tasks[i] = aio.spawn(function() return nxt:await() end)
+    end
+    settle(2)
+    assert.is_true(tasks[1]:cancel())
+    aio.wait(tasks)
+    for i = 1, n do assert.is_true(tasks[i]:cancelled(), "task " .. i) end
+  end))
 end)

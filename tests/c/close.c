@@ -3,6 +3,8 @@
  * reported once, the driving calls and host futures refused afterwards, a host's loop left
  * reusable (its own handles untouched), a fresh runtime opened after close, and lua_close
  * alone freeing everything (valgrind checks). */
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include "harness.h"
 
 static void close_with_pending_tasks(tap_state *T) {
@@ -226,6 +228,68 @@ static void lua_close_alone_with_tasks_in_every_wait(tap_state *T) {
   CHECK(T, 1);
 }
 
+/* regression: a runtime closed and opened again on the same state kept the old main task
+ * as the interrupt target; interrupting the new runtime woke that abandoned task onto the
+ * old runtime's freed ready ring (a crash) */
+static void reopen_then_interrupt_touches_no_old_task(tap_state *T) {
+  lua_State *L = fresh();
+  luaio_runtime *rt = luaio_open(L, NULL);
+  CHECK(T, run_lua(L, "local aio = require 'luaio'\n"
+                      "assert(not pcall(aio.run, function()\n"
+                      "  while true do local f = aio.Future(); pcall(f.await, f) end\n"
+                      "end))")); /* a deadlock; the stubborn main task is abandoned */
+  luaio_close(rt);
+  luaio_runtime *rt2 = luaio_open(L, NULL);
+  CHECK(T, rt2 != NULL);
+  luaio_interrupt(rt2);
+  CHECK(T, luaio_step(rt2, 0, NULL) == 0);
+  CHECK(T, run_lua(L, "assert(require('luaio').run(function() return 42 end) == 42)"));
+  luaio_close(rt2);
+  lua_close(L);
+}
+
+static void guard_cb(uv_timer_t *t) {
+  *(int *)t->data = 1;
+  uv_stop(t->loop);
+}
+
+/* regression: a listener still referenced after luaio_close on a host's loop kept its poll
+ * running; a client connecting then made the host's uv_run spin at full CPU forever */
+static void closed_listener_does_not_spin_the_host_loop(tap_state *T) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  lua_State *L = fresh();
+  luaio_runtime *rt = luaio_open(L, &loop);
+  CHECK(T, run_lua(L, "local aio = require 'luaio'\n"
+                      "PORT = aio.run(function()\n"
+                      "  SERVER = aio.start_server(function() end, '127.0.0.1', 0)\n"
+                      "  return select(2, SERVER.sockets[1]:getsockname())\n"
+                      "end)"));
+  int port = (int)global_int(L, "PORT");
+  luaio_close(rt);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)port);
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  CHECK(T, connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
+  /* with nothing active left, uv_run returns; a spinning poll would run until the guard */
+  int spun = 0;
+  uv_timer_t guard;
+  uv_timer_init(&loop, &guard);
+  guard.data = &spun;
+  uv_timer_start(&guard, guard_cb, 3000, 0);
+  uv_unref((uv_handle_t *)&guard);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK(T, !spun);
+  close(fd);
+  uv_close((uv_handle_t *)&guard, NULL);
+  lua_close(L);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK(T, uv_loop_close(&loop) == 0);
+}
+
 int main(void) {
   tap_state T = {0};
   RUN(&T, close_with_pending_tasks);
@@ -236,5 +300,7 @@ int main(void) {
   RUN(&T, close_then_reopen);
   RUN(&T, lua_close_alone_frees);
   RUN(&T, lua_close_alone_with_tasks_in_every_wait);
+  RUN(&T, reopen_then_interrupt_touches_no_old_task);
+  RUN(&T, closed_listener_does_not_spin_the_host_loop);
   return tap_done(&T);
 }
