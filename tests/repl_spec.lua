@@ -480,4 +480,26 @@ describe("the REPL", function()
     assert.truthy(out:find("bye", 1, true), out)
     rmdir(d)
   end)
+
+  it("runs processes, file calls, threads and signal handlers at the prompt", function()
+    local dir = mktemp()
+    local rc, out, err = require("support.proc").run { flags = { "-i" }, no_script = true, stdin = table.concat({
+      ("p = %q"):format(dir .. "/f.txt"),
+      "aio.fs.write_file(p, 'from a file')",
+      "=aio.fs.read_file(p)",
+      "proc = aio.create_subprocess_exec('echo', {'from a child'}, {stdout = 'pipe'})",
+      "=proc:communicate()",
+      "=aio.to_thread(function(a) return a .. ' thread' end, 'from a')",
+      "waiter = aio.spawn(aio.wait_signal, 'SIGUSR2')",
+      "aio.sleep(0)",
+      "aio.create_subprocess_shell('kill -USR2 $PPID'):wait()",
+      "='got ' .. waiter:await()",
+    }, "\n") .. "\n" }
+    rmdir(dir)
+    assert.equal(0, rc, err)
+    assert.matches("from a file\n", out, 1, true)
+    assert.matches("from a child\n", out, 1, true)
+    assert.matches("from a thread\n", out, 1, true)
+    assert.matches("got SIGUSR2\n", out, 1, true)
+  end)
 end)

@@ -296,6 +296,40 @@ static void backend_fd_and_timeout(tap_state *T) {
   lua_close(L);
 }
 
+/* a host that steps the loop once per frame drives every part: a file, a child process,
+ * a worker thread */
+static void host_steps_files_processes_threads(tap_state *T) {
+  lua_State *L = fresh();
+  luaio_runtime *rt = luaio_open(L, NULL);
+  char dir[] = "/tmp/luaio-drive-XXXXXX";
+  CHECK(T, mkdtemp(dir) != NULL);
+  lua_pushstring(L, dir);
+  lua_setglobal(L, "DIR");
+  spawn0(L, "local aio = require 'luaio'\n"
+            "return function()\n"
+            "  local p = DIR .. '/f'\n"
+            "  aio.fs.write_file(p, 'file')\n"
+            "  local f <close> = aio.open(p)\n"
+            "  local child = aio.create_subprocess_exec('cat', {p}, {stdout = 'pipe'})\n"
+            "  local out = child:communicate()\n"
+            "  local th = aio.to_thread(function(s) return s .. '+thread' end, out)\n"
+            "  aio.fs.unlink(p)\n"
+            "  return f:read('a') .. '+' .. th\n"
+            "end");
+  int frames = 0;
+  while (luaio_task_status(L, -1) == LUAIO_PENDING && frames < 100000) {
+    luaio_step(rt, 0.001, NULL);
+    frames++;
+    if (luaio_backend_timeout(rt) != 0) usleep(200); /* a frame's worth of other work */
+  }
+  CHECK(T, luaio_task_result(L, -1, NULL) == LUAIO_OK);
+  CHECK_STR(T, lua_tostring(L, -1), "file+file+thread");
+  lua_settop(L, 0);
+  CHECK(T, rmdir(dir) == 0);
+  luaio_close(rt);
+  lua_close(L);
+}
+
 int main(void) {
   tap_state T = {0};
   RUN(&T, step_returns_and_ready);
@@ -305,5 +339,6 @@ int main(void) {
   RUN(&T, run_until_idle_contract);
   RUN(&T, driving_calls_refuse_inside_loop);
   RUN(&T, backend_fd_and_timeout);
+  RUN(&T, host_steps_files_processes_threads);
   return tap_done(&T);
 }
