@@ -7,8 +7,8 @@ local aio, priv = ...
 local new_context, W = aio._ssl_context, aio._writer_methods
 aio._ssl_context, aio._writer_methods = nil, nil
 
-local check_opts, is_cancel, argerror = priv.check_opts, priv.is_cancel, priv.argerror
-local type, error, pcall, ipairs, setmetatable = type, error, pcall, ipairs, setmetatable
+local check_opts, is_cancel, argerror, typeerror = priv.check_opts, priv.is_cancel, priv.argerror, priv.typeerror
+local type, error, pcall, ipairs, setmetatable, getmetatable = type, error, pcall, ipairs, setmetatable, getmetatable
 local call_exception_handler = aio.call_exception_handler
 
 local DEFAULT_HANDSHAKE_TIMEOUT = 60
@@ -146,17 +146,18 @@ end
 
 local START_TLS_OPTS = { server_hostname = true, ssl_handshake_timeout = true }
 function W:start_tls(ctx, opts)
-  if not info[ctx] then argerror(1, "start_tls", "SSLContext expected, got " .. type(ctx), 2) end
-  opts = check_opts(opts, START_TLS_OPTS, "start_tls", 2)
+  if getmetatable(self) ~= W then typeerror(1, "start_tls", "luaio.StreamWriter", self, 2) end
+  if not info[ctx] then argerror(2, "start_tls", "SSLContext expected, got " .. type(ctx), 2) end
+  opts = check_opts(opts, START_TLS_OPTS, "start_tls", 3)
   local server = info[ctx].server
   local h = opts.server_hostname
   if h ~= nil and (server or type(h) ~= "string") then
-    argerror(2, "start_tls", server and "server_hostname is for clients"
+    argerror(3, "start_tls", server and "server_hostname is for clients"
       or "server_hostname must be a string", 2)
   end
   local t = opts.ssl_handshake_timeout
   if t ~= nil and (type(t) ~= "number" or not (t > 0)) then
-    argerror(2, "start_tls", "ssl_handshake_timeout must be a number > 0", 2)
+    argerror(3, "start_tls", "ssl_handshake_timeout must be a number > 0", 2)
   end
   if server then
     local ok, e = pcall(handshake, self, ctx, true, nil, t)
