@@ -11,7 +11,7 @@
 static const char *const error_names[] = {
   "CancelledError", "TimeoutError", "InvalidStateError", "QueueEmpty", "QueueFull",
   "QueueShutDown", "IncompleteReadError", "LimitOverrunError", "BrokenBarrierError",
-  "ExceptionGroup", "RuntimeError", "ValueError", "OSError", NULL
+  "ExceptionGroup", "RuntimeError", "ValueError", "OSError", "SSLError", NULL
 };
 
 static int error_tostring(lua_State *L) {

@@ -10,6 +10,7 @@
 #include "handle.h"
 #include "future.h"
 #include "task.h"
+#include "tls.h"
 #include "report.h"
 #include "signals.h"
 #include "gather.h"
@@ -83,6 +84,7 @@ static int open_module(lua_State *L) {
   luaio_fs_open(L, rt);
   luaio_file_open(L, rt);
   luaio_watch_open(L, rt);
+  luaio_tls_open(L, rt);
   lua_pushliteral(L, LUAIO_VERSION);
   lua_setfield(L, aio, "VERSION");
   lua_newtable(L);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include "stream.h"
 #include "task.h"
+#include "tls.h"
 
 #define DEFAULT_LIMIT 65536
 #define DEFAULT_HIGH 65536
@@ -12,6 +13,7 @@
 #define READ_MIN 256
 #define READ_MAX 65536
 #define KEEP_CAP (256 * 1024)   /* an emptied buffer bigger than this is given back */
+#define TLS_READ 16384          /* TLS: ciphertext read at a time (one full record) */
 
 /* Both userdata hold the same pointer. The reader owns the stream (its __gc closes it);
  * the writer keeps the reader alive through its uservalue, so a stream cannot be freed
@@ -40,6 +42,7 @@ int luaio_raise_oserror(lua_State *L, int err, const char *what) {
 /* ---- lifetime ---- */
 static void stream_free(luaio_stream *s) {
   luaio_sbuf_free(&s->rb);
+  luaio_tls_free(s->tls);
   free(s);
 }
 
@@ -129,6 +132,11 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   luaio_stream *s = h->data;
   size_t avail = 0;
   (void)suggested;
+  if (s->tls) { /* ciphertext: a buffer of its own, given to the engine in read_cb */
+    char *c = malloc(TLS_READ);
+    *buf = uv_buf_init(c, c ? TLS_READ : 0);
+    return;
+  }
   char *p = luaio_sbuf_reserve(&s->rb, s->rsize, &avail);
   *buf = uv_buf_init(p, p ? (unsigned)(avail > 0x7fffffff ? 0x7fffffff : avail) : 0);
 }
@@ -139,8 +147,11 @@ static void stop_reading(luaio_stream *s) {
   uv_read_stop(&s->u.s);
 }
 
+static void tls_read_cb(luaio_stream *s, ssize_t nread, const uv_buf_t *buf);
+
 static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
   luaio_stream *s = h->data;
+  if (s->tls) { tls_read_cb(s, nread, buf); return; }
   if (nread > 0) {
     if ((size_t)nread == buf->len && s->rsize < READ_MAX) s->rsize *= 4; /* more is waiting */
     luaio_sbuf_commit(&s->rb, (size_t)nread);
@@ -156,11 +167,110 @@ static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
   if (s->err) wake_list(s, &s->wwait);
 }
 
+static void tls_pump(luaio_stream *s, int force);
+
 static void want_read(luaio_stream *s) {
+  if (s->tls && !s->reading && !s->eof && !s->closing) {
+    tls_pump(s, 0); /* records already received first: the socket may have paused on them */
+  }
   if (s->reading || s->eof || s->closing || s->kind == SK_NONE) return;
   int err = uv_read_start(&s->u.s, alloc_cb, read_cb);
   if (err) { if (!s->err) s->err = err; s->eof = 1; return; }
   s->reading = 1;
+}
+
+/* ---- TLS: the engine (tls.c) between the socket and the buffers ----
+ * Ciphertext read goes into the engine, which decrypts into the reader's buffer (rb)
+ * under the same limit; plaintext written is encrypted and its ciphertext written with
+ * buffers of its own (tpending counts them). The handshake advances as records come. */
+static void tls_write_cb(uv_write_t *req, int status) {
+  luaio_stream *s = req->handle->data;
+  free(req);
+  s->tpending--;
+  if (status < 0 && status != UV_ECANCELED && !s->err) s->err = status;
+  if (s->close_when_flushed && s->wdone == s->wqueued && s->tpending == 0) start_close(s);
+  if (status < 0 || s->u.s.write_queue_size <= s->low) wake_list(s, &s->wwait);
+}
+
+/* Sends the ciphertext the engine has ready: 0 or a libuv error (also kept in s->err). */
+static int tls_flush(luaio_stream *s) {
+  size_t n = luaio_tls_pending_out(s->tls);
+  if (n == 0 || s->close_started || s->closed || s->kind == SK_NONE) return 0;
+  uv_write_t *req = malloc(sizeof *req + n);
+  if (!req) { if (!s->err) s->err = UV_ENOMEM; return UV_ENOMEM; }
+  char *p = (char *)(req + 1);
+  luaio_tls_take_out(s->tls, p, n);
+  uv_buf_t buf = uv_buf_init(p, (unsigned)n);
+  int w = uv_try_write(&s->u.s, &buf, 1);
+  if (w == (int)n) { free(req); return 0; }
+  if (w < 0 && w != UV_EAGAIN && w != UV_ENOSYS) {
+    free(req);
+    if (!s->err) s->err = w;
+    return w;
+  }
+  if (w < 0) w = 0;
+  buf = uv_buf_init(p + w, (unsigned)(n - (size_t)w));
+  int err = uv_write(req, &s->u.s, &buf, 1, tls_write_cb);
+  if (err) { free(req); if (!s->err) s->err = err; return err; }
+  s->tpending++;
+  return 0;
+}
+
+/* Decrypts what the engine holds into rb while under the limit (or past it once, when
+ * `force`: a waiter needs more than the limit), sends what the engine has to say
+ * (handshake, alerts), wakes the reader on news and pauses the socket on a full buffer. */
+static void tls_pump(luaio_stream *s, int force) {
+  luaio_tls *t = s->tls;
+  int was_done = luaio_tls_handshake_done(t);
+  size_t before = luaio_sbuf_len(&s->rb);
+  int was_eof = s->eof;
+  while (!s->eof && (force || luaio_sbuf_len(&s->rb) <= s->limit)) {
+    size_t avail = 0;
+    char *p = luaio_sbuf_reserve(&s->rb, s->rsize, &avail);
+    if (!p) { if (!s->err) s->err = UV_ENOMEM; s->eof = 1; break; }
+    int r = luaio_tls_read(t, p, avail);
+    if (r > 0) {
+      if ((size_t)r == avail && s->rsize < READ_MAX) s->rsize *= 4;
+      luaio_sbuf_commit(&s->rb, (size_t)r);
+      continue;
+    }
+    if (r == LUAIO_TLS_AGAIN) break;
+    if (r == LUAIO_TLS_FAILED && !s->err) s->err = UV_EPROTO;
+    s->eof = 1; /* close_notify (or a failure): no more data */
+  }
+  tls_flush(s);
+  if (s->eof) stop_reading(s);
+  else if (luaio_sbuf_len(&s->rb) > s->limit && luaio_list_empty(&s->rwait)) stop_reading(s);
+  if (luaio_sbuf_len(&s->rb) > before || s->eof != was_eof ||
+      was_done != luaio_tls_handshake_done(t))
+    wake_list(s, &s->rwait);
+  if (s->err) wake_list(s, &s->wwait);
+}
+
+static void tls_read_cb(luaio_stream *s, ssize_t nread, const uv_buf_t *buf) {
+  if (nread > 0) {
+    int err = luaio_tls_feed(s->tls, buf->base, (size_t)nread);
+    free(buf->base);
+    if (err && !s->err) s->err = UV_ENOMEM;
+    tls_pump(s, !luaio_list_empty(&s->rwait));
+    return;
+  }
+  free(buf->base);
+  if (nread == 0) return;
+  /* a peer gone without close_notify ends the data (EOF), unless in the handshake */
+  if (nread == UV_EOF) luaio_tls_eof(s->tls);
+  else if (!s->err) s->err = (int)nread;
+  if (luaio_tls_failed(s->tls) && !s->err) s->err = UV_EPROTO;
+  s->eof = 1;
+  stop_reading(s);
+  wake_list(s, &s->rwait);
+  if (s->err) wake_list(s, &s->wwait);
+}
+
+/* pushes the error a failed stream raises: SSLError from the engine, else OSError */
+static void push_stream_error(lua_State *L, luaio_stream *s, const char *what) {
+  if (s->tls && luaio_tls_failed(s->tls)) luaio_tls_push_error(L, s->tls);
+  else luaio_push_oserror(L, s->err, what);
 }
 
 /* A server connection read or written by another task than its client_cb's has been
@@ -210,6 +320,12 @@ static int wait_data(lua_State *L, luaio_stream *s, const char *fname, lua_KFunc
   /* an empty buffer is given back while the task waits: an idle connection holds none
    * (the next read allocates one again, a cheap small malloc beside a round trip) */
   if (luaio_sbuf_len(&s->rb) == 0) luaio_sbuf_free(&s->rb);
+  if (s->tls && !s->eof && !s->closing) {
+    /* records the engine holds may already answer: past the limit if need be */
+    size_t before = luaio_sbuf_len(&s->rb);
+    tls_pump(s, 1);
+    if (luaio_sbuf_len(&s->rb) > before || s->eof) return k(L, LUA_OK, 0);
+  }
   want_read(s); /* a paused socket resumes: this waiter needs more than the buffer has */
   luaio_list_append(&s->rwait, &t->node);
   return luaio_park(L, t, &read_wait, 1, k);
@@ -220,7 +336,8 @@ static void check_resumed(lua_State *L) {
 }
 
 static int raise_stream_error(lua_State *L, luaio_stream *s) {
-  return luaio_raise_oserror(L, s->err, NULL);
+  push_stream_error(L, s, NULL);
+  return lua_error(L);
 }
 
 /* read(n): up to n bytes; n = -1 (or absent): everything until EOF. */
@@ -415,7 +532,7 @@ static int r_at_eof(lua_State *L) {
 static int r_exception(lua_State *L) {
   luaio_stream *s = tor(L);
   if (!s->err) lua_pushnil(L);
-  else luaio_push_oserror(L, s->err, NULL);
+  else push_stream_error(L, s, NULL);
   return 1;
 }
 
@@ -525,14 +642,14 @@ static void write_cb(uv_write_t *req, int status) {
   free(req);
   s->wdone++;
   if (status < 0 && status != UV_ECANCELED && !s->err) s->err = status;
-  if (s->wdone == s->wqueued && s->close_when_flushed) start_close(s);
+  if (s->wdone == s->wqueued && s->tpending == 0 && s->close_when_flushed) start_close(s);
   if (status < 0 || s->u.s.write_queue_size <= s->low) wake_list(s, &s->wwait);
 }
 
 /* Returns 1 when the data is to be dropped: after our own close(), as asyncio's transport
  * does; a broken connection raises its OSError. */
 static int check_writable(lua_State *L, luaio_stream *s, const char *fname) {
-  if (s->err) return luaio_raise_oserror(L, s->err, fname);
+  if (s->err) { push_stream_error(L, s, fname); return lua_error(L); }
   if (s->closing || s->closed) return 1;
   if (s->eof_written)
     return luaio_raise(L, "RuntimeError", "%s: cannot write after write_eof()", fname);
@@ -545,6 +662,16 @@ static void write_string(lua_State *L, luaio_stream *s, int sidx) {
   size_t len;
   const char *p = lua_tolstring(L, sidx, &len);
   if (len == 0) return;
+  if (s->tls) { /* encrypted into buffers of its own: nothing to anchor */
+    if (luaio_tls_write(s->tls, p, len) != 0) {
+      if (!s->err) s->err = UV_EPROTO;
+      luaio_tls_push_error(L, s->tls);
+      lua_error(L);
+    }
+    int err = tls_flush(s);
+    if (err) luaio_raise_oserror(L, err, "write");
+    return;
+  }
   uv_buf_t buf = uv_buf_init((char *)p, (unsigned)len);
   int n = uv_try_write(&s->u.s, &buf, 1);
   if (n == (int)len) return;
@@ -606,7 +733,7 @@ static int drain_k(lua_State *L, int status, lua_KContext ctx) {
 static int drain_step(lua_State *L) {
   luaio_stream *s = tow_io(L);
   release_anchors(L, s);
-  if (s->err) return luaio_raise_oserror(L, s->err, "drain");
+  if (s->err) { push_stream_error(L, s, "drain"); return lua_error(L); }
   if (s->closing || s->closed || s->close_started) /* as asyncio: the connection is lost */
     return luaio_raise_oserror(L, UV_ECONNRESET, "drain: the writer is closed");
   if (s->u.s.write_queue_size <= s->high) return 0;
@@ -628,8 +755,9 @@ void luaio_stream_close(luaio_stream *s) {
   s->eof = 1; /* a task blocked in a read gets EOF, as asyncio's connection_lost */
   stop_reading(s);
   wake_list(s, &s->rwait);
+  if (s->tls && !s->err) { luaio_tls_shutdown(s->tls); tls_flush(s); } /* close_notify */
   /* buffered writes are flushed first, as asyncio's transport.close() */
-  if (s->wdone == s->wqueued || s->err) start_close(s);
+  if ((s->wdone == s->wqueued && s->tpending == 0) || s->err) start_close(s);
   else s->close_when_flushed = 1;
 }
 
@@ -670,8 +798,7 @@ static int w_is_closing(lua_State *L) {
 }
 
 static int w_can_write_eof(lua_State *L) {
-  tow(L);
-  lua_pushboolean(L, 1);
+  lua_pushboolean(L, tow(L)->tls == NULL); /* TLS has no half-close */
   return 1;
 }
 
@@ -683,6 +810,7 @@ static void shutdown_cb(uv_shutdown_t *req, int status) {
 static int w_write_eof(lua_State *L) {
   luaio_stream *s = tow_io(L);
   if (s->eof_written) return 0;
+  if (s->tls) return luaio_raise(L, "RuntimeError", "write_eof: a TLS connection cannot half-close");
   if (check_writable(L, s, "write_eof")) return 0;
   uv_shutdown_t *req = luaio_realloc(L, NULL, sizeof *req);
   int err = uv_shutdown(req, &s->u.s, shutdown_cb); /* after the queued writes */
@@ -741,6 +869,7 @@ static int w_get_extra_info(lua_State *L) {
   int peer = strcmp(name, "peername") == 0, sock = strcmp(name, "sockname") == 0;
   if ((peer && (s->named & 1)) || (sock && (s->named & 2)))
     return push_sockaddr(L, (const struct sockaddr *)&s->names[peer ? 0 : 1]);
+  if (s->tls && luaio_tls_extra_info(L, s->tls, name)) return 1;
   if (s->close_started || s->closed) { lua_pushvalue(L, 3); return 1; }
   if (peer) return luaio_push_name(L, &s->u, s->kind, 1);
   if (sock) return luaio_push_name(L, &s->u, s->kind, 0);
@@ -752,6 +881,70 @@ static int w_get_extra_info(lua_State *L) {
   }
   lua_pushvalue(L, 3);
   return 1;
+}
+
+/* _start_tls(ctx, server_side, hostname): puts a TLS engine under the stream and starts
+ * the handshake (tls.lua's start_tls and the ssl options then wait in _handshake). Bytes
+ * already buffered are the peer's first records: they go to the engine. */
+static int w_start_tls(lua_State *L) {
+  luaio_stream *s = tow_io(L);
+  int server = lua_toboolean(L, 3);
+  const char *host = luaio_optstring(L, 4, NULL);
+  if (s->tls) return luaio_raise(L, "RuntimeError", "start_tls: the connection already uses TLS");
+  if (s->kind == SK_NONE) return luaio_raise(L, "RuntimeError", "start_tls: not a connection");
+  if (s->err) { push_stream_error(L, s, "start_tls"); return lua_error(L); }
+  if (s->closing || s->closed || s->eof)
+    return luaio_raise_oserror(L, UV_ECONNRESET, "start_tls: the connection is closed");
+  if (s->eof_written) return luaio_raise(L, "RuntimeError", "start_tls: after write_eof()");
+  luaio_tls *t = luaio_tls_new(L, 2, server, host);
+  size_t len = luaio_sbuf_len(&s->rb);
+  if (len && luaio_tls_feed(t, luaio_sbuf_ptr(&s->rb), len) != 0) {
+    luaio_tls_free(t);
+    return luaL_error(L, "not enough memory");
+  }
+  luaio_sbuf_free(&s->rb);
+  luaio_sbuf_init(&s->rb);
+  s->scan = 0;
+  s->tls = t;
+  tls_pump(s, 0); /* a client says hello now */
+  want_read(s);
+  return 0;
+}
+
+static const luaio_wait_kind handshake_wait = {"a TLS handshake", NULL, NULL};
+
+static int handshake_step(lua_State *L);
+static int handshake_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status; (void)ctx;
+  check_resumed(L);
+  return handshake_step(L);
+}
+
+static int handshake_step(lua_State *L) {
+  luaio_stream *s = tow(L);
+  if (!s->tls) return luaio_raise(L, "RuntimeError", "handshake: the connection does not use TLS");
+  if (luaio_tls_failed(s->tls)) { luaio_tls_push_error(L, s->tls); return lua_error(L); }
+  if (luaio_tls_handshake_done(s->tls)) return 0;
+  if (s->err) return luaio_raise_oserror(L, s->err, "TLS handshake");
+  if (s->eof || s->closing || s->closed) {
+    luaio_tls_eof(s->tls);
+    luaio_tls_push_error(L, s->tls);
+    return lua_error(L);
+  }
+  if (!luaio_list_empty(&s->rwait))
+    return luaio_raise(L, "RuntimeError", "TLS handshake while another task is waiting for incoming data");
+  luaio_task *t = luaio_check_suspend(L, "start_tls");
+  want_read(s);
+  luaio_list_append(&s->rwait, &t->node);
+  return luaio_park(L, t, &handshake_wait, 1, handshake_k);
+}
+
+/* _handshake(): waits until the TLS handshake is done; raises SSLError when it fails */
+static int w_handshake(lua_State *L) {
+  luaio_checkudata(L, 1, LUAIO_WRITER);
+  luaio_check_task(L, "start_tls");
+  lua_settop(L, 1);
+  return handshake_step(L);
 }
 
 static int w_set_write_buffer_limits(lua_State *L) {
@@ -834,7 +1027,7 @@ static const luaL_Reg writer_methods[] = {
   {"write", w_write}, {"writelines", w_writelines}, {"drain", w_drain}, {"close", w_close},
   {"wait_closed", w_wait_closed}, {"is_closing", w_is_closing},
   {"can_write_eof", w_can_write_eof}, {"write_eof", w_write_eof},
-  {"get_extra_info", w_get_extra_info}, {"_shared", w_shared}, {"set_write_buffer_limits", w_set_write_buffer_limits},
+  {"get_extra_info", w_get_extra_info}, {"_start_tls", w_start_tls}, {"_handshake", w_handshake}, {"_shared", w_shared}, {"set_write_buffer_limits", w_set_write_buffer_limits},
   {"get_write_buffer_limits", w_get_write_buffer_limits},
   {"get_write_buffer_size", w_get_write_buffer_size}, {"__close", w_close},
   {"__tostring", w_tostring}, {NULL, NULL}
@@ -846,6 +1039,7 @@ void luaio_stream_open(lua_State *L, luaio_runtime *rt) {
   luaio_wait_kind_register(rt, &read_wait);
   luaio_wait_kind_register(rt, &drain_wait);
   luaio_wait_kind_register(rt, &closing_wait);
+  luaio_wait_kind_register(rt, &handshake_wait);
   static const luaL_Reg funcs[] = {{"StreamReader", l_stream_reader}, {NULL, NULL}};
   luaio_register(L, funcs, rt);
 }

@@ -41,6 +41,8 @@ typedef struct luaio_stream {
   int err;                    /* first connection error (a libuv code), 0 if none */
   unsigned wqueued, wdone, wreleased; /* strings anchored for queued writes (see stream.c) */
   unsigned rsize;             /* free space offered to the next read (adapts to the traffic) */
+  struct luaio_tls *tls;      /* TLS engine (tls.c) once start_tls ran, else NULL */
+  unsigned tpending;          /* TLS: ciphertext writes in flight (own buffers, no anchors) */
   luaio_watch end;            /* server side: watches the task running client_cb (ctx) */
   int end_ref;                /* server side: the writer, anchored for that task's end */
   unsigned char end_requeued; /* the end watch went round the waiters once (net.c) */

@@ -44,6 +44,12 @@ local aio = {}
 ---@field limit? integer
 --- Only addresses of this family.
 ---@field family? luaio.Family
+--- TLS: true (the default client context) or a client SSLContext.
+---@field ssl? boolean|SSLContext
+--- TLS: the name sent as SNI and checked against the certificate (default: host).
+---@field server_hostname? string
+--- TLS: seconds the handshake may take (default 60); then TimeoutError.
+---@field ssl_handshake_timeout? number
 
 --- Options of `aio.start_server`. An unknown key is an argument error.
 ---@class luaio.ServerOpts
@@ -55,6 +61,10 @@ local aio = {}
 ---@field reuse_address? boolean
 --- SO_REUSEPORT: several processes may serve one port.
 ---@field reuse_port? boolean
+--- TLS: a server SSLContext; client_cb runs after a successful handshake.
+---@field ssl? SSLContext
+--- TLS: seconds a handshake may take (default 60); a failed one goes to the exception handler.
+---@field ssl_handshake_timeout? number
 --- Only listen on addresses of this family.
 ---@field family? luaio.Family
 
@@ -62,6 +72,12 @@ local aio = {}
 ---@class luaio.UnixConnectionOpts
 --- The reader's buffer limit in bytes (default 65536).
 ---@field limit? integer
+--- TLS: true (the default client context) or a client SSLContext.
+---@field ssl? boolean|SSLContext
+--- TLS: the name sent as SNI and checked against the certificate.
+---@field server_hostname? string
+--- TLS: seconds the handshake may take (default 60).
+---@field ssl_handshake_timeout? number
 
 --- Options of `aio.start_unix_server`.
 ---@class luaio.UnixServerOpts
@@ -69,6 +85,10 @@ local aio = {}
 ---@field limit? integer
 --- The listen backlog (default 100).
 ---@field backlog? integer
+--- TLS: a server SSLContext; client_cb runs after the handshake.
+---@field ssl? SSLContext
+--- TLS: seconds a handshake may take (default 60).
+---@field ssl_handshake_timeout? number
 
 --- Options of `aio.getaddrinfo`.
 ---@class luaio.GetaddrinfoOpts
@@ -147,6 +167,15 @@ local aio = {}
 -- ---------------------------------------------------------------------------------------
 -- Errors
 -- ---------------------------------------------------------------------------------------
+
+--- A TLS verification or protocol failure.
+---@class SSLError: Error
+--- OpenSSL's reason: "CERTIFICATE_VERIFY_FAILED", "WRONG_VERSION_NUMBER", ...
+---@field reason string
+--- X509 verification code when the reason is CERTIFICATE_VERIFY_FAILED.
+---@field verify_code? integer
+--- Its text ("certificate has expired", "hostname mismatch", ...).
+---@field verify_message? string
 
 --- An error raised by luaio: a table whose metatable is its class (`aio.<name>`);
 --- `tostring(err)` gives `"<name>: <message>"`.
@@ -256,6 +285,10 @@ aio.ValueError = {}
 --- An operating-system or network failure; `code` is libuv's error name.
 ---@type luaio.OSErrorClass
 aio.OSError = {}
+
+--- The class `aio.SSLError` (TLS failures).
+---@type luaio.ErrorClass
+aio.SSLError = {}
 
 -- ---------------------------------------------------------------------------------------
 -- Module values
@@ -1109,6 +1142,14 @@ function StreamWriter:write_eof() end
 ---@overload fun(self: StreamWriter, name: "socket", default?: any): integer?
 function StreamWriter:get_extra_info(name, default) end
 
+--- Upgrades the connection to TLS in place (STARTTLS) and suspends until the handshake is
+--- done; the same reader and writer then carry TLS. A client context checks
+--- `server_hostname`; a server context serves the handshake. Raises SSLError, TimeoutError.
+---@async
+---@param ctx SSLContext
+---@param opts? { server_hostname?: string, ssl_handshake_timeout?: number }
+function StreamWriter:start_tls(ctx, opts) end
+
 --- Sets the high- and low-water marks `drain()` uses (default high 64 KiB, low high / 4).
 ---@param high? integer
 ---@param low? integer
@@ -1122,6 +1163,37 @@ function StreamWriter:get_write_buffer_limits() end
 --- The number of bytes queued for writing.
 ---@return integer
 function StreamWriter:get_write_buffer_size() end
+
+--- A TLS context made by `aio.ssl_context` (no methods; pass it as `ssl`).
+---@class SSLContext
+
+--- Options of `aio.ssl_context`. An unknown key is an argument error.
+---@class luaio.SSLContextOpts
+--- A server context (needs certfile).
+---@field server? boolean
+--- PEM certificate chain.
+---@field certfile? string
+--- PEM private key (default: certfile).
+---@field keyfile? string
+--- CA certificates to verify the peer with (default: the system store).
+---@field cafile? string
+--- A directory of hashed CA certificates.
+---@field capath? string
+--- Verify the peer (clients: default true; servers: default false, true asks for client certificates).
+---@field verify? boolean
+--- Clients: check the host name against the certificate (default true).
+---@field check_hostname? boolean
+--- ALPN protocol names, in preference order.
+---@field alpn? string[]
+--- "TLSv1.2" (default) or "TLSv1.3".
+---@field min_version? "TLSv1.2"|"TLSv1.3"
+--- An OpenSSL cipher list (TLS 1.2 suites).
+---@field ciphers? string
+
+--- Makes a TLS context. Raises OSError for a missing file, SSLError for a bad one.
+---@param opts? luaio.SSLContextOpts
+---@return SSLContext
+function aio.ssl_context(opts) end
 
 --- A server (`aio.start_server`, `aio.start_unix_server`); a to-be-closed value (`<close>`
 --- closes it and waits for its connections).

@@ -74,12 +74,20 @@ function aio.getaddrinfo(host, port, opts)
 end
 
 -- ---- clients ----
-local CONNECT_OPTS = { limit = true, family = true }
+local CONNECT_OPTS = { limit = true, family = true, ssl = true, server_hostname = true,
+  ssl_handshake_timeout = true }
+-- TLS (tls.lua): the handshake completes before the reader and writer are returned
+local function secure(r, w, ctx, hostname, opts)
+  if ctx then priv.tls_client(w, ctx, hostname, opts.ssl_handshake_timeout) end
+  return r, w
+end
+
 function aio.open_connection(host, port, opts)
   check_host(host, "open_connection", 1, true)
   port = check_port(port, "open_connection", 2)
   opts = check_opts(opts, CONNECT_OPTS, "open_connection", 3)
   local limit = check_limit(opts, "open_connection", 3)
+  local ctx = priv.check_ssl(opts, "open_connection", 3, false)
   local addrs = resolve(host, port, check_family(opts, "open_connection", 3), false)
   if #addrs == 0 then
     error(aio.OSError("getaddrinfo " .. host .. ": no address", { code = "EAI_NONAME" }), 2)
@@ -87,18 +95,21 @@ function aio.open_connection(host, port, opts)
   local last
   for _, a in ipairs(addrs) do
     local ok, r, w = pcall(connect, "tcp", a, limit)
-    if ok then return r, w end
+    if ok then return secure(r, w, ctx, opts.server_hostname or host, opts) end
     if is_cancel(r) or getmetatable(r) ~= aio.OSError then error(r, 0) end
     last = r
   end
   error(last, 0)
 end
 
-local UNIX_CONNECT_OPTS = { limit = true }
+local UNIX_CONNECT_OPTS = { limit = true, ssl = true, server_hostname = true, ssl_handshake_timeout = true }
 function aio.open_unix_connection(path, opts)
   check_path(path, "open_unix_connection", 1)
   opts = check_opts(opts, UNIX_CONNECT_OPTS, "open_unix_connection", 2)
-  return connect("unix", path, check_limit(opts, "open_unix_connection", 2))
+  local limit = check_limit(opts, "open_unix_connection", 2)
+  local ctx = priv.check_ssl(opts, "open_unix_connection", 2, false)
+  local r, w = connect("unix", path, limit)
+  return secure(r, w, ctx, opts.server_hostname, opts)
 end
 
 -- ---- servers ----
@@ -192,7 +203,16 @@ local function check_backlog(opts, fname, argn)
   return b
 end
 
-local SERVER_OPTS = { limit = true, backlog = true, reuse_address = true, reuse_port = true, family = true }
+local SERVER_OPTS = { limit = true, backlog = true, reuse_address = true, reuse_port = true, family = true,
+  ssl = true, ssl_handshake_timeout = true }
+
+-- a TLS server's connections run the handshake before client_cb (tls.lua)
+local function server_body(cb, opts, fname, argn)
+  local body = priv.async_body(cb) or cb
+  local ctx = priv.check_ssl(opts, fname, argn, true)
+  if ctx then return priv.tls_server_body(body, ctx, opts.ssl_handshake_timeout) end
+  return body
+end
 function aio.start_server(cb, host, port, opts)
   check_cb(cb, "start_server")
   check_host(host, "start_server", 2)
@@ -200,9 +220,9 @@ function aio.start_server(cb, host, port, opts)
   opts = check_opts(opts, SERVER_OPTS, "start_server", 4)
   local limit = check_limit(opts, "start_server", 4)
   local backlog = check_backlog(opts, "start_server", 4)
+  local main = server_body(cb, opts, "start_server", 4)
   local addrs = resolve(host, port, check_family(opts, "start_server", 4), true)
   local server = setmetatable({ sockets = {}, _closed = false }, Server)
-  local main = priv.async_body(cb) or cb
   for _, a in ipairs(addrs) do
     local ok, s = pcall(listen, main, "tcp", a, backlog, limit, opts.reuse_port)
     if not ok then
@@ -220,14 +240,14 @@ function aio.start_server(cb, host, port, opts)
   return server
 end
 
-local UNIX_SERVER_OPTS = { limit = true, backlog = true }
+local UNIX_SERVER_OPTS = { limit = true, backlog = true, ssl = true, ssl_handshake_timeout = true }
 function aio.start_unix_server(cb, path, opts)
   check_cb(cb, "start_unix_server")
   check_path(path, "start_unix_server", 2)
   opts = check_opts(opts, UNIX_SERVER_OPTS, "start_unix_server", 3)
   local limit = check_limit(opts, "start_unix_server", 3)
   local backlog = check_backlog(opts, "start_unix_server", 3)
-  local s = listen(priv.async_body(cb) or cb, "unix", path, backlog, limit)
+  local s = listen(server_body(cb, opts, "start_unix_server", 3), "unix", path, backlog, limit)
   return setmetatable({ sockets = { s }, _closed = false, path = path }, Server)
 end
 

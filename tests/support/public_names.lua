@@ -21,6 +21,7 @@ M.fields = {
   "Error.name", "Error.message", "Error.traceback", "OSError.code", "IncompleteReadError.partial",
   "IncompleteReadError.expected", "LimitOverrunError.consumed", "ExceptionGroup.errors",
   "Process.pid", "Process.stdin", "Process.stdout", "Process.stderr", "Process.returncode",
+  "SSLError.reason", "SSLError.verify_code", "SSLError.verify_message",
 }
 
 local function type_name(obj)
@@ -76,6 +77,7 @@ function M.samples()
     p:wait()
     local file = add(aio.open("/dev/null"))
     file:close()
+    add(aio.ssl_context({ verify = false }))
     local watcher = add(aio.fs.watch("/dev/null"))
     watcher:close()
     aio.await(co); task:await()
