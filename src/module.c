@@ -23,6 +23,7 @@
 #include "fs.h"
 #include "file.h"
 #include "watch.h"
+#include "udp.h"
 
 #define MODULE_KEY "luaio.module"
 
@@ -83,6 +84,7 @@ static int open_module(lua_State *L) {
   luaio_fs_open(L, rt);
   luaio_file_open(L, rt);
   luaio_watch_open(L, rt);
+  luaio_udp_open(L, rt);
   lua_pushliteral(L, LUAIO_VERSION);
   lua_setfield(L, aio, "VERSION");
   lua_newtable(L);
