@@ -322,6 +322,31 @@ describe("the receive queue", function()
     tx:sendto("kept", "127.0.0.1", pr)
     assert.equal("kept", rx:recv())
   end))
+
+  it("a receiver cancelled after its datagram arrived passes it to the next one", async(function()
+    local rx <close>, pr = bound()
+    local tx <close> = bound()
+    local a = aio.spawn(function() return rx:recv() end)
+    a:set_name("udp-a")
+    local b = aio.spawn(function() return rx:recv() end)
+    settle()
+    tx:sendto("for a, then b", "127.0.0.1", pr)
+    -- the loop reads the datagram and wakes a; cancel a before it runs (dump_tasks shows it
+    -- ready: this task goes round with sleep(0), so it runs before a in the round after)
+    local woken = false
+    for _ = 1, 100000 do
+      local out = {}
+      aio.dump_tasks({ write = function(_, x) out[#out + 1] = x end })
+      woken = table.concat(out):find('"udp-a" ready', 1, true)
+      if woken then break end
+      aio.sleep(0)
+    end
+    assert.is_truthy(woken)
+    a:cancel()
+    assert.is_false(pcall(a.await, a))
+    assert.is_true(a:cancelled())
+    assert.equal("for a, then b", b:await())
+  end))
 end)
 
 describe("broadcast", function()
