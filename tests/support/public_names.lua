@@ -78,6 +78,7 @@ function M.samples()
     file:close()
     local watcher = add(aio.fs.watch("/dev/null"))
     watcher:close()
+    add(aio.open_datagram_endpoint { local_host = "127.0.0.1" }):close()
     aio.await(co); task:await()
   end)
   return list
