@@ -12,7 +12,7 @@
 #   BENCH_QUICK=1     workloads scaled down ~10x (smoke run)
 #   BENCH_REPS=N      repetitions per implementation (default 3; median kept)
 #   BENCH_ONLY="w1 switch ..."  run only these workloads
-#                     (w1 switch w3 w5 w2 w6 w4 w7 t1 t2 p1 p2 p3 f1 f2)
+#                     (w1 switch w3 w5 w2 w6 w4 w7 t1 t2 p1 p2 p3 f1 f2 u1)
 #   LUAIO=path        the luaio binary (default build/luaio)
 #   BENCH_BUDGET=S    soft time budget in seconds (default 300; 0 = none): once
 #                     80% of it is used, remaining workloads run 1 repetition
@@ -611,6 +611,25 @@ if want t2; then
   measure luaio   "$LUAIO" $B/t2_parallel/luaio.lua 4 "$SECS"
   measure asyncio "$PY" $B/t2_parallel/asyncio_peer.py 4 "$SECS"
   target "luaio speed-up >= 1.8x" "L >= 1.8" "L=${RES[T2_parallel,luaio]:-}"
+fi
+
+# ---------------------------------------------------------------- U1 UDP ping-pong
+if want u1; then
+  N=$(scale 200000)
+  for PAIRS in 1 20; do
+    header U1_udp_$PAIRS higher "UDP ping-pong, 64-byte datagrams, $N round trips over $PAIRS pair(s) in one process; round trips/s"
+    measure luaio   "$LUAIO" $B/u1_udp/luaio.lua "$N" "$PAIRS"
+    if build_c $B/u1_udp/bare_libuv.c "$BUILD/u1_bare_libuv"; then
+      measure libuv-c "$BUILD/u1_bare_libuv" "$N" "$PAIRS"
+    else
+      print_na libuv-c "build failed: $(last_err "$TMP/cc.err")"
+    fi
+    measure asyncio "$PY" $B/u1_udp/asyncio_peer.py "$N" "$PAIRS"
+    measure uvloop  "$PY" $B/u1_udp/asyncio_peer.py "$N" "$PAIRS" uvloop
+    measure node    "$NODE" $B/u1_udp/node.js "$N" "$PAIRS"
+    target "luaio ahead of Node dgram" "L > J" "L=${RES[U1_udp_$PAIRS,luaio]:-}" "J=${RES[U1_udp_$PAIRS,node]:-}"
+    target "luaio >= 0.8x bare libuv C" "L >= 0.8 * C" "L=${RES[U1_udp_$PAIRS,luaio]:-}" "C=${RES[U1_udp_$PAIRS,libuv-c]:-}"
+  done
 fi
 
 section_start

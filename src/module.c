@@ -24,6 +24,7 @@
 #include "fs.h"
 #include "file.h"
 #include "watch.h"
+#include "udp.h"
 
 #define MODULE_KEY "luaio.module"
 
@@ -85,6 +86,7 @@ static int open_module(lua_State *L) {
   luaio_file_open(L, rt);
   luaio_watch_open(L, rt);
   luaio_tls_open(L, rt);
+  luaio_udp_open(L, rt);
   lua_pushliteral(L, LUAIO_VERSION);
   lua_setfield(L, aio, "VERSION");
   lua_newtable(L);

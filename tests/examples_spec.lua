@@ -148,6 +148,81 @@ describe("examples", function()
     os.execute("kill " .. pid)
     assert(ok, err)
   end, 20))
+  it("udp_echo.lua echoes datagrams between its server and client", function()
+    local rc, out, err = example("udp_echo")
+    assert.equal(0, rc, err)
+    assert.equal('sent "hello", got back "hello"\nsent "datagram", got back "datagram"\n'
+      .. 'sent "world", got back "world"\n', out)
+  end)
+
+  it("udp_echo.lua server answers a client", async(function()
+    local probe = aio.open_datagram_endpoint { local_host = "127.0.0.1" }
+    local _, port = probe:getsockname()
+    probe:close()
+    local pipe = io.popen(("exec %s examples/udp_echo.lua server %d 2>/dev/null & echo $!"):format(proc.bin, port))
+    local pid = pipe:read("n")
+    pipe:close()
+    local ok, err = pcall(function()
+      local c <close> = aio.open_datagram_endpoint { remote_host = "127.0.0.1", remote_port = port }
+      for _ = 1, 250 do -- until the server is up (bounded)
+        c:send("ping")
+        local got, reply = pcall(aio.wait_for, aio.spawn(c.recv, c), 0.05)
+        if got then assert.equal("ping", reply) return end
+      end
+      error("no echo")
+    end)
+    os.execute("kill " .. pid)
+    assert(ok, err)
+  end, 20))
+
+  -- a fake DNS server: answers a query for NAME with one A record (10.1.2.3, TTL 300) whose
+  -- name is a compression pointer to the question; any other name gets "no such name"
+  local function fake_dns(sock, known)
+    while true do
+      local q, host, port = sock:recvfrom()
+      local id = string.unpack(">I2", q)
+      local labels, pos = {}, 13
+      while q:byte(pos) ~= 0 do
+        local len = q:byte(pos)
+        labels[#labels + 1] = q:sub(pos + 1, pos + len)
+        pos = pos + 1 + len
+      end
+      local question = q:sub(13, pos + 4)
+      local qname = table.concat(labels, ".")
+      if qname == known then
+        sock:sendto(string.pack(">I2I2I2I2I2I2", id, 0x8180, 1, 1, 0, 0) .. question
+          .. string.pack(">I2I2I2I4I2BBBB", 0xC00C, 1, 1, 300, 4, 10, 1, 2, 3), host, port)
+      else
+        sock:sendto(string.pack(">I2I2I2I2I2I2", id, 0x8183, 1, 0, 0, 0) .. question, host, port)
+      end
+    end
+  end
+
+  it("dns_query.lua asks a DNS server over UDP and prints the A records", async(function()
+    local sock <close> = aio.open_datagram_endpoint { local_host = "127.0.0.1" }
+    local _, port = sock:getsockname()
+    local server = aio.spawn(fake_dns, sock, "www.example.test")
+    local code = io.open("examples/dns_query.lua"):read("a")
+    local bin = proc.bin
+    -- the example runs in a child process while this task keeps serving
+    local rc, out, err, rc2, err2, rc3, err3 = aio.to_thread(function(b, c, p)
+      package.path = package.path .. ";tests/?.lua"
+      local pr = require("support.proc")
+      pr.bin = b
+      local r1 = table.pack(pr.run { code = c, args = { "www.example.test", "127.0.0.1", tostring(p) } })
+      local r2 = table.pack(pr.run { code = c, args = { "nope.example.test", "127.0.0.1", tostring(p) } })
+      local r3 = table.pack(pr.run { code = c, args = {} })
+      return r1[1], r1[2], r1[3], r2[1], r2[3], r3[1], r3[3]
+    end, bin, code, port)
+    server:cancel()
+    assert.equal(0, rc, err)
+    assert.equal("www.example.test.\t300\tIN\tA\t10.1.2.3\n", out)
+    assert.equal(1, rc2)
+    assert.matches("nope.example.test: no such name", err2, 1, true)
+    assert.equal(2, rc3)
+    assert.matches("usage", err3, 1, true)
+  end, 20))
+
   it("sha256_dir.lua prints what sha256sum prints for every file of a directory", function()
     local fs = require "support.fs"
     local q = require "support.quote"

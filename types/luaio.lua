@@ -559,6 +559,28 @@ function aio.create_subprocess_exec(program, args, opts) end
 ---@return Process
 function aio.create_subprocess_shell(cmd, opts) end
 
+-- ---------------------------------------------------------------------------------------
+-- Datagrams (UDP)
+-- ---------------------------------------------------------------------------------------
+
+--- Options of `aio.open_datagram_endpoint`.
+---@class luaio.DatagramOpts
+---@field local_host? string the address to bind (a name or a numeric address)
+---@field local_port? integer the port to bind (0: the system picks one)
+---@field remote_host? string connect to this peer (with remote_port)
+---@field remote_port? integer
+---@field family? "inet"|"inet6"
+---@field reuse_port? boolean SO_REUSEPORT
+---@field allow_broadcast? boolean SO_BROADCAST
+---@field queue? integer datagrams kept while no task receives (default 1024); more are dropped
+
+--- A UDP socket, bound and/or connected as `opts` say, already receiving. Resolves names
+--- asynchronously; raises OSError when it cannot bind or connect.
+---@async
+---@param opts? luaio.DatagramOpts
+---@return DatagramSocket
+function aio.open_datagram_endpoint(opts) end
+
 --- Calls `fn(...)` through the loop each time the signal arrives (replaces an earlier
 --- handler for it). SIGKILL, SIGSTOP and unknown names are argument errors.
 ---@param sig luaio.Signal
@@ -1095,6 +1117,68 @@ function Process:terminate() end
 
 --- Sends SIGKILL.
 function Process:kill() end
+
+--- A UDP socket (`aio.open_datagram_endpoint`); a to-be-closed value (`<close>` closes it).
+---@class DatagramSocket
+local DatagramSocket = {}
+
+--- Sends one datagram (at most 65507 bytes) to a numeric `host` and `port`; never suspends.
+--- Raises OSError (also one reported later, such as "ECONNREFUSED" on a connected socket).
+---@param data string
+---@param host string
+---@param port integer
+function DatagramSocket:sendto(data, host, port) end
+
+--- Sends one datagram to the connected peer; never suspends.
+---@param data string
+function DatagramSocket:send(data) end
+
+--- Suspends until a datagram is received; returns it and its sender. A close while waiting
+--- raises OSError "ECANCELED".
+---@async
+---@return string data
+---@return string host
+---@return integer port
+function DatagramSocket:recvfrom() end
+
+--- `recvfrom()` without the address.
+---@async
+---@return string data
+function DatagramSocket:recv() end
+
+--- The local address and port, or nil once closed.
+---@return string? host
+---@return integer? port
+function DatagramSocket:getsockname() end
+
+--- How many datagrams were dropped because the receive queue was full.
+---@return integer
+function DatagramSocket:dropped() end
+
+--- Joins a multicast group (on the interface with local address `interface`).
+---@param group string
+---@param interface? string
+function DatagramSocket:join_group(group, interface) end
+
+--- Leaves a multicast group.
+---@param group string
+---@param interface? string
+function DatagramSocket:leave_group(group, interface) end
+
+--- Allows or forbids sending to broadcast addresses.
+---@param on boolean
+function DatagramSocket:set_broadcast(on) end
+
+--- The time to live (hop limit) of the datagrams sent, 1 to 255.
+---@param n integer
+function DatagramSocket:set_ttl(n) end
+
+--- Closes it (idempotent): a task waiting in recvfrom raises OSError "ECANCELED".
+function DatagramSocket:close() end
+
+--- True once `close()` was called.
+---@return boolean
+function DatagramSocket:is_closing() end
 
 --- The writing side of a connection; a to-be-closed value (`<close>` closes it).
 ---@class StreamWriter

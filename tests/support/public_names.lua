@@ -80,6 +80,7 @@ function M.samples()
     add(aio.ssl_context({ verify = false }))
     local watcher = add(aio.fs.watch("/dev/null"))
     watcher:close()
+    add(aio.open_datagram_endpoint { local_host = "127.0.0.1" }):close()
     aio.await(co); task:await()
   end)
   return list
