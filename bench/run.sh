@@ -12,7 +12,7 @@
 #   BENCH_QUICK=1     workloads scaled down ~10x (smoke run)
 #   BENCH_REPS=N      repetitions per implementation (default 3; median kept)
 #   BENCH_ONLY="w1 switch ..."  run only these workloads
-#                     (w1 switch w3 w5 w2 w6 w4 w7 t1 t2 p1 p2 p3 f1 f2 u1)
+#                     (w1 switch w3 w5 w2 w6 w4 w7 t1 t2 p1 p2 p3 f1 f2 u1 s1 s2 s3)
 #   LUAIO=path        the luaio binary (default build/luaio)
 #   BENCH_BUDGET=S    soft time budget in seconds (default 300; 0 = none): once
 #                     80% of it is used, remaining workloads run 1 repetition
@@ -77,6 +77,7 @@ check luv     "lua-luv not installed"             "$LUA" -e 'require "luv"'
 check cqueues "lua-cqueues not installed"         "$LUA" -e 'require "cqueues"'
 check wrk     "wrk not installed"                 command -v wrk
 check cc      "gcc or libuv1-dev (pkg-config libuv) missing" sh -c 'command -v gcc && pkg-config --exists libuv'
+check ssl     "gcc, libssl-dev or the openssl command missing" sh -c 'command -v gcc && pkg-config --exists openssl && command -v openssl'
 [ -x "$TIMEBIN" ] && HAVE_TIME=1 || HAVE_TIME=0
 
 # which availability key each implementation needs
@@ -630,6 +631,126 @@ if want u1; then
     target "luaio ahead of Node dgram" "L > J" "L=${RES[U1_udp_$PAIRS,luaio]:-}" "J=${RES[U1_udp_$PAIRS,node]:-}"
     target "luaio >= 0.8x bare libuv C" "L >= 0.8 * C" "L=${RES[U1_udp_$PAIRS,luaio]:-}" "C=${RES[U1_udp_$PAIRS,libuv-c]:-}"
   done
+fi
+
+# ---------------------------------------------------------------- S1-S3 TLS
+# One TLS echo server per implementation (bench/s1_tls_echo), a P-256 self-signed
+# certificate made here, and one OpenSSL load client (bench/s1_tls_echo/client.c).
+TLS_READY=""
+tls_setup() {   # -> 0 when the certificate and the client are ready
+  [ -n "$TLS_READY" ] && return "$TLS_READY"
+  TLS_READY=1
+  if [ "${HAVE[ssl]}" != 1 ]; then TLS_WHY=${WHY[ssl]}; return 1; fi
+  TLS_CERT=$TMP/tls_cert.pem; TLS_KEY=$TMP/tls_key.pem; TLS_CLIENT=$BUILD/tls_client
+  if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TLS_KEY" \
+       -out "$TLS_CERT" -days 2 -subj /CN=localhost >/dev/null 2>"$TMP/cc.err"; then
+    TLS_WHY="openssl req: $(last_err "$TMP/cc.err")"; return 1
+  fi
+  mkdir -p "$BUILD"
+  if [ ! -x "$TLS_CLIENT" ] || [ $B/s1_tls_echo/client.c -nt "$TLS_CLIENT" ]; then
+    # shellcheck disable=SC2046
+    if ! gcc -O2 -Wall -o "$TLS_CLIENT" $B/s1_tls_echo/client.c $(pkg-config --cflags --libs openssl) \
+         -lpthread 2>"$TMP/cc.err"; then
+      TLS_WHY="cannot build the TLS client: $(last_err "$TMP/cc.err")"; return 1
+    fi
+  fi
+  TLS_READY=0
+}
+
+# tls_run WL CPU_WL CPU_UNIT MODE N C IMPL CMD... : REPS runs of the TLS client in MODE
+# against a fresh server; records the median RESULT in WL and the median CPU line in CPU_WL
+tls_run() {
+  local wl=$1 cwl=$2 cunit=$3 mode=$4 n=$5 c=$6 impl=$7; shift 7
+  budget_check
+  local need; need=$(need_of "$impl")
+  if [ "${HAVE[$need]:-0}" != 1 ]; then
+    print_line "$wl" "$impl" "n/a" "" "(skipped: ${WHY[$need]})" ""
+    return
+  fi
+  local i port vals=() cpus=() reason="" v cpu unit reps=$REPS
+  [ "$mode" = idle ] && reps=1
+  for ((i = 1; i <= reps; i++)); do
+    port=$(next_port)
+    start_server "$port" "$@"
+    if ! wait_port "$port" "$SPID"; then
+      reason="server did not start: $(last_err "$TMP/srv.err")"; stop_server "$SPID"; break
+    fi
+    timeout -k 5 "$RUN_TIMEOUT" "$TLS_CLIENT" "$port" "$mode" "$n" "$c" "$SPID" >"$TMP/out" 2>"$TMP/err"
+    local rc=$?
+    stop_server "$SPID"
+    v=$(awk '$1 == "RESULT" { v = $2 } END { print v }' "$TMP/out")
+    unit=$(awk '$1 == "RESULT" { v = $3 } END { print v }' "$TMP/out")
+    cpu=$(awk '$1 == "CPU" { v = $2 } END { print v }' "$TMP/out")
+    if [ "$rc" != 0 ] || [ -z "$v" ]; then
+      reason="client exit $rc: $(last_err "$TMP/err") / server: $(last_err "$TMP/srv.err")"; break
+    fi
+    vals+=("$v"); [ -n "$cpu" ] && cpus+=("$cpu")
+  done
+  if [ -n "$reason" ]; then
+    print_line "$wl" "$impl" "n/a" "" "(${reason:0:100})" ""
+    return
+  fi
+  local m; m=$(median "${vals[@]}")
+  CUR_WL=$wl; CUR_DIR=$([ "$mode" = idle ] && echo lower || echo higher)
+  RES[$wl,$impl]=$m
+  print_line "$wl" "$impl" "$(fmt "$m")" "$unit" "$(ratio_text "$impl" "$m")" "$([ "$mode" = idle ] && echo "($n idle connections)")"
+  if [ -n "$cwl" ] && [ ${#cpus[@]} -gt 0 ]; then
+    CUR_WL=$cwl; CUR_DIR=lower
+    m=$(median "${cpus[@]}")
+    RES[$cwl,$impl]=$m
+    print_line "$cwl" "$impl" "$(fmt "$m")" "$cunit" "$(ratio_text "$impl" "$m")" "(server utime+stime)"
+  fi
+}
+
+# tls_peers WL CPU_WL CPU_UNIT MODE N C : every implementation
+tls_peers() {
+  local S=$B/s1_tls_echo
+  tls_run "$@" luaio   "$LUAIO" $S/luaio.lua @PORT@ "$TLS_CERT" "$TLS_KEY"
+  tls_run "$@" node    "$NODE" $S/node.js @PORT@ "$TLS_CERT" "$TLS_KEY"
+  tls_run "$@" asyncio "$PY" $S/asyncio_peer.py @PORT@ "$TLS_CERT" "$TLS_KEY"
+  tls_run "$@" uvloop  "$PY" $S/asyncio_peer.py @PORT@ "$TLS_CERT" "$TLS_KEY" uvloop
+}
+
+if want s1; then
+  RT=$(scale 200000)
+  header S1_tls_echo higher "TLS 1.3 echo: 50 connections ping-pong 64-byte lines, $RT round trips; round trips/s"
+  echo "   S1_cpu: server CPU per round trip (lower is better)"
+  REF=luaio
+  if ! tls_setup; then
+    print_na all "$TLS_WHY"
+  else
+    tls_peers S1_tls_echo S1_cpu us/rt pingpong "$RT" 50
+    target "round trips/s ahead of Node tls" "L > J" "L=${RES[S1_tls_echo,luaio]:-}" "J=${RES[S1_tls_echo,node]:-}"
+    target "server CPU per round trip below Node tls" "L < J" "L=${RES[S1_cpu,luaio]:-}" "J=${RES[S1_cpu,node]:-}"
+  fi
+fi
+
+if want s2; then
+  SECS=5; [ "$QUICK" = 1 ] && SECS=1
+  header S2_tls_hs higher "new TLS connections for $SECS s from 8 client threads, each a full TLS 1.3 handshake (P-256 certificate, no resumption), one 64-byte round trip, close; handshakes/s"
+  echo "   S2_cpu: server CPU per handshake (lower is better)"
+  REF=luaio
+  if ! tls_setup; then
+    print_na all "$TLS_WHY"
+  else
+    tls_peers S2_tls_hs S2_cpu us/hs handshake "$SECS" 8
+    target "handshakes/s >= Node tls" "L >= J" "L=${RES[S2_tls_hs,luaio]:-}" "J=${RES[S2_tls_hs,node]:-}"
+  fi
+fi
+
+if want s3; then
+  COUNT=$(scale 5000)
+  header S3_tls_idle lower "server RSS per idle TLS connection at $COUNT connections (one handshake and round trip each, then idle)"
+  REF=luaio
+  ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
+  if ! tls_setup; then
+    print_na all "$TLS_WHY"
+  elif [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((COUNT + 200)) ]; then
+    print_na all "open-file limit $(ulimit -n) too low for $COUNT connections"
+  else
+    tls_peers S3_tls_idle "" "" idle "$COUNT" 0
+    target "<= Node tls per idle connection" "L <= J" "L=${RES[S3_tls_idle,luaio]:-}" "J=${RES[S3_tls_idle,node]:-}"
+  fi
 fi
 
 section_start

@@ -148,6 +148,83 @@ describe("examples", function()
     os.execute("kill " .. pid)
     assert(ok, err)
   end, 20))
+  -- TLS examples: a CA and certificates made with openssl for these tests only
+  local tls_dir, tls_path = require("support.tls_certs").make()
+  teardown(function() require("support.fs").rmdir(tls_dir) end)
+
+  -- runs an example in a child process from a thread, so that this task keeps serving
+  local function run_in_thread(name, args)
+    local code = io.open("examples/" .. name .. ".lua"):read("a")
+    return aio.to_thread(function(b, c, a)
+      package.path = package.path .. ";tests/?.lua"
+      local pr = require("support.proc")
+      pr.bin = b
+      return pr.run { code = c, args = a, timeout = 30 }
+    end, proc.bin, code, args)
+  end
+
+  it("https_get.lua GETs from a local TLS server with certificate checks", async(function()
+    local ctx = aio.ssl_context { server = true, certfile = tls_path("server.pem"), keyfile = tls_path("server.key") }
+    local body = ("x"):rep(1000)
+    local srv = aio.start_server(function(r, w)
+      local head = r:readuntil("\r\n\r\n")
+      assert(head:match("^GET /hello HTTP/1.1\r\n"))
+      assert(head:match("\r\nHost: localhost\r\n"))
+      w:write("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " .. #body
+        .. "\r\nConnection: close\r\n\r\n" .. body)
+      w:close()
+    end, "127.0.0.1", 0, { ssl = ctx })
+    local port = select(2, srv.sockets[1]:getsockname())
+    local url = ("https://localhost:%d/hello"):format(port)
+    local rc, out, err = run_in_thread("https_get", { url, tls_path("ca.pem") })
+    assert.equal(0, rc, err)
+    assert.equal("HTTP/1.1 200 OK\nContent-Type: text/plain\nContent-Length: 1000\n"
+      .. "Connection: close\n\n(1000 bytes of body)\n", out)
+    assert.matches("connected with TLSv1.3", err, 1, true)
+    -- the wrong CA: the certificate does not verify, nothing is sent; the server's
+    -- handshake fails too and goes to the exception handler
+    local rc2, out2, err2
+    local seen = require("support.with_handler")(function(got)
+      rc2, out2, err2 = run_in_thread("https_get", { url, tls_path("self.pem") })
+      require("support.poll")(function() return got[1] end, "the server's handshake failure")
+    end)
+    assert.equal("SSLError", seen[1] and seen[1].exception.name)
+    assert.equal(1, rc2)
+    assert.equal("", out2)
+    assert.matches("^https_get: SSLError: certificate verify failed", err2)
+    -- a bad URL is a usage error
+    local rc3, _, err3 = run_in_thread("https_get", { "http://localhost/" })
+    assert.equal(2, rc3)
+    assert.matches("usage", err3, 1, true)
+    srv:close()
+  end, 60))
+
+  it("starttls_echo.lua upgrades a plain echo connection to TLS, server and client", async(function()
+    local port = free_port()
+    local pipe = io.popen(("exec %s examples/starttls_echo.lua server %d %q %q 2>/dev/null & echo $!")
+      :format(proc.bin, port, tls_path("server.pem"), tls_path("server.key")))
+    local pid = pipe:read("n")
+    pipe:close()
+    local ok, err = pcall(function()
+      local r, w = connect(port) -- waits until the server listens
+      assert.equal("220 ready\r\n", r:readline())
+      w:close()
+      local rc, out, e = run_in_thread("starttls_echo", { "client", tostring(port), tls_path("ca.pem"), "one", "two" })
+      assert.equal(0, rc, e)
+      assert.equal("plain: hello\nupgraded: TLSv1.3\ntls: one\ntls: two\n", out)
+      -- a client that does not trust the server's CA fails the upgrade; the server goes on
+      local rc2, out2, e2 = run_in_thread("starttls_echo", { "client", tostring(port), tls_path("self.pem"), "x" })
+      assert.equal(1, rc2)
+      assert.equal("plain: hello\n", out2)
+      assert.matches("SSLError: certificate verify failed", e2, 1, true)
+      local rc3, out3, e3 = run_in_thread("starttls_echo", { "client", tostring(port), tls_path("ca.pem"), "again" })
+      assert.equal(0, rc3, e3)
+      assert.matches("tls: again\n", out3, 1, true)
+    end)
+    os.execute("kill " .. pid)
+    assert(ok, err)
+  end, 60))
+
   it("udp_echo.lua echoes datagrams between its server and client", function()
     local rc, out, err = example("udp_echo")
     assert.equal(0, rc, err)

@@ -24,30 +24,9 @@ local function check_argerr(f, args, argn, fname, pat)
   assert.matches(pat, tostring(e))
 end
 
-local dir = fs.mktemp()
-local function path(name) return dir .. "/" .. name end
-
 -- a CA, a server certificate (localhost, 127.0.0.1) and a client certificate it signed,
 -- a self-signed one and an expired one (signed by the CA, valid only in 2020)
-local GEN = [[
-set -e
-K="-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
-openssl req -x509 $K -keyout ca.key -out ca.pem -days 30 -subj "/CN=luaio test CA" \
-  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > ext.cnf
-openssl req $K -keyout server.key -out server.csr -subj "/CN=localhost"
-openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 30 -extfile ext.cnf
-printf 'extendedKeyUsage=clientAuth\n' > cext.cnf
-openssl req $K -keyout client.key -out client.csr -subj "/CN=client"
-openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 30 -extfile cext.cnf
-openssl req -x509 $K -keyout self.key -out self.pem -days 30 -subj "/CN=localhost" -addext subjectAltName=DNS:localhost
-printf '[ca]\ndefault_ca = d\n[d]\ndir = .\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial.txt\ndefault_md = sha256\npolicy = p\ncopy_extensions = copy\n[p]\ncommonName = supplied\n' > ca.cnf
-: > index.txt; echo 1000 > serial.txt
-openssl req $K -keyout expired.key -out expired.csr -subj "/CN=localhost" -addext subjectAltName=DNS:localhost
-openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in expired.csr -out expired.pem \
-  -startdate 20200101000000Z -enddate 20200201000000Z -notext
-]]
-assert(os.execute("cd " .. q(dir) .. " && sh -c " .. q(GEN) .. " >/dev/null 2>&1"), "making certificates")
+local dir, path = require("support.tls_certs").make()
 
 local function server_ctx(name, extra)
   local o = { server = true, certfile = path((name or "server") .. ".pem"), keyfile = path((name or "server") .. ".key") }
