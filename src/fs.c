@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "fs.h"
+
+#define MKDTEMP_SUFFIX "XX" "XX" "XX" /* mkdtemp's template: six X */
 #include "task.h"
 #include "list.h"
 #include "stream.h"
@@ -294,8 +296,8 @@ static int issue(lua_State *L, int call) {
   }
   luaio_task *t = luaio_check_suspend(L, call_names[call]);
   luaio_runtime *rt = luaio_rt(L);
-  if (call == C_MKDTEMP) { /* the prefix, then six characters mkdtemp chooses */
-    lua_pushfstring(L, "%sXXXXXX", p1);
+  if (call == C_MKDTEMP) { /* the prefix, then the six characters mkdtemp replaces */
+    lua_pushfstring(L, "%s%s", p1, MKDTEMP_SUFFIX);
     p1 = lua_tostring(L, -1);
   }
   fsreq *r = calloc(1, sizeof *r);
