@@ -9,11 +9,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "fs.h"
-
-#define MKDTEMP_SUFFIX "XX" "XX" "XX" /* mkdtemp's template: six X */
 #include "task.h"
 #include "list.h"
 #include "stream.h"
+
+#define MKDTEMP_SUFFIX "XX" "XX" "XX" /* mkdtemp's template: six X */
 
 #define READ_MIN 65536
 
