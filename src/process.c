@@ -45,14 +45,7 @@ typedef struct pbox {
 
 static const luaio_wait_kind exit_wait = {"a process exit", NULL, NULL};
 
-static pstate *get_state(lua_State *L) {
-  luaio_runtime *rt = luaio_rt(L);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &key_state);
-  pstate *ps = lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  if (!ps || rt->closing || ps->rt != rt) luaL_error(L, "luaio: the runtime is closed");
-  return ps;
-}
+static pstate *get_state(lua_State *L) { return luaio_part_state(L, &key_state); }
 
 static void proc_free(proc *p) {
   luaio_list_unlink(&p->lnode);
@@ -480,11 +473,7 @@ static int state_gc(lua_State *L) {
     p->ps = NULL;
     start_close(p);
   }
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &key_state) == LUA_TLIGHTUSERDATA && lua_touserdata(L, -1) == ps) {
-    lua_pushnil(L);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &key_state);
-  }
-  lua_pop(L, 1);
+  luaio_part_state_forget(L, &key_state, ps);
   return 0;
 }
 
@@ -502,16 +491,8 @@ void luaio_process_open(lua_State *L, luaio_runtime *rt) {
     lua_setfield(L, -2, "__gc");
   }
   lua_pop(L, 1);
-  pstate *ps = lua_newuserdatauv(L, sizeof *ps, 0);
-  ps->rt = rt;
+  pstate *ps = luaio_part_state_new(L, rt, &key_state, sizeof *ps, PSTATE);
   luaio_list_init(&ps->procs);
-  luaL_setmetatable(L, PSTATE);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
-  lua_pushvalue(L, -2);
-  luaL_ref(L, -2);
-  lua_pop(L, 2);
-  lua_pushlightuserdata(L, ps);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &key_state);
 
   /* Process: fields through __index, methods in a table (also `__methods`, and given to
    * the Lua layer as aio._process_methods for communicate) */

@@ -128,6 +128,38 @@ void luaio_runtime_release(luaio_runtime *rt) {
   luaio_timers_free(rt);
 }
 
+void *luaio_part_state_new(lua_State *L, luaio_runtime *rt, const void *key, size_t size,
+                           const char *tname) {
+  void *st = lua_newuserdatauv(L, size, 0);
+  memset(st, 0, size);
+  *(luaio_runtime **)st = rt;
+  luaL_setmetatable(L, tname);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
+  lua_pushvalue(L, -2);
+  luaL_ref(L, -2);
+  lua_pop(L, 2);
+  lua_pushlightuserdata(L, st);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, key);
+  return st;
+}
+
+void *luaio_part_state(lua_State *L, const void *key) {
+  luaio_runtime *rt = luaio_rt(L);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, key);
+  luaio_runtime **st = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (!st || rt->closing || *st != rt) luaL_error(L, "luaio: the runtime is closed");
+  return st;
+}
+
+void luaio_part_state_forget(lua_State *L, const void *key, const void *st) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, key) == LUA_TLIGHTUSERDATA && lua_touserdata(L, -1) == st) {
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, key);
+  }
+  lua_pop(L, 1);
+}
+
 void luaio_register(lua_State *L, const luaL_Reg *funcs, luaio_runtime *rt) {
   lua_pushlightuserdata(L, rt);
   luaL_setfuncs(L, funcs, 1);

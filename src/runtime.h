@@ -81,4 +81,15 @@ void luaio_register(lua_State *L, const luaL_Reg *funcs, luaio_runtime *rt);
 void luaio_new_class(lua_State *L, const char *tname, const luaL_Reg *methods, luaio_runtime *rt);
 uint64_t luaio_now(void); /* the loop clock: monotonic nanoseconds */
 
+/* A part's per-runtime state: a zeroed userdata of `size` bytes whose first field is the
+ * runtime pointer, with metatable `tname` (its __gc closes the part's handles), anchored
+ * by the runtime — luaio_close drops the anchors, so it is collected before the loop is
+ * released — and found again through the registry light key `key`. */
+void *luaio_part_state_new(lua_State *L, luaio_runtime *rt, const void *key, size_t size,
+                           const char *tname);
+/* The state under `key` for the running C function's runtime; raises once it is closed. */
+void *luaio_part_state(lua_State *L, const void *key);
+/* From the state's __gc: `key` no longer finds it (a runtime opened later has its own). */
+void luaio_part_state_forget(lua_State *L, const void *key, const void *st);
+
 #endif

@@ -124,14 +124,7 @@ typedef struct sigwaiter {
 
 static const luaio_wait_kind signal_wait = {"a signal", NULL, NULL};
 
-static sigstate *get_state(lua_State *L) {
-  luaio_runtime *rt = luaio_rt(L);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &key_state);
-  sigstate *st = lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  if (!st || rt->closing || st->rt != rt) luaL_error(L, "luaio: the runtime is closed");
-  return st;
-}
+static sigstate *get_state(lua_State *L) { return luaio_part_state(L, &key_state); }
 
 static void ent_close_cb(uv_handle_t *h) { free(h->data); }
 
@@ -406,11 +399,7 @@ static int state_gc(lua_State *L) {
     w->st = NULL;
   }
   luaio_list_init(&st->waiters);
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &key_state) == LUA_TLIGHTUSERDATA && lua_touserdata(L, -1) == st) {
-    lua_pushnil(L);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &key_state);
-  }
-  lua_pop(L, 1);
+  luaio_part_state_forget(L, &key_state, st);
   return 0;
 }
 
@@ -428,20 +417,9 @@ void luaio_signal_handlers_open(lua_State *L, luaio_runtime *rt) {
     lua_setfield(L, -2, "__gc");
   }
   lua_pop(L, 1);
-  /* the state: anchored by the runtime (collected when luaio_close drops the anchors),
-   * found through a light pointer in the registry */
-  sigstate *st = lua_newuserdatauv(L, sizeof *st, 0);
-  memset(st, 0, sizeof *st);
-  st->rt = rt;
+  sigstate *st = luaio_part_state_new(L, rt, &key_state, sizeof *st, SIGSTATE);
   luaio_list_init(&st->waiters);
   luaio_list_init(&st->recs);
-  luaL_setmetatable(L, SIGSTATE);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
-  lua_pushvalue(L, -2);
-  luaL_ref(L, -2);
-  lua_pop(L, 2);
-  lua_pushlightuserdata(L, st);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &key_state);
   static const luaL_Reg funcs[] = {
     {"add_signal_handler", l_add_signal_handler},
     {"remove_signal_handler", l_remove_signal_handler},

@@ -79,14 +79,7 @@ typedef struct sreq {      /* a queued send and its copy of the datagram */
  * datagram kept for it on to the next receiver) */
 static const luaio_wait_kind recv_wait = {"a datagram", NULL, NULL};
 
-static ustate *get_state(lua_State *L) {
-  luaio_runtime *rt = luaio_rt(L);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &key_state);
-  ustate *us = lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  if (!us || rt->closing || us->rt != rt) luaL_error(L, "luaio: the runtime is closed");
-  return us;
-}
+static ustate *get_state(lua_State *L) { return luaio_part_state(L, &key_state); }
 
 /* ---- lifetime ---- */
 static void udp_free(udp *u) {
@@ -632,11 +625,7 @@ static int state_gc(lua_State *L) {
   }
   free(us->rbuf);
   us->rbuf = NULL;
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &key_state) == LUA_TLIGHTUSERDATA && lua_touserdata(L, -1) == us) {
-    lua_pushnil(L);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &key_state);
-  }
-  lua_pop(L, 1);
+  luaio_part_state_forget(L, &key_state, us);
   return 0;
 }
 
@@ -647,17 +636,8 @@ void luaio_udp_open(lua_State *L, luaio_runtime *rt) {
     lua_setfield(L, -2, "__gc");
   }
   lua_pop(L, 1);
-  ustate *us = lua_newuserdatauv(L, sizeof *us, 0);
-  us->rt = rt;
-  us->rbuf = NULL;
+  ustate *us = luaio_part_state_new(L, rt, &key_state, sizeof *us, USTATE);
   luaio_list_init(&us->socks);
-  luaL_setmetatable(L, USTATE);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->anchors);
-  lua_pushvalue(L, -2);
-  luaL_ref(L, -2);
-  lua_pop(L, 2);
-  lua_pushlightuserdata(L, us);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &key_state);
 
   static const luaL_Reg methods[] = {
     {"sendto", u_sendto}, {"send", u_send}, {"recvfrom", u_recvfrom}, {"recv", u_recv},
