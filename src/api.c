@@ -51,6 +51,16 @@ void luaio_spawn(lua_State *L, int nargs) {
 }
 
 /* ---- driving the loop from the host ---- */
+int luaio_set_clock(luaio_runtime *rt, int clock, double autojump) {
+  if (!rt || !rt->loop || !(autojump >= 0)) return -1;
+  return luaio_clock_set(rt, clock, autojump < 1e9 ? (uint64_t)(autojump * 1e9) : (uint64_t)1e18);
+}
+
+void luaio_advance_clock(luaio_runtime *rt, double seconds) {
+  if (rt && rt->loop && seconds > 0)
+    luaio_clock_advance(rt, seconds < 1e9 ? (uint64_t)(seconds * 1e9) : (uint64_t)1e18);
+}
+
 int luaio_step(luaio_runtime *rt, double budget, int *ready) {
   if (ready) *ready = 0;
   if (luaio_drive(rt, LUAIO_DRIVE_STEP, budget, NULL) < 0) return -1;

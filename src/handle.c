@@ -102,6 +102,7 @@ static int schedule(lua_State *L, int fidx, uint64_t when, int timed) {
   if (timed) luaio_timers_make_room(L, rt); /* before the handle: arming it cannot fail */
   luaio_handle_push_new(L, rt, fidx, lua_gettop(L) - fidx);
   luaio_handle *h = lua_touserdata(L, -1);
+  h->timed = (unsigned char)timed;
   if (timed) luaio_timer_add(L, rt, &h->timer, when);
   else luaio_ready_push(rt, &h->node);
   return 1;
@@ -110,12 +111,13 @@ static int schedule(lua_State *L, int fidx, uint64_t when, int timed) {
 static int l_call_soon(lua_State *L) { return schedule(L, 1, 0, 0); }
 
 static int l_call_later(lua_State *L) {
-  return schedule(L, 2, luaio_deadline_after(luaio_check_seconds(L, 1)), 1);
+  return schedule(L, 2, luaio_deadline_after(luaio_rt(L), luaio_check_seconds(L, 1)), 1);
 }
 
 static int l_call_at(lua_State *L) {
   double when = luaio_check_seconds(L, 1);
-  return schedule(L, 2, luaio_deadline_after(when - (double)luaio_now() / 1e9), 1);
+  luaio_runtime *rt = luaio_rt(L);
+  return schedule(L, 2, luaio_deadline_after(rt, when - (double)luaio_loop_now(rt) / 1e9), 1);
 }
 
 static int h_cancel(lua_State *L) {
@@ -137,7 +139,7 @@ static int h_cancelled(lua_State *L) {
 
 static int h_when(lua_State *L) {
   luaio_handle *h = tohandle(L, 1);
-  if (h->timer.when) lua_pushnumber(L, (double)h->timer.when / 1e9);
+  if (h->timed) lua_pushnumber(L, (double)h->timer.when / 1e9);
   else lua_pushnil(L);
   return 1;
 }

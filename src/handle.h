@@ -16,6 +16,7 @@ typedef struct luaio_handle {
   int nargs;            /* -1: uservalue 2 is a table {n=}; 0: none; 1: uservalue 2 is the arg */
   unsigned char cancelled;
   unsigned char ran;
+  unsigned char timed;  /* call_later / call_at: when() has an answer */
   /* uservalue 1: the function; uservalue 2: args */
 } luaio_handle;
 

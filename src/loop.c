@@ -72,12 +72,12 @@ static unsigned run_ready(luaio_runtime *rt, lua_State *L, uint64_t budget_ns) {
 
 static void wake_cb(uv_timer_t *h) { (void)h; }
 
-static void poll_io(luaio_runtime *rt, int block) {
-  if (block) {
-    int64_t ms = luaio_timers_next_ms(rt);
-    if (ms >= 0) {
+/* Polls I/O: without blocking (wait_ms 0), or blocking at most wait_ms (-1: no limit). */
+static void poll_io_for(luaio_runtime *rt, int64_t wait_ms) {
+  if (wait_ms) {
+    if (wait_ms > 0) {
       uv_update_time(rt->loop);
-      uv_timer_start(&rt->wake, wake_cb, (uint64_t)ms, 0);
+      uv_timer_start(&rt->wake, wake_cb, (uint64_t)wait_ms, 0);
     }
     uv_run(rt->loop, UV_RUN_ONCE);
     uv_timer_stop(&rt->wake);
@@ -90,9 +90,26 @@ static void poll_io(luaio_runtime *rt, int block) {
   rt->last_poll = luaio_now();
 }
 
-/* Nothing is ready, no timer is armed and libuv has nothing that could call back. */
+static void poll_io(luaio_runtime *rt, int block) {
+  poll_io_for(rt, block ? luaio_timers_next_ms(rt) : 0);
+}
+
+/* Nothing is ready: blocks in I/O until the next deadline. A virtual clock instead takes
+ * what I/O has to give at once (or within autojump) and, if that wakes nobody, jumps to
+ * the first deadline — the next thing that would have happened in real time. */
+static void wait_for_work(luaio_runtime *rt) {
+  if (rt->clock_virtual != LUAIO_CLOCK_VIRTUAL || !rt->heap_count) { poll_io(rt, 1); return; }
+  poll_io_for(rt, 0);
+  if (!rt->ring_count && rt->autojump_ns)
+    poll_io_for(rt, (int64_t)((rt->autojump_ns + 999999) / 1000000));
+  if (!rt->ring_count) luaio_clock_jump(rt);
+}
+
+/* Nothing is ready, no timer is armed and libuv has nothing that could call back (a
+ * manual clock's timers count for nothing: only the host can move that clock). */
 static int stuck(luaio_runtime *rt) {
-  return rt->ring_count == 0 && rt->heap_count == 0 && !uv_loop_alive(rt->loop);
+  return rt->ring_count == 0 && (rt->heap_count == 0 || rt->clock_virtual == LUAIO_CLOCK_MANUAL) &&
+         !uv_loop_alive(rt->loop);
 }
 
 int luaio_run_loop(luaio_runtime *rt, lua_State *L, luaio_task *until) {
@@ -116,7 +133,7 @@ int luaio_run_loop(luaio_runtime *rt, lua_State *L, luaio_task *until) {
       continue;
     }
     if (stuck(rt)) { deadlock = 1; break; }
-    poll_io(rt, 1);
+    wait_for_work(rt);
     luaio_timers_fire_due(rt);
   }
   rt->runL = prev;
@@ -144,7 +161,7 @@ static void run_until(luaio_runtime *rt, lua_State *L, luaio_future *f) {
     if (f->state != FUT_PENDING) break;
     if (rt->ring_count) { poll_io(rt, 0); luaio_timers_fire_due(rt); continue; }
     if (stuck(rt)) break;
-    poll_io(rt, 1);
+    wait_for_work(rt);
     luaio_timers_fire_due(rt);
   }
 }
@@ -156,6 +173,7 @@ static int drive_p(lua_State *L) {
   case LUAIO_DRIVE_STEP: /* what is ready, then I/O without blocking, then due timers */
     run_ready(rt, L, a->budget_ns);
     poll_io(rt, 0);
+    if (!rt->ring_count) luaio_clock_jump(rt); /* nothing else happens at once */
     luaio_timers_fire_due(rt);
     break;
   case LUAIO_DRIVE_IDLE:
@@ -168,6 +186,7 @@ static int drive_p(lua_State *L) {
   case LUAIO_DRIVE_ATTACHED: /* inside the host's uv_run: I/O is its job */
     luaio_timers_fire_due(rt);
     run_ready(rt, L, 0);
+    if (!rt->ring_count) luaio_clock_jump(rt);
     luaio_timers_fire_due(rt);
     break;
   }
@@ -193,6 +212,7 @@ int luaio_drive(luaio_runtime *rt, int mode, double budget, luaio_future *until)
 
 int luaio_poll_timeout(luaio_runtime *rt) {
   if (rt->ring_count) return 0;
+  if (rt->clock_virtual == LUAIO_CLOCK_VIRTUAL && rt->heap_count) return 0; /* a jump is due */
   /* uv_backend_timeout says 0 for a loop with nothing alive: nothing to wait for there */
   int uvt = uv_loop_alive(rt->loop) ? uv_backend_timeout(rt->loop) : -1;
   int64_t ms64 = luaio_timers_next_ms(rt);

@@ -93,6 +93,20 @@ int luaio_run_until_idle(luaio_runtime *rt);
 int luaio_backend_fd(luaio_runtime *rt);
 int luaio_backend_timeout(luaio_runtime *rt);
 
+/* The loop clock (aio.time, sleeps, call_later). LUAIO_CLOCK_REAL: monotonic real time.
+ * LUAIO_CLOCK_VIRTUAL: starts at 0 and, whenever no task is ready and I/O has nothing to
+ * give at once (or within `autojump` seconds of real time), jumps to the next deadline —
+ * in luaio_run, luaio_run_until_idle, each luaio_step and when attached — so timeouts in
+ * tests take no real time. LUAIO_CLOCK_MANUAL: starts at 0 and moves only by
+ * luaio_advance_clock (a game's own time, a fixed-step simulation). Deadlines already
+ * armed keep the time they had left. Returns 0, or -1 for a bad clock or a closed
+ * runtime. */
+enum { LUAIO_CLOCK_REAL = 0, LUAIO_CLOCK_VIRTUAL = 1, LUAIO_CLOCK_MANUAL = 2 };
+int luaio_set_clock(luaio_runtime *rt, int clock, double autojump);
+/* Moves a virtual or manual clock `seconds` forward (no-op on the real clock); what that
+ * makes due fires in the next step. */
+void luaio_advance_clock(luaio_runtime *rt, double seconds);
+
 /* For a host that runs libuv itself (uv_run on the loop it gave luaio_open): luaio runs
  * inside the host's uv_run, right before each poll (a prepare handle). Ready tasks keep
  * the poll from blocking and luaio's timers keep uv_run alive; a task waiting only on a

@@ -13,6 +13,7 @@
 #include "tls.h"
 #include "report.h"
 #include "signals.h"
+#include "debug.h"
 #include "gather.h"
 #include "queue.h"
 #include "stream.h"
@@ -74,6 +75,7 @@ static int open_module(lua_State *L) {
   luaio_timer_open(L, rt);
   luaio_handle_open(L, rt);
   luaio_report_open(L, rt);
+  luaio_debug_open(L, rt);
   luaio_gather_open(L, rt);
   luaio_queue_open(L, rt);
   luaio_stream_open(L, rt);

@@ -37,6 +37,9 @@ struct luaio_runtime {
   struct luaio_timer **heap;
   unsigned heap_cap, heap_count;
   uint32_t timer_seq;
+  int clock_virtual;       /* aio.Runner{clock = "virtual"}: time moves only by jumps */
+  uint64_t vnow;           /* the virtual clock's time, nanoseconds */
+  uint64_t autojump_ns;    /* real time to wait for I/O before a jump */
   /* task.c: live tasks and what they may wait on */
   int anchors;             /* registry ref: table anchoring live tasks, handles, servers */
   int ntasks;
@@ -56,6 +59,9 @@ struct luaio_runtime {
   uv_async_t interrupt_async;
   volatile int interrupt_pending;
   volatile int dump_pending;
+  /* debug.c: debug mode (aio.Runner{debug = true}, LUAIO_DEBUG=1) */
+  int debug;
+  uint64_t slow_ns;        /* a step or callback running longer is reported */
   /* module.c: the Lua layer's private table (registry ref) */
   int priv;
   /* api.c: luaio_attach, the host's own uv_run drives luaio through these */

@@ -523,11 +523,13 @@ void luaio_forget_tasks(luaio_runtime *rt, lua_State *L) {
   lua_pop(L, 1);
 }
 
-/* Runs the main task (argument 1) until it ends, then cancels and drains what is left.
+/* Runs the main task (argument 1) until it ends, then, when argument 2 says so, cancels
+ * and drains what is left (aio.run; a Runner keeps the rest for its next run or close).
  * Returns whether it got stuck, what it was waiting on and, when stuck, where (its
  * suspended stack, taken before the cancellation unwinds it). */
 static int run_main_p(lua_State *L) {
   luaio_task *t = lua_touserdata(L, 1);
+  int drain = lua_toboolean(L, 2);
   luaio_runtime *rt = luaio_rt(L);
   int stuck = luaio_run_loop(rt, L, t);
   lua_pushboolean(L, stuck);
@@ -536,17 +538,24 @@ static int run_main_p(lua_State *L) {
   if (stuck && t->co) luaL_traceback(L, t->co, NULL, 0);
   else lua_pushnil(L);
   if (stuck) luaio_task_cancel(L, t, 0);
-  luaio_shutdown_tasks(rt, L);
+  if (drain) luaio_shutdown_tasks(rt, L);
+  else if (stuck) luaio_run_loop(rt, L, t); /* the cancellation unwinds the main task */
   return 3;
 }
 
-/* core.run(fn, ...): runs fn as the main task until it ends; the Lua layer handles
- * coroutine objects and the in-task case. */
+static int refuse_in_loop(lua_State *L, luaio_runtime *rt, const char *fname) {
+  if (!rt->runL) return 0;
+  return luaio_raise(L, "RuntimeError", "luaio.%s: cannot be called from a running event "
+                     "loop (use aio.spawn, or call it from a task)", fname);
+}
+
+/* core.run(drain, fn, ...): runs fn as the main task until it ends; the Lua layer handles
+ * coroutine objects, the in-task case and aio.Runner. */
 static int l_run(lua_State *L) {
   luaio_runtime *rt = luaio_rt(L);
-  if (rt->runL)
-    return luaio_raise(L, "RuntimeError", "luaio.run: cannot be called from a running event loop "
-                       "(use aio.spawn, or call it from a task)");
+  refuse_in_loop(L, rt, "run");
+  int drain = lua_toboolean(L, 1);
+  lua_remove(L, 1);
   check_callable(L, 1);
   luaio_task_push_new(L, rt, lua_gettop(L) - 1);
   luaio_task *t = lua_touserdata(L, -1);
@@ -557,7 +566,8 @@ static int l_run(lua_State *L) {
   lua_pushlightuserdata(L, rt);
   lua_pushcclosure(L, run_main_p, 1);
   lua_pushlightuserdata(L, t);
-  if (lua_pcall(L, 1, 3, 0) != LUA_OK) {
+  lua_pushboolean(L, drain);
+  if (lua_pcall(L, 2, 3, 0) != LUA_OK) {
     rt->runL = NULL;
     rt->current = NULL;
     return lua_error(L);
@@ -579,8 +589,33 @@ static int l_run(lua_State *L) {
   return luaio_future_push_results(L, tidx);
 }
 
+static int shutdown_p(lua_State *L) {
+  luaio_shutdown_tasks(luaio_rt(L), L);
+  return 0;
+}
+
+/* core.shutdown(): cancels every task left and drains them (aio.Runner's close). */
+static int l_shutdown(lua_State *L) {
+  luaio_runtime *rt = luaio_rt(L);
+  refuse_in_loop(L, rt, "Runner.close");
+  lua_pushlightuserdata(L, rt);
+  lua_pushcclosure(L, shutdown_p, 1);
+  if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+    rt->runL = NULL;
+    rt->current = NULL;
+    return lua_error(L);
+  }
+  luaio_report_unretrieved(rt, L);
+  return 0;
+}
+
 static int l_main_task(lua_State *L) {
   luaio_push_main_task(L);
+  return 1;
+}
+
+static int l_running(lua_State *L) {
+  lua_pushboolean(L, luaio_rt(L)->runL != NULL);
   return 1;
 }
 
@@ -613,7 +648,8 @@ void luaio_task_open(lua_State *L, luaio_runtime *rt) {
   lua_setfield(L, -2, "_Coroutine");
   static const luaL_Reg funcs[] = {
     {"spawn", l_spawn}, {"current_task", l_current_task}, {"all_tasks", l_all_tasks},
-    {"_run", l_run}, {"_in_task", l_in_task}, {"_main_task", l_main_task}, {NULL, NULL}
+    {"_run", l_run}, {"_shutdown", l_shutdown}, {"_running", l_running},
+    {"_in_task", l_in_task}, {"_main_task", l_main_task}, {NULL, NULL}
   };
   luaio_register(L, funcs, rt);
 }

@@ -26,12 +26,26 @@ void luaio_timers_fire(luaio_runtime *rt);
 static inline void luaio_timers_fire_due(luaio_runtime *rt) {
   if (rt->heap_count) luaio_timers_fire(rt);
 }
-/* Milliseconds until the next deadline (rounded up), or -1 with none armed. */
+/* The loop clock, nanoseconds: real (monotonic) time, or the virtual clock's (which only
+ * jumps, see luaio_clock_jump, or is advanced by a host). */
+static inline uint64_t luaio_loop_now(const luaio_runtime *rt) {
+  return rt->clock_virtual ? rt->vnow : luaio_now();
+}
+/* Switches the clock (deadlines armed keep the time they had left); 0, or -1 for a bad
+ * mode. A virtual or manual clock starts at 0. */
+int luaio_clock_set(luaio_runtime *rt, int mode, uint64_t autojump_ns);
+/* A virtual clock with nothing else to do: time jumps to the first deadline. Returns 1 if
+ * it jumped (the due timers then fire as usual). */
+int luaio_clock_jump(luaio_runtime *rt);
+/* Moves a virtual or manual clock forward (due timers fire in the next round). */
+void luaio_clock_advance(luaio_runtime *rt, uint64_t ns);
+/* Milliseconds until the next deadline (rounded up), or -1 with none armed (or when the
+ * clock is not real: real time does not bring its deadlines closer). */
 int64_t luaio_timers_next_ms(luaio_runtime *rt);
 void luaio_timers_free(luaio_runtime *rt);
 /* The deadline `secs` from now, and a seconds argument (NaN refused), for call_later. */
-uint64_t luaio_deadline_after(double secs);
+uint64_t luaio_deadline_after(luaio_runtime *rt, double secs);
 double luaio_check_seconds(lua_State *L, int idx);
-void luaio_timer_open(lua_State *L, luaio_runtime *rt); /* sleep, time */
+void luaio_timer_open(lua_State *L, luaio_runtime *rt); /* sleep, time, virtual_clock */
 
 #endif

@@ -127,14 +127,15 @@ end
 function aio.run(main, ...)
   if is_coro(main) then
     if in_task() then return reported(main:await()) end
-    return core_run(function() return main:await() end)
+    return core_run(true, function() return main:await() end)
   end
   if type(main) ~= "function" and not (getmetatable(main) or {}).__call then
     typeerror(1, "run", "function or coroutine object", main, 2)
   end
   if in_task() then return reported(main(...)) end
-  return core_run(main, ...)
+  return core_run(true, main, ...)
 end
+priv.core_run = core_run
 
 local CancelledError = aio.CancelledError
 local function is_cancel(e) return getmetatable(e) == CancelledError end
