@@ -1,6 +1,6 @@
 -- compose_spec.lua — gather, wait, wait_for, as_completed, shield, timeout and TaskGroup.
 local aio = require "luaio"
-local async = require "support.async"
+local virtual = require "support.virtual"
 local catch = require "support.catch"
 local is_err = require "support.is_err"
 local settle = require "support.settle"
@@ -15,13 +15,13 @@ local function contains(list, x)
 end
 
 describe("gather", function()
-  it("returns first results in argument order, with n", async(function()
+  it("returns first results in argument order, with n", virtual(function()
     local co = aio.async(function(x) aio.sleep(0.01) return x * 2, "ignored" end)
     local r = aio.gather(later("a", 0.02), co(21), aio.spawn(later("c")))
     assert.same({ "a", 42, "c", n = 3 }, r)
   end))
 
-  it("takes tasks, coroutine objects, functions and futures", async(function()
+  it("takes tasks, coroutine objects, functions and futures", virtual(function()
     local f = aio.Future()
     aio.call_soon(function() f:set_result("fut", "ignored") end)
     local t = aio.spawn(function() aio.sleep(0.01) return "task" end)
@@ -29,12 +29,12 @@ describe("gather", function()
     assert.same({ "task", "co", nil, "fut", n = 4 }, r)
   end))
 
-  it("of nothing returns an empty list", async(function()
+  it("of nothing returns an empty list", virtual(function()
     assert.same({ n = 0 }, aio.gather())
     assert.same({ n = 0 }, aio.gather({}))
   end))
 
-  it("takes a plain list of any length; an empty list gives n = 0", async(function()
+  it("takes a plain list of any length; an empty list gives n = 0", virtual(function()
     local list = {}
     for i = 1, 300 do list[i] = function() aio.sleep(0) return i end end
     local r = aio.gather(list)
@@ -43,7 +43,7 @@ describe("gather", function()
     assert.same({ n = 0 }, aio.gather({}))
   end))
 
-  it("keeps nil results in their slots and counts them in n", async(function()
+  it("keeps nil results in their slots and counts them in n", virtual(function()
     local r = aio.gather(function() return nil end, function() return 2 end, function() end)
     assert.equal(3, r.n)
     assert.is_nil(r[1])
@@ -54,19 +54,19 @@ describe("gather", function()
     assert.is_nil(empty[1])
   end))
 
-  it("fills both slots when given the same awaitable twice", async(function()
+  it("fills both slots when given the same awaitable twice", virtual(function()
     local t = aio.spawn(function() return 5 end)
     assert.same({ 5, 5, n = 2 }, aio.gather(t, t))
   end))
 
-  it("runs its children concurrently", async(function()
+  it("runs its children concurrently", virtual(function()
     local log = {}
     local function w(id) log[#log + 1] = id .. "1" aio.sleep(0) log[#log + 1] = id .. "2" end
     aio.gather(function() w("a") end, function() w("b") end)
     assert.same({ "a1", "b1", "a2", "b2" }, log)
   end))
 
-  it("re-raises the first error in time while the others keep running", async(function()
+  it("re-raises the first error in time while the others keep running", virtual(function()
     local slow_done = false
     local slow = aio.spawn(function() aio.sleep(0.02) slow_done = true end)
     local ok, e = pcall(aio.gather, slow, failing("second", 0.01), failing("first", 0))
@@ -77,7 +77,7 @@ describe("gather", function()
     assert.is_true(slow_done)
   end))
 
-  it("re-raises a failing child's error unchanged while a waiting child keeps running", async(function()
+  it("re-raises a failing child's error unchanged while a waiting child keeps running", virtual(function()
     local E = {}
     local other_done = false
     local gate = aio.Future()
@@ -106,7 +106,7 @@ describe("gather", function()
     assert.same({}, seen)
   end)
 
-  it("return_exceptions puts error values, CancelledError included, in their slots", async(function()
+  it("return_exceptions puts error values, CancelledError included, in their slots", virtual(function()
     local E = {}
     local c = aio.spawn(function() aio.sleep(10) end)
     aio.call_soon(function() c:cancel() end)
@@ -117,13 +117,13 @@ describe("gather", function()
     is_err("CancelledError", r[3])
   end))
 
-  it("raises CancelledError when a child is cancelled", async(function()
+  it("raises CancelledError when a child is cancelled", virtual(function()
     local v = aio.spawn(function() aio.sleep(10) end)
     aio.call_soon(function() v:cancel() end)
     is_err("CancelledError", catch(aio.gather, v, function() return 1 end))
   end))
 
-  it("cancelling the gathering task cancels its children", async(function()
+  it("cancelling the gathering task cancels its children", virtual(function()
     local c1 = aio.spawn(function() aio.sleep(10) end)
     local c2 = aio.spawn(function() aio.sleep(10) end)
     local g = aio.spawn(function() return aio.gather(c1, c2) end)
@@ -136,7 +136,7 @@ describe("gather", function()
     assert.is_true(c2:cancelled())
   end))
 
-  it("cancelling the gathering task cancels a child future too", async(function()
+  it("cancelling the gathering task cancels a child future too", virtual(function()
     local c1 = aio.spawn(function() aio.sleep(10) end)
     local c2 = aio.Future()
     local g = aio.spawn(function() return aio.gather(c1, c2) end)
@@ -148,19 +148,19 @@ describe("gather", function()
     assert.is_true(c2:cancelled())
   end))
 
-  it("checks its arguments", async(function()
+  it("checks its arguments", virtual(function()
     assert.matches("bad argument #2 to 'gather'", select(2, pcall(aio.gather, later(1), 42)))
     assert.matches("unknown option 'return_exception'",
       select(2, pcall(aio.gather, {}, { return_exception = true })))
   end))
 
-  it("names an unknown option and itself in the error", async(function()
+  it("names an unknown option and itself in the error", virtual(function()
     local e = catch(aio.gather, { function() end }, { return_exception = true })
     assert.matches("return_exception", tostring(e), 1, true)
     assert.matches("gather", tostring(e))
   end))
 
-  it("rejects a non-awaitable argument naming gather", async(function()
+  it("rejects a non-awaitable argument naming gather", virtual(function()
     local e = catch(aio.gather, 42)
     assert.matches("gather", tostring(e))
     e = catch(aio.gather, { "str" })
@@ -169,7 +169,7 @@ describe("gather", function()
 end)
 
 describe("wait", function()
-  it("waits for all by default and returns done and pending", async(function()
+  it("waits for all by default and returns done and pending", virtual(function()
     local a = aio.spawn(function() aio.sleep(0) return 1 end)
     local b = aio.spawn(function() return 2 end)
     local done, pending = aio.wait({ a, b })
@@ -178,7 +178,7 @@ describe("wait", function()
     assert.is_true(contains(done, a) and contains(done, b))
   end))
 
-  it("FIRST_COMPLETED and a timeout leave the rest pending and running", async(function()
+  it("FIRST_COMPLETED and a timeout leave the rest pending and running", virtual(function()
     local ev = aio.Event()
     local a = aio.spawn(function() return 1 end)
     local b = aio.spawn(function() ev:wait() return 2 end)
@@ -193,7 +193,7 @@ describe("wait", function()
     assert.equal(2, b:await())
   end))
 
-  it("FIRST_EXCEPTION returns the finished and the failed awaitables at the first failure", async(function()
+  it("FIRST_EXCEPTION returns the finished and the failed awaitables at the first failure", virtual(function()
     local a, b, c = aio.spawn(later(1)), aio.spawn(failing("x", 0.01)), aio.spawn(later(3, 10))
     local done, pending = aio.wait({ a, b, c }, { return_when = "FIRST_EXCEPTION" })
     assert.equal(2, #done)
@@ -201,7 +201,7 @@ describe("wait", function()
     c:cancel()
   end))
 
-  it("FIRST_EXCEPTION returns at the first failure, or waits for all without one", async(function()
+  it("FIRST_EXCEPTION returns at the first failure, or waits for all without one", virtual(function()
     local gate = aio.Future()
     local slow = aio.spawn(function() gate:await() end)
     local bad = aio.spawn(function() aio.sleep(0) error("x") end)
@@ -217,7 +217,7 @@ describe("wait", function()
     assert.equal(0, #pending)
   end))
 
-  it("returns what is done when the timeout passes, without cancelling the rest", async(function()
+  it("returns what is done when the timeout passes, without cancelling the rest", virtual(function()
     local gate = aio.Future()
     local slow = aio.spawn(function() gate:await() end)
     local done, pending = aio.wait({ slow }, { timeout = 0.005 })
@@ -229,11 +229,11 @@ describe("wait", function()
     slow:await()
   end))
 
-  it("raises ValueError for an empty list", async(function()
+  it("raises ValueError for an empty list", virtual(function()
     is_err("ValueError", catch(aio.wait, {}))
   end))
 
-  it("rejects an empty list, bad options and bad return_when", async(function()
+  it("rejects an empty list, bad options and bad return_when", virtual(function()
     local ok, e = pcall(aio.wait, {})
     assert.is_false(ok)
     assert.equal("ValueError", e.name)
@@ -244,7 +244,7 @@ describe("wait", function()
 end)
 
 describe("wait_for", function()
-  it("returns all results of the awaitable when it is in time", async(function()
+  it("returns all results of the awaitable when it is in time", virtual(function()
     local r = table.pack(aio.wait_for(aio.spawn(function() return 1, nil, 3 end), 1))
     assert.equal(3, r.n)
     assert.same({ 1, nil, 3 }, { r[1], r[2], r[3] })
@@ -252,7 +252,7 @@ describe("wait_for", function()
     assert.equal("co", aio.wait_for(co, 1))
   end))
 
-  it("cancels the awaitable and raises TimeoutError when late", async(function()
+  it("cancels the awaitable and raises TimeoutError when late", virtual(function()
     local saw_cancel = false
     local t = aio.spawn(function()
       local ok, e = pcall(aio.sleep, 10)
@@ -266,21 +266,21 @@ describe("wait_for", function()
     assert.is_true(t:cancelled())
   end))
 
-  it("re-raises the awaitable's error unchanged", async(function()
+  it("re-raises the awaitable's error unchanged", virtual(function()
     local E = {}
     assert.equal(E, catch(aio.wait_for, aio.spawn(function() error(E) end), 1))
   end))
 
-  it("without a timeout just awaits", async(function()
+  it("without a timeout just awaits", virtual(function()
     assert.equal(5, aio.wait_for(aio.spawn(later(5, 0.01))))
   end))
 
-  it("with a nil timeout waits without a limit", async(function()
+  it("with a nil timeout waits without a limit", virtual(function()
     local t = aio.spawn(function() aio.sleep(0.01) return "ok" end)
     assert.equal("ok", aio.wait_for(t, nil))
   end))
 
-  it("rejects a non-number timeout naming wait_for", async(function()
+  it("rejects a non-number timeout naming wait_for", virtual(function()
     local f = aio.Future()
     f:set_result()
     local e = catch(aio.wait_for, f, "1")
@@ -289,7 +289,7 @@ describe("wait_for", function()
 end)
 
 describe("as_completed", function()
-  it("yields each awaitable as it finishes, in finishing order", async(function()
+  it("yields each awaitable as it finishes, in finishing order", virtual(function()
     local g1, g2 = aio.Future(), aio.Future()
     local a = aio.spawn(function() g1:await() return "a" end)
     local b = aio.spawn(function() g2:await() return "b" end)
@@ -305,7 +305,7 @@ describe("as_completed", function()
     assert.same({ "c", "b", "a" }, order)
   end))
 
-  it("yields the awaitables themselves", async(function()
+  it("yields the awaitables themselves", virtual(function()
     local f1, f2, f3 = aio.Future(), aio.Future(), aio.Future()
     aio.spawn(function()
       aio.sleep(0) f2:set_result("two")
@@ -323,7 +323,7 @@ describe("as_completed", function()
     assert.equal(f1, ids[3])
   end))
 
-  it("raises TimeoutError when the rest are late", async(function()
+  it("raises TimeoutError when the rest are late", virtual(function()
     local gate = aio.Future()
     local quick = aio.spawn(function() return 1 end)
     local slow = aio.spawn(function() gate:await() end)
@@ -337,7 +337,7 @@ describe("as_completed", function()
     slow:await()
   end))
 
-  it("raises TimeoutError when nothing finishes in time", async(function()
+  it("raises TimeoutError when nothing finishes in time", virtual(function()
     local f = aio.Future()
     local e = catch(function()
       for aw in aio.as_completed({ f }, 0.01) do aio.await(aw) end
@@ -347,13 +347,13 @@ describe("as_completed", function()
 end)
 
 describe("shield", function()
-  it("returns all results of the awaitable", async(function()
+  it("returns all results of the awaitable", virtual(function()
     local r = table.pack(aio.shield(aio.spawn(function() aio.sleep(0) return "s", nil end)))
     assert.equal(2, r.n)
     assert.equal("s", r[1])
   end))
 
-  it("returns a coroutine object's results and keeps a task from the caller's cancellation", async(function()
+  it("returns a coroutine object's results and keeps a task from the caller's cancellation", virtual(function()
     assert.same({ 1, 2 }, { aio.shield(aio.async(function() return 1, 2 end)()) })
     local ev = aio.Event()
     local inner = aio.spawn(function() ev:wait() return "inner" end)
@@ -366,7 +366,7 @@ describe("shield", function()
     assert.equal("inner", inner:await())
   end))
 
-  it("cancelling the caller raises CancelledError in it but does not cancel the inner task", async(function()
+  it("cancelling the caller raises CancelledError in it but does not cancel the inner task", virtual(function()
     local gate = aio.Future()
     local inner = aio.spawn(function() gate:await() return "inner-done" end)
     local caller = aio.spawn(function() return aio.shield(inner) end)
@@ -381,7 +381,7 @@ describe("shield", function()
 end)
 
 describe("timeout", function()
-  it("raises TimeoutError from a block that runs too long", async(function()
+  it("raises TimeoutError from a block that runs too long", virtual(function()
     local after = false
     local ok, e = pcall(function()
       local _ <close> = aio.timeout(0.01)
@@ -394,7 +394,7 @@ describe("timeout", function()
     assert.equal(0, aio.current_task():cancelling())
   end))
 
-  it("raises TimeoutError once the delay has passed and leaves the task uncancelled", async(function()
+  it("raises TimeoutError once the delay has passed and leaves the task uncancelled", virtual(function()
     local t0 = aio.time()
     local e = catch(function()
       local _ <close> = aio.timeout(0.02)
@@ -406,7 +406,7 @@ describe("timeout", function()
     aio.sleep(0) -- the task is not left cancelled
   end))
 
-  it("cancels the block with CancelledError and raises TimeoutError from it", async(function()
+  it("cancels the block with CancelledError and raises TimeoutError from it", virtual(function()
     local inner
     local function block()
       local _ <close> = aio.timeout(0.005)
@@ -422,13 +422,13 @@ describe("timeout", function()
     aio.sleep(0)
   end))
 
-  it("expired() is false after a block that finished in time", async(function()
+  it("expired() is false after a block that finished in time", virtual(function()
     local t <close> = aio.timeout(1)
     aio.sleep(0.001)
     assert.is_false(t:expired())
   end))
 
-  it("a block that finishes in time returns its value, and nothing fires later", async(function()
+  it("a block that finishes in time returns its value, and nothing fires later", virtual(function()
     local function f()
       local _ <close> = aio.timeout(1)
       aio.sleep(0)
@@ -438,7 +438,7 @@ describe("timeout", function()
     aio.sleep(0.01)
   end))
 
-  it("can be rescheduled and read", async(function()
+  it("can be rescheduled and read", virtual(function()
     local _, e = pcall(function()
       local t <close> = aio.timeout(nil)
       assert.is_nil(t:when())
@@ -449,7 +449,7 @@ describe("timeout", function()
     assert.equal("TimeoutError", e.name)
   end))
 
-  it("lets an outer cancellation through as CancelledError", async(function()
+  it("lets an outer cancellation through as CancelledError", virtual(function()
     local t = aio.spawn(function()
       local _ <close> = aio.timeout(5)
       aio.sleep(10)
@@ -460,14 +460,14 @@ describe("timeout", function()
     assert.is_true(t:cancelled())
   end))
 
-  it("rejects a non-number delay with an argument error naming timeout", async(function()
+  it("rejects a non-number delay with an argument error naming timeout", virtual(function()
     local e = catch(aio.timeout, "soon")
     assert.matches("bad argument #1 to 'timeout'", tostring(e), 1, true)
   end))
 end)
 
 describe("TaskGroup", function()
-  it("waits for every child when the block ends", async(function()
+  it("waits for every child when the block ends", virtual(function()
     local done = {}
     do
       local tg <close> = aio.TaskGroup()
@@ -477,7 +477,7 @@ describe("TaskGroup", function()
     assert.same({ "c", 1, 2, 3 }, done)
   end))
 
-  it("spawn and create_task return the child tasks", async(function()
+  it("spawn and create_task return the child tasks", virtual(function()
     local log = {}
     local t1, t2
     do
@@ -492,7 +492,7 @@ describe("TaskGroup", function()
     assert.equal("b", t2:result())
   end))
 
-  it("children may add more children while the block is exiting", async(function()
+  it("children may add more children while the block is exiting", virtual(function()
     local log = {}
     do
       local tg <close> = aio.TaskGroup()
@@ -505,7 +505,7 @@ describe("TaskGroup", function()
     assert.same({ "child", "grandchild" }, log)
   end))
 
-  it("the first failure cancels the rest and raises an ExceptionGroup", async(function()
+  it("the first failure cancels the rest and raises an ExceptionGroup", virtual(function()
     local cancelled = false
     local ok, e = pcall(function()
       local tg <close> = aio.TaskGroup()
@@ -524,7 +524,7 @@ describe("TaskGroup", function()
     assert.equal(0, aio.current_task():cancelling())
   end))
 
-  it("lists failures in the order they happened; a re-raised CancelledError is not a failure", async(function()
+  it("lists failures in the order they happened; a re-raised CancelledError is not a failure", virtual(function()
     local EA, EB = { "a" }, { "b" }
     local c_cancelled = false
     local e = catch(function()
@@ -548,7 +548,7 @@ describe("TaskGroup", function()
     assert.equal(EB, e.errors[2])
   end))
 
-  it("a child failing while being cancelled counts as a failure, listed after the first", async(function()
+  it("a child failing while being cancelled counts as a failure, listed after the first", virtual(function()
     local E1, E2 = { "first" }, { "second" }
     local sibling
     local function block()
@@ -570,7 +570,7 @@ describe("TaskGroup", function()
     assert.is_true(sibling:cancelled())
   end))
 
-  it("a child failure also cancels the body of the block", async(function()
+  it("a child failure also cancels the body of the block", virtual(function()
     local E = {}
     local body_saw
     local function block()
@@ -588,7 +588,7 @@ describe("TaskGroup", function()
     assert.equal(0, aio.current_task():cancelling())
   end))
 
-  it("cancellations of children are not failures", async(function()
+  it("cancellations of children are not failures", virtual(function()
     local function block()
       local tg <close> = aio.TaskGroup()
       local t = tg:spawn(function() aio.sleep(10) end)
@@ -597,7 +597,7 @@ describe("TaskGroup", function()
     block() -- no error
   end))
 
-  it("the block's own error cancels the children and comes last", async(function()
+  it("the block's own error cancels the children and comes last", virtual(function()
     local E_child, E_block = { "child" }, { "block" }
     local victim
     local function block()
@@ -617,7 +617,7 @@ describe("TaskGroup", function()
     assert.is_true(victim:cancelled())
   end))
 
-  it("a block error alone cancels the children and is wrapped", async(function()
+  it("a block error alone cancels the children and is wrapped", virtual(function()
     local BODY = {}
     local child
     local e = catch(function()
@@ -631,7 +631,7 @@ describe("TaskGroup", function()
     assert.is_true(child:cancelled())
   end))
 
-  it("a cancellation of the enclosing task propagates unwrapped", async(function()
+  it("a cancellation of the enclosing task propagates unwrapped", virtual(function()
     local child
     local t = aio.spawn(function()
       local tg <close> = aio.TaskGroup()
@@ -646,7 +646,7 @@ describe("TaskGroup", function()
     assert.is_true(t:cancelled())
   end))
 
-  it("refuses new tasks once finished", async(function()
+  it("refuses new tasks once finished", virtual(function()
     local saved
     do
       local tg <close> = aio.TaskGroup()
@@ -666,7 +666,7 @@ describe("compose as asyncio", function()
   --   await asyncio.sleep(0.01); t.cancel()
   --   await t  -> raises KeyError; t.cancelled() == False
   -- (plain `await task` behaves the same way in both: KeyError.) luaio: CancelledError, cancelled.
-  it("gather whose caller is cancelled re-raises a child's error raised in response", async(function()
+  it("gather whose caller is cancelled re-raises a child's error raised in response", virtual(function()
     local t = aio.spawn(function()
       return aio.gather(function()
         pcall(aio.sleep, 1)
@@ -686,7 +686,7 @@ describe("compose as asyncio", function()
   --   async def quick(): print("quick ran"); return 1
   --   await asyncio.wait_for(quick(), 0)   -> TimeoutError, nothing printed
   -- luaio prints "quick ran" (the body runs, with its side effects) then raises TimeoutError.
-  it("wait_for with timeout <= 0 cancels a not-yet-started awaitable without running it", async(function()
+  it("wait_for with timeout <= 0 cancels a not-yet-started awaitable without running it", virtual(function()
     for _, timeout in ipairs({ 0, -1 }) do
       local ran = false
       local ok, err = pcall(aio.wait_for, aio.async(function() ran = true return 1 end)(), timeout)

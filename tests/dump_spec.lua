@@ -2,6 +2,7 @@
 -- waits on and its full suspended stack; and the dump a running luaio prints on SIGUSR1.
 local aio = require "luaio"
 local async = require "support.async"
+local virtual = require "support.virtual"
 local proc = require "support.proc"
 local catch = require "support.catch"
 local settle = require "support.settle"
@@ -54,7 +55,7 @@ local function frames(lines, i, ind)
 end
 
 describe("aio.dump_tasks", function()
-  it("writes the live tasks as a tree, each child under the task that started it", async(function()
+  it("writes the live tasks as a tree, each child under the task that started it", virtual(function()
     local fut = aio.Future()
     local parent = aio.spawn(function()
       local a = aio.spawn(function() aio.sleep(10) end)
@@ -80,7 +81,7 @@ describe("aio.dump_tasks", function()
     pcall(parent.await, parent)
   end))
 
-  it("gives each task's state and what it waits on", async(function()
+  it("gives each task's state and what it waits on", virtual(function()
     local fut = aio.Future()
     local sleeper = aio.spawn(function() aio.sleep(10) end)
     sleeper:set_name("st-sleeper")
@@ -116,7 +117,7 @@ describe("aio.dump_tasks", function()
     aio.gather({ sleeper, waiter, awaiter, gatherer }, { return_exceptions = true })
   end))
 
-  it("shows the whole suspended stack with file:line per frame", async(function()
+  it("shows the whole suspended stack with file:line per frame", virtual(function()
     local function inner() aio.sleep(10) end local L1 = debug.getinfo(1, "l").currentline
     local function middle() inner() end local L2 = debug.getinfo(1, "l").currentline
     local function outer() middle() end local L3 = debug.getinfo(1, "l").currentline
@@ -136,7 +137,7 @@ describe("aio.dump_tasks", function()
     pcall(t.await, t)
   end))
 
-  it("lists a task whose parent has finished as a root, naming the parent", async(function()
+  it("lists a task whose parent has finished as a root, naming the parent", virtual(function()
     local child
     local parent = aio.spawn(function()
       child = aio.spawn(function() aio.sleep(10) end)
@@ -151,7 +152,7 @@ describe("aio.dump_tasks", function()
     pcall(child.await, child)
   end))
 
-  it("names each task's state, what it waits on and its functions, parent before child", async(function()
+  it("names each task's state, what it waits on and its functions, parent before child", virtual(function()
     local gate = aio.Future()
     local function acc3_deep_waiter() gate:await() end
     local parent = aio.spawn(function()
@@ -179,7 +180,7 @@ describe("aio.dump_tasks", function()
     assert.matches("dump_spec.lua", out, 1, true)
   end))
 
-  it("writes to io.stderr by default and accepts any object with a write method", async(function()
+  it("writes to io.stderr by default and accepts any object with a write method", virtual(function()
     local w, text = collector()
     local saved = io.stderr
     io.stderr = w
@@ -195,7 +196,7 @@ describe("aio.dump_tasks", function()
     assert.error_matches(function() aio.dump_tasks(42) end, "bad argument #1")
   end))
 
-  it("rejects something that is not a file, naming dump_tasks", async(function()
+  it("rejects something that is not a file, naming dump_tasks", virtual(function()
     assert.matches("dump_tasks", tostring(catch(aio.dump_tasks, 42)), 1, true)
   end))
 

@@ -1,7 +1,7 @@
 -- errors_spec.lua — the error objects, argument errors in general (bad input never crashes
 -- the process), the loop's exception handler and the reporting of errors nobody retrieved.
 local aio = require "luaio"
-local async = require "support.async"
+local virtual = require "support.virtual"
 local proc = require "support.proc"
 local catch = require "support.catch"
 local is_err = require "support.is_err"
@@ -35,7 +35,7 @@ describe("error classes", function()
 end)
 
 describe("library errors", function()
-  it("are tables with name and message, metatable aio.<name>, tostring '<name>: <message>'", async(function()
+  it("are tables with name and message, metatable aio.<name>, tostring '<name>: <message>'", virtual(function()
     local samples = {}
     local f = aio.Future()
     samples[#samples + 1] = catch(f.result, f)                       -- InvalidStateError
@@ -59,7 +59,7 @@ describe("library errors", function()
     assert.same({ "InvalidStateError", "ValueError", "TimeoutError", "CancelledError", "RuntimeError" }, names)
   end))
 
-  it("an ExceptionGroup is a library error too, listing its errors", async(function()
+  it("an ExceptionGroup is a library error too, listing its errors", virtual(function()
     local e = catch(function()
       local tg <close> = aio.TaskGroup()
       tg:spawn(function() error("x", 0) end)
@@ -70,7 +70,7 @@ describe("library errors", function()
     assert.same({ "x" }, e.errors)
   end))
 
-  it("misuse raises RuntimeError and ValueError objects", async(function()
+  it("misuse raises RuntimeError and ValueError objects", virtual(function()
     local l = aio.Lock()
     is_err("RuntimeError", catch(l.release, l))
     is_err("ValueError", catch(aio.Semaphore, -1))
@@ -82,14 +82,14 @@ describe("library errors", function()
 end)
 
 describe("bad input", function()
-  it("wrong argument types raise ordinary Lua argument errors", async(function()
+  it("wrong argument types raise ordinary Lua argument errors", virtual(function()
     assert.matches("bad argument", tostring(catch(aio.call_later, "x", function() end)))
     assert.matches("bad argument", tostring(catch(aio.spawn, 42)))
     assert.matches("bad argument", tostring(catch(aio.Queue, "big")))
     assert.matches("bad argument", tostring(catch(aio.wait_for, aio.Future(), "soon")))
   end))
 
-  it("argument errors name the function", async(function()
+  it("argument errors name the function", virtual(function()
     local cases = {
       { "spawn", function() aio.spawn(nil) end },
       { "wait_for", function() aio.wait_for(aio.Future(), {}) end },
@@ -148,7 +148,7 @@ describe("exception handler", function()
     assert.matches("set_exception_handler", tostring(e))
   end)
 
-  it("gets an error raised in a callback, with handle, message and traceback; the loop goes on", async(function()
+  it("gets an error raised in a callback, with handle, message and traceback; the loop goes on", virtual(function()
     local ctxs = {}
     local old = aio.get_exception_handler()
     aio.set_exception_handler(function(ctx) ctxs[#ctxs + 1] = ctx end)
@@ -165,7 +165,7 @@ describe("exception handler", function()
     assert.matches("stack traceback", ctxs[1].traceback)
   end))
 
-  it("gets errors of callbacks and done callbacks, in order, and the process goes on", async(function()
+  it("gets errors of callbacks and done callbacks, in order, and the process goes on", virtual(function()
     local reports = {}
     aio.set_exception_handler(function(ctx) reports[#reports + 1] = ctx end)
     aio.call_soon(function() error("cb-err", 0) end)
@@ -180,7 +180,7 @@ describe("exception handler", function()
     assert.equal("done-cb-err", reports[2].exception)
   end))
 
-  it("the context of a failing callback or done callback names its task or handle", async(function()
+  it("the context of a failing callback or done callback names its task or handle", virtual(function()
     local seen = with_handler(function()
       aio.call_soon(function() error("acc3 cb") end)
       local f = aio.Future()
@@ -281,7 +281,7 @@ describe("unretrieved errors", function()
     assert.equal("during run:\tcollected boom\n", out)
   end)
 
-  it("a dropped task's failure is reported at the latest on collection", async(function()
+  it("a dropped task's failure is reported at the latest on collection", virtual(function()
     local seen = with_handler(function(seen)
       do aio.spawn(function() error("acc3 dropped") end) end
       settle(2)
@@ -330,7 +330,7 @@ describe("errors regressions", function()
   -- whose metatable is its class `aio.<name>`; `tostring(err)` gives `"<name>: <message>"`.
   -- We: a CancelledError from cancel() without a msg has no `message` field (nil) and
   -- tostring gives "CancelledError" (asyncio's str(CancelledError()) is "", so "" would do).
-  it("a CancelledError without a cancel message still has a string message", async(function()
+  it("a CancelledError without a cancel message still has a string message", virtual(function()
     local t = aio.spawn(function() aio.sleep(10) end)
     aio.sleep(0)
     t:cancel()
@@ -385,7 +385,7 @@ describe("errors regressions", function()
     assert.equal("dropped boom\ttrue\n", out)
   end)
 
-  it("name a NaN argument alike everywhere", async(function()
+  it("name a NaN argument alike everywhere", virtual(function()
     -- wait_for said "number expected, got number"
     local nan = 0 / 0
     local cases = {
@@ -426,7 +426,7 @@ describe("errors regressions", function()
     assert.same({}, bad)
   end)
 
-  it("an argument error raised for a Lua-layer wrapper points at the caller's line", async(function()
+  it("an argument error raised for a Lua-layer wrapper points at the caller's line", virtual(function()
     -- aio.await(5) said "[luaio.core]:66: bad argument ..." (the wrapper's own line)
     local line = debug.getinfo(1, "l").currentline + 1
     local ok, e = pcall(function() aio.await(5) end)

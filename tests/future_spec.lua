@@ -1,13 +1,13 @@
 -- future_spec.lua — aio.Future: results, exceptions, cancellation, done callbacks, and how
 -- futures and the tasks awaiting them cancel each other.
 local aio = require "luaio"
-local async = require "support.async"
+local virtual = require "support.virtual"
 local catch = require "support.catch"
 local is_err = require "support.is_err"
 local settle = require "support.settle"
 
 describe("Future", function()
-  it("starts pending and delivers all its results to every awaiter", async(function()
+  it("starts pending and delivers all its results to every awaiter", virtual(function()
     local f = aio.Future()
     assert.is_false(f:done())
     local got = {}
@@ -26,7 +26,7 @@ describe("Future", function()
     assert.same({ 1, nil, 3 }, { aio.await(f) })
   end))
 
-  it("a new future is pending; result() and exception() raise InvalidStateError", async(function()
+  it("a new future is pending; result() and exception() raise InvalidStateError", virtual(function()
     local f = aio.Future()
     assert.is_false(f:done())
     assert.is_false(f:cancelled())
@@ -34,7 +34,7 @@ describe("Future", function()
     is_err("InvalidStateError", catch(f.exception, f))
   end))
 
-  it("set_result stores all values, trailing nils included; exception() is then nil", async(function()
+  it("set_result stores all values, trailing nils included; exception() is then nil", virtual(function()
     local f = aio.Future()
     f:set_result(1, nil, "three", nil)
     assert.is_true(f:done())
@@ -44,7 +44,7 @@ describe("Future", function()
     assert.is_nil(f:exception())
   end))
 
-  it("set_exception makes result() and await raise the value unchanged", async(function()
+  it("set_exception makes result() and await raise the value unchanged", virtual(function()
     local E = { code = 7 }
     local f = aio.Future()
     f:set_exception(E)
@@ -54,7 +54,7 @@ describe("Future", function()
     assert.equal(E, catch(aio.await, f))
   end))
 
-  it("set_exception wakes a waiting awaiter with the same value", async(function()
+  it("set_exception wakes a waiting awaiter with the same value", virtual(function()
     local f = aio.Future()
     local err = setmetatable({}, { __tostring = function() return "custom" end })
     aio.call_soon(function() f:set_exception(err) end)
@@ -65,7 +65,7 @@ describe("Future", function()
     assert.is_nil(aio.Future().exception and nil)
   end))
 
-  it("setting a done or cancelled future raises InvalidStateError", async(function()
+  it("setting a done or cancelled future raises InvalidStateError", virtual(function()
     local f = aio.Future()
     f:set_result(1)
     is_err("InvalidStateError", catch(f.set_result, f, 2))
@@ -98,7 +98,7 @@ describe("Future", function()
     assert.equal("CancelledError: ", tostring(he))
   end)
 
-  it("cancel() returns false once done; result() and exception() then raise CancelledError", async(function()
+  it("cancel() returns false once done; result() and exception() then raise CancelledError", virtual(function()
     local f = aio.Future()
     assert.is_true(f:cancel("because"))
     assert.is_true(f:cancelled())
@@ -114,7 +114,7 @@ describe("Future", function()
     assert.is_false(g:cancelled())
   end))
 
-  it("runs done callbacks through the loop, never synchronously, in order", async(function()
+  it("runs done callbacks through the loop, never synchronously, in order", virtual(function()
     local f = aio.Future()
     local calls = {}
     f:add_done_callback(function(x) calls[#calls + 1] = { "a", x == f } end)
@@ -130,7 +130,7 @@ describe("Future", function()
     assert.equal("late", calls[3][1])
   end))
 
-  it("a done callback added to a done future still waits for the loop and gets the future", async(function()
+  it("a done callback added to a done future still waits for the loop and gets the future", virtual(function()
     local f = aio.Future()
     local calls = {}
     f:add_done_callback(function(x) calls[#calls + 1] = x end)
@@ -144,7 +144,7 @@ describe("Future", function()
     assert.equal(f, calls[2])
   end))
 
-  it("runs done callbacks in registration order on tasks too", async(function()
+  it("runs done callbacks in registration order on tasks too", virtual(function()
     local order = {}
     local t = aio.spawn(function() return 1 end)
     t:add_done_callback(function(x) order[#order + 1] = x == t and "a" or "?" end)
@@ -157,7 +157,7 @@ describe("Future", function()
     assert.matches("add_done_callback", e, 1, true)
   end))
 
-  it("remove_done_callback removes every registration and returns the count", async(function()
+  it("remove_done_callback removes every registration and returns the count", virtual(function()
     local f = aio.Future()
     local n = 0
     local cb = function() n = n + 1 end
@@ -171,7 +171,7 @@ describe("Future", function()
     assert.equal(10, n)
   end))
 
-  it("a task awaiting a future that is cancelled gets CancelledError", async(function()
+  it("a task awaiting a future that is cancelled gets CancelledError", virtual(function()
     local f = aio.Future()
     local t = aio.spawn(function() return f:await() end)
     aio.sleep(0)
@@ -182,7 +182,7 @@ describe("Future", function()
     assert.is_true(t:cancelled())
   end))
 
-  it("cancelling the awaiting task cancels the future", async(function()
+  it("cancelling the awaiting task cancels the future", virtual(function()
     local f = aio.Future()
     local t = aio.spawn(function() return f:await() end)
     aio.sleep(0)

@@ -2,7 +2,7 @@
 -- shutdown, FIFO waiters, every cancellation race, bad input. The loop is stepped with
 -- aio.sleep(0) so every interleaving below is deterministic.
 local aio = require "luaio"
-local async = require "support.async"
+local virtual = require "support.virtual"
 local catch = require "support.catch"
 local is_err = require "support.is_err"
 local check_argerr = require "support.arg_error"
@@ -16,7 +16,7 @@ local function drain(q)
 end
 
 describe("Queue", function()
-  it("is FIFO, with qsize/empty/full and the maxsize field", async(function()
+  it("is FIFO, with qsize/empty/full and the maxsize field", virtual(function()
     local q = aio.Queue(3)
     assert.equal(3, q.maxsize)
     assert.is_true(q:empty())
@@ -32,7 +32,7 @@ describe("Queue", function()
     assert.is_false(aio.Queue():full())
   end))
 
-  it("has the maxsize field on every kind; 0 or absent means unbounded", async(function()
+  it("has the maxsize field on every kind; 0 or absent means unbounded", virtual(function()
     local a, b, c = aio.Queue(), aio.Queue(0), aio.Queue(3)
     assert.equal(0, a.maxsize)
     assert.equal(0, b.maxsize)
@@ -46,7 +46,7 @@ describe("Queue", function()
     assert.equal(0, aio.PriorityQueue().maxsize)
   end))
 
-  it("is unbounded with maxsize 0 or absent and grows past its first slots", async(function()
+  it("is unbounded with maxsize 0 or absent and grows past its first slots", virtual(function()
     for _, q in ipairs { aio.Queue(), aio.Queue(0) } do
       for i = 1, 1000 do q:put_nowait(i) end
       assert.is_false(q:full())
@@ -58,7 +58,7 @@ describe("Queue", function()
     end
   end))
 
-  it("keeps FIFO order when the ring wraps and grows with a bounded queue", async(function()
+  it("keeps FIFO order when the ring wraps and grows with a bounded queue", virtual(function()
     local q = aio.Queue(5)
     local nxt, want = 1, 1
     for _ = 1, 50 do
@@ -67,7 +67,7 @@ describe("Queue", function()
     end
   end))
 
-  it("tracks qsize, empty and full as a bounded queue fills and drains", async(function()
+  it("tracks qsize, empty and full as a bounded queue fills and drains", virtual(function()
     local q = aio.Queue(2)
     assert.is_true(q:empty())
     assert.is_false(q:full())
@@ -83,7 +83,7 @@ describe("Queue", function()
     assert.equal(1, q:qsize())
   end))
 
-  it("raises QueueFull and QueueEmpty error objects from the _nowait forms of every kind", async(function()
+  it("raises QueueFull and QueueEmpty error objects from the _nowait forms of every kind", virtual(function()
     local q = aio.Queue(1)
     is_err("QueueEmpty", catch(q.get_nowait, q))
     q:put_nowait(1)
@@ -97,7 +97,7 @@ describe("Queue", function()
     is_err("QueueEmpty", catch(p.get_nowait, p))
   end))
 
-  it("orders the same items FIFO, LIFO or smallest first by kind", async(function()
+  it("orders the same items FIFO, LIFO or smallest first by kind", virtual(function()
     local q, l, p = aio.Queue(), aio.LifoQueue(), aio.PriorityQueue()
     for _, v in ipairs { 3, 1, 2 } do q:put_nowait(v) l:put_nowait(v) p:put_nowait(v) end
     local a, b, c = {}, {}, {}
@@ -107,7 +107,7 @@ describe("Queue", function()
     assert.same({ 1, 2, 3 }, c)
   end))
 
-  it("suspends put while full and get while empty", async(function()
+  it("suspends put while full and get while empty", virtual(function()
     local q = aio.Queue(1)
     local log = {}
     local producer = aio.spawn(function()
@@ -130,7 +130,7 @@ describe("Queue", function()
     assert.equal("late", waiter:await())
   end))
 
-  it("wakes getters in FIFO order", async(function()
+  it("wakes getters in FIFO order", virtual(function()
     local q = aio.Queue()
     local tasks = {}
     for i = 1, 5 do tasks[i] = aio.spawn(function() return q:get() end) end
@@ -139,7 +139,7 @@ describe("Queue", function()
     for i = 1, 5 do assert.equal("item" .. i, tasks[i]:await()) end
   end))
 
-  it("wakes putters in FIFO order and keeps a freed slot for the first of them", async(function()
+  it("wakes putters in FIFO order and keeps a freed slot for the first of them", virtual(function()
     local q = aio.Queue(1)
     q:put_nowait(0)
     for i = 1, 5 do aio.spawn(function() q:put(i) end) end
@@ -155,7 +155,7 @@ describe("Queue", function()
     assert.same({ 1, 2, 3, 4, 5 }, got)
   end))
 
-  it("a getter cancelled before an item arrives takes nothing; the next getter gets it", async(function()
+  it("a getter cancelled before an item arrives takes nothing; the next getter gets it", virtual(function()
     local q = aio.Queue()
     local g1 = aio.spawn(function() return q:get() end)
     local g2 = aio.spawn(function() return q:get() end)
@@ -167,7 +167,7 @@ describe("Queue", function()
     assert.is_true(q:empty())
   end))
 
-  it("refuses nil items with an argument error", async(function()
+  it("refuses nil items with an argument error", virtual(function()
     local q = aio.Queue()
     local ok, err = pcall(q.put_nowait, q, nil)
     assert.is_false(ok)
@@ -181,7 +181,7 @@ describe("Queue", function()
     assert.equal(0, q:qsize())
   end))
 
-  it("refuses nil items with an argument error naming the method, PriorityQueue too", async(function()
+  it("refuses nil items with an argument error naming the method, PriorityQueue too", virtual(function()
     local q = aio.Queue()
     check_argerr("put_nowait", catch(q.put_nowait, q, nil))
     check_argerr("put", catch(q.put, q, nil))
@@ -192,7 +192,7 @@ describe("Queue", function()
     assert.equal(0, p:qsize())
   end))
 
-  it("refuses nil items given explicitly or left out", async(function()
+  it("refuses nil items given explicitly or left out", virtual(function()
     local q = aio.Queue()
     assert.matches("bad argument", tostring(catch(q.put_nowait, q, nil)))
     assert.matches("bad argument", tostring(catch(q.put, q, nil)))
@@ -200,7 +200,7 @@ describe("Queue", function()
     assert.equal(0, q:qsize())
   end))
 
-  it("accepts false, tables and functions as items", async(function()
+  it("accepts false, tables and functions as items", virtual(function()
     local q = aio.Queue()
     local t, f = {}, function() end
     q:put(false); q:put(t); q:put(f)
@@ -209,7 +209,7 @@ describe("Queue", function()
     assert.equal(f, q:get())
   end))
 
-  it("rejects bad constructor arguments and a bad self clearly", async(function()
+  it("rejects bad constructor arguments and a bad self clearly", virtual(function()
     assert.has_error(function() aio.Queue("x") end,
       "bad argument #1 to 'Queue' (number expected, got string)")
     assert.has_error(function() aio.Queue(1.5) end,
@@ -238,13 +238,13 @@ describe("Queue", function()
     assert.matches("Queue expected", err)
   end))
 
-  it("rejects bad constructor arguments naming the constructor", async(function()
+  it("rejects bad constructor arguments naming the constructor", virtual(function()
     check_argerr("Queue", catch(aio.Queue, "big"))
     check_argerr("LifoQueue", catch(aio.LifoQueue, {}))
     check_argerr("PriorityQueue", catch(aio.PriorityQueue, 0, "not a function"))
   end))
 
-  it("names the type and state in tostring", async(function()
+  it("names the type and state in tostring", virtual(function()
     local q = aio.LifoQueue(2)
     q:put_nowait(1)
     assert.matches("^LifoQueue%(maxsize=2, qsize=1", tostring(q))
@@ -252,7 +252,7 @@ describe("Queue", function()
 end)
 
 describe("Queue outside a task", function()
-  it("raises from put, get and join even when they would not wait", async(function()
+  it("raises from put, get and join even when they would not wait", virtual(function()
     local q = aio.Queue()
     q:put_nowait(1)
     local errs
@@ -271,7 +271,7 @@ describe("Queue outside a task", function()
     assert.equal(1, q:qsize())
   end))
 
-  it("put, get and join raise even when they need not wait, join of an empty queue too; the _nowait forms work", async(function()
+  it("put, get and join raise even when they need not wait, join of an empty queue too; the _nowait forms work", virtual(function()
     local q = aio.Queue()
     q:put_nowait(1)
     local ok, e = outside_task(function() return q:get() end)
@@ -290,14 +290,14 @@ describe("Queue outside a task", function()
     assert.is_true(ok)
   end))
 
-  it("lets callbacks use the _nowait forms", async(function()
+  it("lets callbacks use the _nowait forms", virtual(function()
     local q = aio.Queue()
     local waiter = aio.spawn(function() return q:get() end)
     aio.call_soon(function() q:put_nowait("from a callback") end)
     assert.equal("from a callback", waiter:await())
   end))
 
-  it("get_nowait from a callback wakes a blocked putter", async(function()
+  it("get_nowait from a callback wakes a blocked putter", virtual(function()
     local q = aio.Queue(1)
     q:put_nowait("a")
     local p = aio.spawn(function() q:put("b"); return "put" end)
@@ -307,7 +307,7 @@ describe("Queue outside a task", function()
     assert.equal("b", q:get_nowait())
   end))
 
-  it("raises when a coroutine that is not a task calls get", async(function()
+  it("raises when a coroutine that is not a task calls get", virtual(function()
     local q = aio.Queue()
     q:put_nowait(1)
     local co = coroutine.wrap(function() return q:get() end)
@@ -322,7 +322,7 @@ describe("Queue outside a task", function()
     assert.matches("deadlock: the main task waits on a Queue", err.message)
   end)
 
-  it("put, get and join raise across a C-call boundary even when they need not wait", async(function()
+  it("put, get and join raise across a C-call boundary even when they need not wait", virtual(function()
     local q = aio.Queue()
     q:put_nowait(1)
     local ok, e = pcall(table.sort, { 3, 2, 1 }, function(a, b) q:get(); return a < b end)
@@ -337,7 +337,7 @@ describe("Queue outside a task", function()
 end)
 
 describe("LifoQueue", function()
-  it("bounds and wakes like Queue", async(function()
+  it("bounds and wakes like Queue", virtual(function()
     local q = aio.LifoQueue(2)
     q:put(1); q:put(2)
     local p = aio.spawn(function() q:put(3) end)
@@ -350,7 +350,7 @@ describe("LifoQueue", function()
 end)
 
 describe("PriorityQueue", function()
-  it("gives the smallest item first by <", async(function()
+  it("gives the smallest item first by <", virtual(function()
     local q = aio.PriorityQueue()
     for _, v in ipairs { 5, 1, 4, 1, 3, 9, 2, 6, 5, 3, 5 } do q:put(v) end
     assert.same({ 1, 1, 2, 3, 3, 4, 5, 5, 5, 6, 9 }, drain(q))
@@ -358,7 +358,7 @@ describe("PriorityQueue", function()
     assert.same({ "apple", "fig", "pear" }, drain(q))
   end))
 
-  it("gives negative and fractional numbers, and strings, smallest first", async(function()
+  it("gives negative and fractional numbers, and strings, smallest first", virtual(function()
     local p = aio.PriorityQueue()
     for _, v in ipairs { 5, -2, 9, 0, 3.5, 7 } do p:put_nowait(v) end
     local got = {}
@@ -369,7 +369,7 @@ describe("PriorityQueue", function()
     assert.same({ "apple", "fig", "pear" }, { s:get_nowait(), s:get_nowait(), s:get_nowait() })
   end))
 
-  it("orders by less(a, b) given at construction and is stable among equals", async(function()
+  it("orders by less(a, b) given at construction and is stable among equals", virtual(function()
     local q = aio.PriorityQueue(0, function(a, b) return a.prio < b.prio end)
     local names = { "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l" }
     for i, n in ipairs(names) do q:put { prio = i % 3, name = n } end
@@ -378,7 +378,7 @@ describe("PriorityQueue", function()
     assert.same({ "0c", "0f", "0i", "0l", "1a", "1d", "1g", "1j", "2b", "2e", "2h", "2k" }, got)
   end))
 
-  it("is stable among equal items under a long random mix of puts and gets", async(function()
+  it("is stable among equal items under a long random mix of puts and gets", virtual(function()
     local q = aio.PriorityQueue(function(a, b) return a[1] < b[1] end)
     local seq, last = 0, {}
     math.randomseed(42)
@@ -400,7 +400,7 @@ describe("PriorityQueue", function()
     end
   end))
 
-  it("accepts less as the only argument and bounds with maxsize", async(function()
+  it("accepts less as the only argument and bounds with maxsize", virtual(function()
     local q = aio.PriorityQueue(function(a, b) return a > b end)
     for i = 1, 5 do q:put(i) end
     assert.same({ 5, 4, 3, 2, 1 }, drain(q))
@@ -412,7 +412,7 @@ describe("PriorityQueue", function()
     assert.equal(1, b:get())
   end))
 
-  it("uses __lt of items", async(function()
+  it("uses __lt of items", virtual(function()
     local mt = { __lt = function(a, b) return a.v < b.v end }
     local q = aio.PriorityQueue()
     for _, v in ipairs { 3, 1, 2 } do q:put(setmetatable({ v = v }, mt)) end
@@ -420,7 +420,7 @@ describe("PriorityQueue", function()
     assert.equal(2, q:get().v)
   end))
 
-  it("leaves the queue intact when a comparison fails", async(function()
+  it("leaves the queue intact when a comparison fails", virtual(function()
     local q = aio.PriorityQueue()
     q:put(1); q:put(3); q:put(2)
     local ok, err = pcall(q.put, q, "x")
@@ -439,7 +439,7 @@ describe("PriorityQueue", function()
     assert.same({ 3, 4, 5 }, drain(boom))
   end))
 
-  it("refuses to be used from inside its own comparison", async(function()
+  it("refuses to be used from inside its own comparison", virtual(function()
     local q
     q = aio.PriorityQueue(function(a, b)
       if a == "evil" or b == "evil" then q:put_nowait(0) end
@@ -452,7 +452,7 @@ describe("PriorityQueue", function()
     assert.same({ "a" }, drain(q))
   end))
 
-  it("cannot suspend inside less", async(function()
+  it("cannot suspend inside less", virtual(function()
     local q = aio.PriorityQueue(function(a, b) aio.sleep(0); return a < b end)
     q:put(1)
     local ok, err = pcall(q.put, q, 2)
@@ -463,7 +463,7 @@ describe("PriorityQueue", function()
 end)
 
 describe("Queue task_done and join", function()
-  it("join returns at once when nothing is unfinished", async(function()
+  it("join returns at once when nothing is unfinished", virtual(function()
     local q = aio.Queue()
     q:join()
     q:put(1)
@@ -472,7 +472,7 @@ describe("Queue task_done and join", function()
     q:join()
   end))
 
-  it("join waits until every item put was marked done", async(function()
+  it("join waits until every item put was marked done", virtual(function()
     local q = aio.Queue()
     for i = 1, 3 do q:put(i) end
     local joined = false
@@ -487,7 +487,7 @@ describe("Queue task_done and join", function()
     assert.is_true(joined)
   end))
 
-  it("raises ValueError when task_done is called too many times", async(function()
+  it("raises ValueError when task_done is called too many times", virtual(function()
     local q = aio.Queue()
     local ok, err = pcall(q.task_done, q)
     assert.is_false(ok)
@@ -495,7 +495,7 @@ describe("Queue task_done and join", function()
     assert.matches("too many times", err.message)
   end))
 
-  it("raises ValueError when task_done outnumbers the items put", async(function()
+  it("raises ValueError when task_done outnumbers the items put", virtual(function()
     local q = aio.Queue()
     q:put_nowait(1)
     q:get_nowait()
@@ -503,7 +503,7 @@ describe("Queue task_done and join", function()
     is_err("ValueError", catch(q.task_done, q))
   end))
 
-  it("a cancelled joiner does not disturb the others", async(function()
+  it("a cancelled joiner does not disturb the others", virtual(function()
     local q = aio.Queue()
     q:put(1)
     local j1 = aio.spawn(function() q:join() end)
@@ -518,7 +518,7 @@ describe("Queue task_done and join", function()
 end)
 
 describe("Queue shutdown", function()
-  it("makes put raise QueueShutDown and get raise once drained", async(function()
+  it("makes put raise QueueShutDown and get raise once drained", virtual(function()
     local q = aio.Queue()
     q:put(1); q:put(2)
     q:shutdown()
@@ -535,7 +535,7 @@ describe("Queue shutdown", function()
     assert.is_true(not ok and is_err("QueueShutDown", err))
   end))
 
-  it("wakes waiting getters and putters with QueueShutDown", async(function()
+  it("wakes waiting getters and putters with QueueShutDown", virtual(function()
     local empty, full = aio.Queue(), aio.Queue(1)
     full:put(0)
     local g = aio.spawn(function() return empty:get() end)
@@ -550,7 +550,7 @@ describe("Queue shutdown", function()
     assert.equal(0, full:get()) -- what was queued before the shutdown can still be had
   end))
 
-  it("immediate=true drops the items so get and get_nowait raise at once and join returns", async(function()
+  it("immediate=true drops the items so get and get_nowait raise at once and join returns", virtual(function()
     local q = aio.Queue()
     for i = 1, 3 do q:put_nowait(i) end
     local j = aio.spawn(function() q:join(); return "joined" end)
@@ -562,7 +562,7 @@ describe("Queue shutdown", function()
     assert.equal("joined", aio.wait_for(j, 1))
   end))
 
-  it("a putter granted a slot before the shutdown still raises QueueShutDown", async(function()
+  it("a putter granted a slot before the shutdown still raises QueueShutDown", virtual(function()
     local q = aio.Queue(1)
     q:put(0)
     local p = aio.spawn(function() q:put(1) end)
@@ -576,7 +576,7 @@ describe("Queue shutdown", function()
 end)
 
 describe("Queue cancellation", function()
-  it("a cancelled getter leaves the line and the next one gets the item", async(function()
+  it("a cancelled getter leaves the line and the next one gets the item", virtual(function()
     local q = aio.Queue()
     local g1 = aio.spawn(function() return q:get() end)
     local g2 = aio.spawn(function() return q:get() end)
@@ -588,7 +588,7 @@ describe("Queue cancellation", function()
     assert.equal("x", g2:await())
   end))
 
-  it("a getter cancelled after it was handed an item passes it to the next getter", async(function()
+  it("a getter cancelled after it was handed an item passes it to the next getter", virtual(function()
     local q = aio.Queue()
     local g1 = aio.spawn(function() return q:get() end)
     local g2 = aio.spawn(function() return q:get() end)
@@ -600,7 +600,7 @@ describe("Queue cancellation", function()
     assert.equal(0, q:qsize())
   end))
 
-  it("a getter cancelled after it was woken for an item leaves the item queued", async(function()
+  it("a getter cancelled after it was woken for an item leaves the item queued", virtual(function()
     for _, kind in ipairs { "Queue", "LifoQueue" } do
       local q = aio[kind]()
       local g = aio.spawn(function() return q:get() end)
@@ -616,7 +616,7 @@ describe("Queue cancellation", function()
     end
   end))
 
-  it("a PriorityQueue getter cancelled with an item keeps its place among equals", async(function()
+  it("a PriorityQueue getter cancelled with an item keeps its place among equals", virtual(function()
     local q = aio.PriorityQueue(function(a, b) return a[1] < b[1] end)
     local g = aio.spawn(function() return q:get() end)
     settle()
@@ -630,7 +630,7 @@ describe("Queue cancellation", function()
     assert.same({ "urgent", "first", "second" }, got)
   end))
 
-  it("a getter handed an item in a queue shut down with immediate=true drops it", async(function()
+  it("a getter handed an item in a queue shut down with immediate=true drops it", virtual(function()
     local q = aio.Queue()
     local g = aio.spawn(function() return q:get() end)
     settle()
@@ -643,7 +643,7 @@ describe("Queue cancellation", function()
     q:join() -- the dropped item counts as done
   end))
 
-  it("a getter that catches the cancellation can get again and keeps its turn order", async(function()
+  it("a getter that catches the cancellation can get again and keeps its turn order", virtual(function()
     local q = aio.Queue()
     local got = {}
     local g = aio.spawn(function()
@@ -661,7 +661,7 @@ describe("Queue cancellation", function()
     assert.equal("b", q:get())
   end))
 
-  it("a cancelled putter does not put its item", async(function()
+  it("a cancelled putter does not put its item", virtual(function()
     local q = aio.Queue(1)
     q:put(0)
     local p1 = aio.spawn(function() q:put(1) end)
@@ -675,7 +675,7 @@ describe("Queue cancellation", function()
     assert.same({ 2 }, drain(q))
   end))
 
-  it("a putter cancelled after it was granted a slot passes the slot on", async(function()
+  it("a putter cancelled after it was granted a slot passes the slot on", virtual(function()
     local q = aio.Queue(1)
     q:put(0)
     local p1 = aio.spawn(function() q:put(1) end)
@@ -689,7 +689,7 @@ describe("Queue cancellation", function()
     assert.same({ 2 }, drain(q))
   end))
 
-  it("cancellation before a get that need not wait is delivered at the next suspension", async(function()
+  it("cancellation before a get that need not wait is delivered at the next suspension", virtual(function()
     local q = aio.Queue()
     q:put(1)
     local reached
@@ -704,7 +704,7 @@ describe("Queue cancellation", function()
     assert.equal(1, reached)
   end))
 
-  it("a cancelled get that would wait raises at once and leaves no waiter behind", async(function()
+  it("a cancelled get that would wait raises at once and leaves no waiter behind", virtual(function()
     local q = aio.Queue()
     local t = aio.spawn(function()
       aio.current_task():cancel()
@@ -718,7 +718,7 @@ describe("Queue cancellation", function()
 end)
 
 describe("Queue under load", function()
-  it("loses and duplicates nothing with many producers and consumers on a bounded queue", async(function()
+  it("loses and duplicates nothing with many producers and consumers on a bounded queue", virtual(function()
     local q = aio.Queue(4)
     local P, C, N = 7, 5, 300
     local seen, count, sum = {}, 0, 0
@@ -757,7 +757,7 @@ describe("Queue under load", function()
     assert.equal(want, sum)
   end))
 
-  it("cancelling consumers at random loses no item", async(function()
+  it("cancelling consumers at random loses no item", virtual(function()
     local q = aio.Queue(3)
     local N, got = 400, {}
     local consumers = {}
@@ -788,7 +788,7 @@ describe("Queue under load", function()
 end)
 
 describe("Queue memory", function()
-  it("allocates nothing for put/get pairs that do not wait", async(function()
+  it("allocates nothing for put/get pairs that do not wait", virtual(function()
     local q, p = aio.Queue(4), aio.PriorityQueue()
     for i = 1, 8 do q:put(i); q:get(); p:put(i); p:get() end -- warm up the slots
     collectgarbage("collect")
@@ -805,7 +805,7 @@ describe("Queue memory", function()
     assert.equal(before, after)
   end))
 
-  it("lets an unreachable queue and its items be collected", async(function()
+  it("lets an unreachable queue and its items be collected", virtual(function()
     local weak = setmetatable({}, { __mode = "v" })
     do
       local q = aio.PriorityQueue(function(a, b) return a.n < b.n end)
@@ -828,7 +828,7 @@ describe("Queue as asyncio", function()
   -- asyncio's put_nowait always stores the item and only wakes a getter; the item leaves
   -- the queue when the getter runs. luaio hands it to the waiting getter at once:
   -- qsize() is 0, empty() true, and a bounded queue accepts more than maxsize puts.
-  it("put_nowait with a waiting getter keeps the item in the queue until the getter runs", async(function()
+  it("put_nowait with a waiting getter keeps the item in the queue until the getter runs", virtual(function()
     local q = aio.Queue()
     local t = aio.spawn(function() return q:get() end)
     aio.sleep(0)
@@ -855,7 +855,7 @@ describe("Queue as asyncio", function()
   --   -> main steals x / g got y / qsize 0
   -- luaio: get_nowait raised QueueEmpty ("x" already went to the waiting getter), g got "x",
   -- and "y" stayed in the queue (qsize 1).
-  it("get_nowait may take an item put for a waiting getter, which then gets the next one", async(function()
+  it("get_nowait may take an item put for a waiting getter, which then gets the next one", virtual(function()
     local q = aio.Queue(1)
     local waiter = aio.spawn(function() return q:get() end)
     settle()
@@ -875,7 +875,7 @@ end)
 describe("Queue regressions", function()
   -- queue.c: get_nowait() from inside less() popped a one- or two-entry heap while a put
   -- was comparing, so the put then wrote past the new count and an item came out nil.
-  it("PriorityQueue refuses get_nowait from inside its comparison and loses nothing", async(function()
+  it("PriorityQueue refuses get_nowait from inside its comparison and loses nothing", virtual(function()
     local q, inner
     q = aio.PriorityQueue(function(a, b)
       if q:qsize() == 1 and inner == nil then

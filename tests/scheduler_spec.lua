@@ -1,7 +1,7 @@
 -- scheduler_spec.lua — aio.Scheduler and Job: the behaviours aiojobs' own test-suite checks,
 -- bad input, and a cancellation storm that leaves nothing alive.
 local aio = require "luaio"
-local async = require "support.async"
+local virtual = require "support.virtual"
 local proc = require "support.proc"
 local catch = require "support.catch"
 local is_err = require "support.is_err"
@@ -78,7 +78,7 @@ describe("Scheduler", function()
       assert.matches("table expected", catch(aio.Scheduler, 5), 1, true)
     end)
 
-    it("rejects a non-positive limit and a bad wait_and_close timeout", async(function()
+    it("rejects a non-positive limit and a bad wait_and_close timeout", virtual(function()
       check_argerr("Scheduler", catch(aio.Scheduler, { limit = -3 }))
       local s = aio.Scheduler()
       check_argerr("wait_and_close", catch(s.wait_and_close, s, "soon"))
@@ -92,7 +92,7 @@ describe("Scheduler", function()
   end)
 
   describe("spawn", function()
-    it("returns an active Job at once; the job runs later, not inside spawn", async(function()
+    it("returns an active Job at once; the job runs later, not inside spawn", virtual(function()
       local s = aio.Scheduler()
       local ran = false
       local job = s:spawn(function() ran = true end)
@@ -112,7 +112,7 @@ describe("Scheduler", function()
       s:close()
     end))
 
-    it("passes arguments and returns every result through job:wait", async(function()
+    it("passes arguments and returns every result through job:wait", virtual(function()
       local s = aio.Scheduler()
       local job = s:spawn(function(a, b) aio.sleep(0) return a + b, nil, "x" end, 1, 2)
       assert.same({ 3, nil, "x", n = 3 }, table.pack(job:wait()))
@@ -121,7 +121,7 @@ describe("Scheduler", function()
       s:close()
     end))
 
-    it("accepts coroutine objects and callable tables", async(function()
+    it("accepts coroutine objects and callable tables", virtual(function()
       local s = aio.Scheduler()
       local af = aio.async(function(x) aio.sleep(0) return x * 2 end)
       local c = af(21)
@@ -144,7 +144,7 @@ describe("Scheduler", function()
       assert.equal(0, #s)
     end)
 
-    it("raises RuntimeError on a closed scheduler", async(function()
+    it("raises RuntimeError on a closed scheduler", virtual(function()
       local s = aio.Scheduler()
       s:close()
       local ran = false
@@ -157,7 +157,7 @@ describe("Scheduler", function()
     end))
 
     it("works from a plain callback when it need not wait (a luaio extension)",
-      async(function()
+      virtual(function()
         -- a luaio extension (docs/reference/README.md); spawn that must wait for room still raises
         local s = aio.Scheduler()
         local ran = false
@@ -179,7 +179,7 @@ describe("Scheduler", function()
   end)
 
   describe("limit", function()
-    it("keeps at most `limit` jobs active; the rest wait, then start as slots free", async(function()
+    it("keeps at most `limit` jobs active; the rest wait, then start as slots free", virtual(function()
       local s = aio.Scheduler { limit = 1 }
       local f1, f2 = aio.Future(), aio.Future()
       local job1 = s:spawn(function() f1:await() end)
@@ -201,7 +201,7 @@ describe("Scheduler", function()
       s:close()
     end))
 
-    it("starts pending jobs in FIFO order", async(function()
+    it("starts pending jobs in FIFO order", virtual(function()
       local s = aio.Scheduler { limit = 2 }
       local order = {}
       for i = 1, 8 do
@@ -213,7 +213,7 @@ describe("Scheduler", function()
       assert.same({ 1, 2, 3, 4, 5, 6, 7, 8 }, order)
     end))
 
-    it("lists jobs active first, then pending in spawn order", async(function()
+    it("lists jobs active first, then pending in spawn order", virtual(function()
       local s = aio.Scheduler { limit = 2 }
       local f = aio.Future()
       local jobs = {}
@@ -225,7 +225,7 @@ describe("Scheduler", function()
       s:wait_and_close()
     end))
 
-    it("runs everything at once when unlimited", async(function()
+    it("runs everything at once when unlimited", virtual(function()
       local s = aio.Scheduler { limit = false }
       local f = aio.Future()
       for _ = 1, 300 do s:spawn(function() f:await() end) end
@@ -236,7 +236,7 @@ describe("Scheduler", function()
       assert.equal(0, #s)
     end))
 
-    it("a pending job closed before it starts never runs, and the queue moves on", async(function()
+    it("a pending job closed before it starts never runs, and the queue moves on", virtual(function()
       local s = aio.Scheduler { limit = 1 }
       local f1 = aio.Future()
       local ran = {}
@@ -256,7 +256,7 @@ describe("Scheduler", function()
       s:close()
     end))
 
-    it("a job's cancellation does not leak into the next job of the same slot", async(function()
+    it("a job's cancellation does not leak into the next job of the same slot", virtual(function()
       local s = aio.Scheduler { limit = 1 }
       local started = aio.Future()
       local job1 = s:spawn(function()
@@ -280,7 +280,7 @@ describe("Scheduler", function()
   end)
 
   describe("pending_limit", function()
-    it("suspends spawn while the pending queue is full; a timed-out spawn leaves nothing behind", async(function()
+    it("suspends spawn while the pending queue is full; a timed-out spawn leaves nothing behind", virtual(function()
       local s = aio.Scheduler { limit = 1, pending_limit = 1 }
       local f1 = aio.Future()
       s:spawn(function() f1:await() end)
@@ -300,7 +300,7 @@ describe("Scheduler", function()
       assert.is_false(ran3)
     end))
 
-    it("resumes blocked spawners in FIFO order as room appears", async(function()
+    it("resumes blocked spawners in FIFO order as room appears", virtual(function()
       local s = aio.Scheduler { limit = 1, pending_limit = 1 }
       local gate = aio.Future()
       local order = {}
@@ -322,7 +322,7 @@ describe("Scheduler", function()
       assert.same({ "a", "b", "c", "d", "e" }, { table.unpack(order, 1, 5) })
     end))
 
-    it("a blocked spawner cancelled while waiting leaves nothing behind and passes its turn on", async(function()
+    it("a blocked spawner cancelled while waiting leaves nothing behind and passes its turn on", virtual(function()
       local s = aio.Scheduler { limit = 1, pending_limit = 1 }
       local gate = aio.Future()
       local ran = {}
@@ -341,7 +341,7 @@ describe("Scheduler", function()
       assert.same({ "p", "t2" }, ran)
     end))
 
-    it("a spawner woken for a slot but cancelled before it resumes hands the slot on", async(function()
+    it("a spawner woken for a slot but cancelled before it resumes hands the slot on", virtual(function()
       local s = aio.Scheduler { limit = 1, pending_limit = 1 }
       local gate = aio.Future()
       local ran = {}
@@ -360,7 +360,7 @@ describe("Scheduler", function()
       assert.same({ "t2" }, ran)
     end))
 
-    it("close() makes blocked spawners raise RuntimeError", async(function()
+    it("close() makes blocked spawners raise RuntimeError", virtual(function()
       local s = aio.Scheduler { limit = 1, pending_limit = 1 }
       s:spawn(function() aio.sleep(10) end)
       s:spawn(function() end)
@@ -383,7 +383,7 @@ describe("Scheduler", function()
       aio.run(function() s:wait_and_close() end)
     end)
 
-    it("0 lets any number of jobs wait", async(function()
+    it("0 lets any number of jobs wait", virtual(function()
       local s = aio.Scheduler({ limit = 1, pending_limit = 0 })
       local hold = aio.Event()
       for _ = 1, 50 do s:spawn(function() hold:wait() end) end
@@ -394,7 +394,7 @@ describe("Scheduler", function()
   end)
 
   describe("close", function()
-    it("cancels active jobs, drops pending ones unstarted, and refuses new spawns", async(function()
+    it("cancels active jobs, drops pending ones unstarted, and refuses new spawns", virtual(function()
       local s = aio.Scheduler { limit = 2 }
       local seen, started = {}, {}
       local jobs = {}
@@ -422,7 +422,7 @@ describe("Scheduler", function()
       assert.equal(0, others())
     end))
 
-    it("reports a job that does not finish within close_timeout, and cancels it again", async(function()
+    it("reports a job that does not finish within close_timeout, and cancels it again", virtual(function()
       local calls, handler = recorder()
       local s = aio.Scheduler { close_timeout = 0.02, exception_handler = handler }
       assert.equal(0.02, s.close_timeout)
@@ -452,7 +452,7 @@ describe("Scheduler", function()
       assert.equal(0, others())
     end))
 
-    it("returns after close_timeout while a job that ignored the cancellation goes on, and reports it", async(function()
+    it("returns after close_timeout while a job that ignored the cancellation goes on, and reports it", virtual(function()
       local reports = {}
       local s = aio.Scheduler({ close_timeout = 0.02, exception_handler = function(_, ctx) reports[#reports + 1] = ctx end })
       local cancelled = false
@@ -468,7 +468,7 @@ describe("Scheduler", function()
       assert.equal(stubborn, reports[1].job)
     end))
 
-    it("reports the error of a job that failed unseen just before close", async(function()
+    it("reports the error of a job that failed unseen just before close", virtual(function()
       local calls, handler = recorder()
       local s = aio.Scheduler { exception_handler = handler }
       local err = { "boom" }
@@ -484,7 +484,7 @@ describe("Scheduler", function()
       assert.equal(1, #calls)
     end))
 
-    it("cancels shielded awaitables without reporting them", async(function()
+    it("cancels shielded awaitables without reporting them", virtual(function()
       local calls, handler = recorder()
       local s = aio.Scheduler { exception_handler = handler }
       local inner_cancelled = false
@@ -503,7 +503,7 @@ describe("Scheduler", function()
       assert.equal(0, others())
     end))
 
-    it("cancels a shielded coroutine object without reporting it", async(function()
+    it("cancels a shielded coroutine object without reporting it", virtual(function()
       local reports = {}
       local s = aio.Scheduler({ exception_handler = function(_, ctx) reports[#reports + 1] = ctx end })
       local inner_cancelled = false
@@ -524,7 +524,7 @@ describe("Scheduler", function()
       pcall(aio.await, caller)
     end))
 
-    it("cancels a shielded task without reporting it", async(function()
+    it("cancels a shielded task without reporting it", virtual(function()
       local reports = 0
       local s = aio.Scheduler({ exception_handler = function() reports = reports + 1 end })
       local inner = aio.spawn(function() aio.sleep(10) end)
@@ -538,7 +538,7 @@ describe("Scheduler", function()
       pcall(caller.await, caller)
     end))
 
-    it("called from one of its own jobs, cancels that job last", async(function()
+    it("called from one of its own jobs, cancels that job last", virtual(function()
       local s = aio.Scheduler()
       local other_seen
       local other = s:spawn(function()
@@ -560,7 +560,7 @@ describe("Scheduler", function()
   end)
 
   describe("wait_and_close", function()
-    it("waits for active and pending jobs, then closes", async(function()
+    it("waits for active and pending jobs, then closes", virtual(function()
       local s = aio.Scheduler { limit = 2 }
       local done = 0
       for _ = 1, 6 do s:spawn(function() aio.sleep(0.001) done = done + 1 end) end
@@ -570,7 +570,7 @@ describe("Scheduler", function()
       assert.equal(0, #s)
     end))
 
-    it("also waits for jobs spawned by jobs meanwhile", async(function()
+    it("also waits for jobs spawned by jobs meanwhile", virtual(function()
       local s = aio.Scheduler()
       local another = false
       s:spawn(function()
@@ -581,7 +581,7 @@ describe("Scheduler", function()
       assert.is_true(another)
     end))
 
-    it("closes after the timeout, cancelling what still runs; wait(n) is the same", async(function()
+    it("closes after the timeout, cancelling what still runs; wait(n) is the same", virtual(function()
       for _, m in ipairs { "wait_and_close", "wait" } do
         local s = aio.Scheduler()
         local seen
@@ -596,7 +596,7 @@ describe("Scheduler", function()
       end
     end))
 
-    it("after the timeout, results of jobs that finished can still be had", async(function()
+    it("after the timeout, results of jobs that finished can still be had", virtual(function()
       local s = aio.Scheduler()
       local slow_cancelled = false
       local slow = s:spawn(function()
@@ -613,7 +613,7 @@ describe("Scheduler", function()
       assert.equal("fast", fast:wait())
     end))
 
-    it("wait(n) returns once the jobs are done and closes", async(function()
+    it("wait(n) returns once the jobs are done and closes", virtual(function()
       local s = aio.Scheduler()
       local done = false
       s:spawn(function() aio.sleep(0); done = true end)
@@ -622,7 +622,7 @@ describe("Scheduler", function()
       assert.is_true(s:closed())
     end))
 
-    it("waits for shielded awaitables too", async(function()
+    it("waits for shielded awaitables too", virtual(function()
       local s = aio.Scheduler()
       local completed = false
       local job = s:spawn(function()
@@ -635,7 +635,7 @@ describe("Scheduler", function()
       assert.is_true(completed)
     end))
 
-    it("waits for a shielded task whose caller was cancelled", async(function()
+    it("waits for a shielded task whose caller was cancelled", virtual(function()
       local s = aio.Scheduler()
       local finished = false
       local inner = aio.spawn(function() aio.sleep(0.02); finished = true end)
@@ -646,7 +646,7 @@ describe("Scheduler", function()
       assert.is_true(finished)
     end))
 
-    it("reports jobs that fail meanwhile (errors are never lost)", async(function()
+    it("reports jobs that fail meanwhile (errors are never lost)", virtual(function()
       local calls, handler = recorder()
       local s = aio.Scheduler { exception_handler = handler }
       s:spawn(function() aio.sleep(0) error("late") end)
@@ -655,7 +655,7 @@ describe("Scheduler", function()
       assert.matches("late", calls[1].ctx.exception)
     end))
 
-    it("runs on scope exit of a <close> scheduler", async(function()
+    it("runs on scope exit of a <close> scheduler", virtual(function()
       local done = false
       local s2
       do
@@ -667,7 +667,7 @@ describe("Scheduler", function()
       assert.is_true(s2:closed())
     end))
 
-    it("runs on scope exit when the block raised, and the block's error continues unchanged", async(function()
+    it("runs on scope exit when the block raised, and the block's error continues unchanged", virtual(function()
       local done = false
       local s2
       local err = { "block error" }
@@ -685,7 +685,7 @@ describe("Scheduler", function()
   end)
 
   describe("shield", function()
-    it("returns the awaitable's results and protects it from the caller's cancellation", async(function()
+    it("returns the awaitable's results and protects it from the caller's cancellation", virtual(function()
       local s = aio.Scheduler()
       assert.same({ 1, 2 }, { s:shield(function() aio.sleep(0) return 1, 2 end) })
       local completed = false
@@ -701,7 +701,7 @@ describe("Scheduler", function()
       s:close()
     end))
 
-    it("shields a coroutine object from the caller's cancellation; wait_and_close waits for it", async(function()
+    it("shields a coroutine object from the caller's cancellation; wait_and_close waits for it", virtual(function()
       local s = aio.Scheduler()
       assert.same({ 1, 2 }, { s:shield(aio.async(function() aio.sleep(0) return 1, 2 end)()) })
       local finished = false
@@ -714,7 +714,7 @@ describe("Scheduler", function()
       assert.is_true(finished)
     end))
 
-    it("shields a task from the caller's cancellation", async(function()
+    it("shields a task from the caller's cancellation", virtual(function()
       local s = aio.Scheduler()
       assert.same({ 1, 2 }, { s:shield(aio.async(function() return 1, 2 end)()) })
       local inner_done = false
@@ -739,7 +739,7 @@ describe("Scheduler", function()
   end)
 
   describe("Job", function()
-    it("wait returns the results and never involves the handler", async(function()
+    it("wait returns the results and never involves the handler", virtual(function()
       local calls, handler = recorder()
       local s = aio.Scheduler { exception_handler = handler }
       local job = s:spawn(function() return 1 end)
@@ -748,7 +748,7 @@ describe("Scheduler", function()
       s:close()
     end))
 
-    it("wait raises the job's error unchanged; it is then not reported", async(function()
+    it("wait raises the job's error unchanged; it is then not reported", virtual(function()
       local calls, handler = recorder()
       local s = aio.Scheduler { exception_handler = handler }
       local err = setmetatable({}, { __tostring = function() return "custom" end })
@@ -760,7 +760,7 @@ describe("Scheduler", function()
       assert.equal(0, #calls)
     end))
 
-    it("wait on a job that already failed and was reported raises its error again", async(function()
+    it("wait on a job that already failed and was reported raises its error again", virtual(function()
       local calls, handler = recorder()
       local s = aio.Scheduler { limit = 1, exception_handler = handler }
       local f = aio.Future()
@@ -774,7 +774,7 @@ describe("Scheduler", function()
       s:close()
     end))
 
-    it("wait on a pending job waits for it to start and finish", async(function()
+    it("wait on a pending job waits for it to start and finish", virtual(function()
       local s = aio.Scheduler { limit = 1 }
       local f = aio.Future()
       s:spawn(function() f:await() end)
@@ -784,7 +784,7 @@ describe("Scheduler", function()
       s:close()
     end))
 
-    it("wait with a timeout raises TimeoutError and closes the job", async(function()
+    it("wait with a timeout raises TimeoutError and closes the job", virtual(function()
       local s = aio.Scheduler()
       local seen
       local job = s:spawn(function()
@@ -800,7 +800,7 @@ describe("Scheduler", function()
       s:close()
     end))
 
-    it("cancelling a waiter does not cancel the job", async(function()
+    it("cancelling a waiter does not cancel the job", virtual(function()
       local s = aio.Scheduler()
       local f = aio.Future()
       local job = s:spawn(function() f:await() return "done" end)
@@ -816,7 +816,7 @@ describe("Scheduler", function()
       s:close()
     end))
 
-    it("a job cannot wait for itself", async(function()
+    it("a job cannot wait for itself", virtual(function()
       local s = aio.Scheduler()
       local job
       job = s:spawn(function() aio.sleep(0) return job:wait() end)
@@ -824,7 +824,7 @@ describe("Scheduler", function()
       s:close()
     end))
 
-    it("close cancels an active job; closing a closed job does nothing", async(function()
+    it("close cancels an active job; closing a closed job does nothing", virtual(function()
       local s = aio.Scheduler()
       local seen
       local job = s:spawn(function()
@@ -841,7 +841,7 @@ describe("Scheduler", function()
       s:close()
     end))
 
-    it("close raises the error of a job that failed unseen, which then is not reported", async(function()
+    it("close raises the error of a job that failed unseen, which then is not reported", virtual(function()
       local calls, handler = recorder()
       local s = aio.Scheduler { exception_handler = handler }
       local f = aio.Future()
@@ -855,7 +855,7 @@ describe("Scheduler", function()
       assert.equal(0, #calls)
     end))
 
-    it("close of a job whose error was already reported returns nothing", async(function()
+    it("close of a job whose error was already reported returns nothing", virtual(function()
       local calls, handler = recorder()
       local s = aio.Scheduler { limit = 1, exception_handler = handler }
       local f = aio.Future()
@@ -868,7 +868,7 @@ describe("Scheduler", function()
       s:close()
     end))
 
-    it("close with a timeout raises TimeoutError when the job ignores it, without reporting", async(function()
+    it("close with a timeout raises TimeoutError when the job ignores it, without reporting", virtual(function()
       local calls, handler = recorder()
       local s = aio.Scheduler { exception_handler = handler, close_timeout = 0.01 }
       local started = aio.Future()
@@ -896,7 +896,7 @@ describe("Scheduler", function()
       s:close()
     end)
 
-    it("Job:wait and Scheduler:shield raise outside a task", async(function()
+    it("Job:wait and Scheduler:shield raise outside a task", virtual(function()
       local s = aio.Scheduler()
       local hold = aio.Event()
       local j = s:spawn(function() hold:wait(); return 1 end) -- still running: wait must suspend
@@ -911,7 +911,7 @@ describe("Scheduler", function()
   end)
 
   describe("exception handler", function()
-    it("gets (sched, ctx) with message, job, exception and traceback for an unretrieved failure", async(function()
+    it("gets (sched, ctx) with message, job, exception and traceback for an unretrieved failure", virtual(function()
       local calls, handler = recorder()
       local s = aio.Scheduler { exception_handler = handler }
       local err = { "E" }
@@ -930,7 +930,7 @@ describe("Scheduler", function()
       assert.equal(1, #calls)
     end))
 
-    it("defaults to the loop's handler, and the runtime never reports the job's task too", async(function()
+    it("defaults to the loop's handler, and the runtime never reports the job's task too", virtual(function()
       local seen = with_handler(function()
         local s = aio.Scheduler()
         local job = s:spawn(function() error("unseen") end)
@@ -958,7 +958,7 @@ describe("Scheduler", function()
       assert.same({ ctx }, seen)
     end)
 
-    it("a failing handler is reported to the loop's handler, and the scheduler goes on", async(function()
+    it("a failing handler is reported to the loop's handler, and the scheduler goes on", virtual(function()
       local seen = with_handler(function()
         local s = aio.Scheduler { exception_handler = function() error("handler broke") end }
         s:spawn(function() error("job broke") end)
@@ -976,7 +976,7 @@ describe("Scheduler", function()
   end)
 
   describe("cancellation storm", function()
-    it("leaves no live task, no counted job and every job closed", async(function()
+    it("leaves no live task, no counted job and every job closed", virtual(function()
       local calls, handler = recorder()
       local s = aio.Scheduler { limit = 7, pending_limit = 5, exception_handler = handler, close_timeout = 0.05 }
       local jobs, spawners = {}, {}
@@ -1067,7 +1067,7 @@ describe("Scheduler regressions", function()
   -- never counts as finished once cancelled: close() always waits the full close_timeout and
   -- reports "Job closing timed out" for it; job:close() on such a job raises TimeoutError.
   -- (A task cancelled before it starts finishes at once, as in asyncio/aiojobs.)
-  it("closing a job that has not started yet finishes at once, unreported", async(function()
+  it("closing a job that has not started yet finishes at once, unreported", virtual(function()
     local reports = {}
     local s = aio.Scheduler({ close_timeout = 1, exception_handler = function(_, ctx) reports[#reports + 1] = ctx end })
     local j = s:spawn(function() aio.sleep(0) end)
@@ -1078,7 +1078,7 @@ describe("Scheduler regressions", function()
     assert.equal(0, #reports)
   end))
 
-  it("job:close() on a job that has not started yet does not raise", async(function()
+  it("job:close() on a job that has not started yet does not raise", virtual(function()
     local s = aio.Scheduler({ close_timeout = 0.05 })
     local j = s:spawn(function() aio.sleep(0) end)
     assert.is_true(pcall(j.close, j))

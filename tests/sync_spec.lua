@@ -2,7 +2,7 @@
 -- FIFO service, every cancellation race, asyncio's errors, bad input. The loop is stepped
 -- with aio.sleep(0) so every interleaving below is deterministic.
 local aio = require "luaio"
-local async = require "support.async"
+local virtual = require "support.virtual"
 local catch = require "support.catch"
 local is_err = require "support.is_err"
 local check_argerr = require "support.arg_error"
@@ -17,7 +17,7 @@ local function raises(name, f, ...)
 end
 
 describe("Lock", function()
-  it("acquire returns a guard that releases at scope exit", async(function()
+  it("acquire returns a guard that releases at scope exit", virtual(function()
     local lock = aio.Lock()
     assert.is_false(lock:locked())
     do
@@ -28,7 +28,7 @@ describe("Lock", function()
     assert.is_false(lock:locked())
   end))
 
-  it("releases at scope exit when the block raises", async(function()
+  it("releases at scope exit when the block raises", virtual(function()
     local lock = aio.Lock()
     local ok, e = pcall(function()
       local _ <close> = lock:acquire()
@@ -39,7 +39,7 @@ describe("Lock", function()
     assert.is_false(lock:locked())
   end))
 
-  it("is released when the task holding it is cancelled", async(function()
+  it("is released when the task holding it is cancelled", virtual(function()
     local lock = aio.Lock()
     local t = aio.spawn(function()
       local _ <close> = lock:acquire()
@@ -53,7 +53,7 @@ describe("Lock", function()
     assert.is_false(lock:locked())
   end))
 
-  it("is released when the task holding it fails", async(function()
+  it("is released when the task holding it fails", virtual(function()
     local lock = aio.Lock()
     local t = aio.spawn(function()
       local _ <close> = lock:acquire()
@@ -64,7 +64,7 @@ describe("Lock", function()
     assert.is_false(lock:locked())
   end))
 
-  it("serves waiters in FIFO order", async(function()
+  it("serves waiters in FIFO order", virtual(function()
     local lock = aio.Lock()
     local order = {}
     local tasks = {}
@@ -83,7 +83,7 @@ describe("Lock", function()
     assert.is_false(lock:locked())
   end))
 
-  it("serves waiters in FIFO order, skipping one cancelled while it waited", async(function()
+  it("serves waiters in FIFO order, skipping one cancelled while it waited", virtual(function()
     local l = aio.Lock()
     local order = {}
     local _ = l:acquire()
@@ -104,7 +104,7 @@ describe("Lock", function()
     assert.is_false(l:locked())
   end))
 
-  it("does not let a newcomer overtake a waiter that was woken", async(function()
+  it("does not let a newcomer overtake a waiter that was woken", virtual(function()
     local lock = aio.Lock()
     local g = lock:acquire()
     local order = {}
@@ -116,13 +116,13 @@ describe("Lock", function()
     assert.same({ "waiter", "newcomer" }, order)
   end))
 
-  it("raises RuntimeError when releasing an unlocked lock", async(function()
+  it("raises RuntimeError when releasing an unlocked lock", virtual(function()
     local lock = aio.Lock()
     local err = raises("RuntimeError", lock.release, lock)
     assert.matches("not acquired", err.message)
   end))
 
-  it("a guard released early by release() does not release again at scope exit", async(function()
+  it("a guard released early by release() does not release again at scope exit", virtual(function()
     local lock = aio.Lock()
     local other
     do
@@ -141,7 +141,7 @@ describe("Lock", function()
     assert.is_false(lock:locked())
   end))
 
-  it("a guard released with guard:release() does not release again", async(function()
+  it("a guard released with guard:release() does not release again", virtual(function()
     local lock = aio.Lock()
     local holder
     do
@@ -158,7 +158,7 @@ describe("Lock", function()
     settle()
   end))
 
-  it("a cancelled waiter loses its turn and never holds the lock", async(function()
+  it("a cancelled waiter loses its turn and never holds the lock", virtual(function()
     local lock = aio.Lock()
     local g = lock:acquire()
     local got = {}
@@ -174,7 +174,7 @@ describe("Lock", function()
     assert.is_false(lock:locked())
   end))
 
-  it("a waiter cancelled after it was granted the lock never holds it and passes it on", async(function()
+  it("a waiter cancelled after it was granted the lock never holds it and passes it on", virtual(function()
     local lock = aio.Lock()
     local _ = lock:acquire()
     local held_by_a = false
@@ -189,7 +189,7 @@ describe("Lock", function()
     assert.is_false(lock:locked())
   end))
 
-  it("a granted-then-cancelled waiter with nobody behind leaves the lock free", async(function()
+  it("a granted-then-cancelled waiter with nobody behind leaves the lock free", virtual(function()
     local lock = aio.Lock()
     local g = lock:acquire()
     local b = aio.spawn(function() local _ <close> = lock:acquire(); aio.sleep(100) end)
@@ -202,7 +202,7 @@ describe("Lock", function()
     local _ <close> = lock:acquire()
   end))
 
-  it("acquire raises outside a task even when the lock is free", async(function()
+  it("acquire raises outside a task even when the lock is free", virtual(function()
     local lock = aio.Lock()
     local ok, err = outside_task(function() return lock:acquire() end)
     assert.is_false(ok)
@@ -210,7 +210,7 @@ describe("Lock", function()
     assert.is_false(lock:locked())
   end))
 
-  it("rejects a bad self clearly", async(function()
+  it("rejects a bad self clearly", virtual(function()
     local lock = aio.Lock()
     assert.has_error(function() lock.acquire({}) end, "bad argument #1 to 'acquire' (Lock expected, got table)")
     assert.has_error(function() lock.release() end, "bad argument #1 to 'release' (Lock expected, got nil)")
@@ -218,7 +218,7 @@ describe("Lock", function()
 end)
 
 describe("Event", function()
-  it("set, clear, is_set and wait", async(function()
+  it("set, clear, is_set and wait", virtual(function()
     local ev = aio.Event()
     assert.is_false(ev:is_set())
     local woke = {}
@@ -240,7 +240,7 @@ describe("Event", function()
     assert.is_true(t:await())
   end))
 
-  it("a cancelled waiter does not disturb the others", async(function()
+  it("a cancelled waiter does not disturb the others", virtual(function()
     local ev = aio.Event()
     local a = aio.spawn(function() return ev:wait() end)
     local b = aio.spawn(function() return ev:wait() end)
@@ -252,7 +252,7 @@ describe("Event", function()
     assert.is_true(a:cancelled())
   end))
 
-  it("wait raises outside a task even when set", async(function()
+  it("wait raises outside a task even when set", virtual(function()
     local ev = aio.Event()
     ev:set()
     local ok, err = outside_task(function() return ev:wait() end)
@@ -262,7 +262,7 @@ describe("Event", function()
 end)
 
 describe("Condition", function()
-  it("wait releases the lock, and holds it again when woken by notify", async(function()
+  it("wait releases the lock, and holds it again when woken by notify", virtual(function()
     local cond = aio.Condition()
     local items = {}
     local consumer = aio.spawn(function()
@@ -282,7 +282,7 @@ describe("Condition", function()
     assert.is_false(cond:locked())
   end))
 
-  it("notify(n) wakes n waiters in FIFO order; notify_all wakes the rest", async(function()
+  it("notify(n) wakes n waiters in FIFO order; notify_all wakes the rest", virtual(function()
     local cond = aio.Condition()
     local order = {}
     local tasks = {}
@@ -302,7 +302,7 @@ describe("Condition", function()
     assert.same({ 1, 2, 3, 4, 5 }, order)
   end))
 
-  it("notify() wakes one waiter, which holds the lock when wait returns", async(function()
+  it("notify() wakes one waiter, which holds the lock when wait returns", virtual(function()
     local c = aio.Condition()
     local woken = {}
     local ts = {}
@@ -337,7 +337,7 @@ describe("Condition", function()
     assert.is_false(c:locked())
   end))
 
-  it("wait_for waits until the predicate is true and returns its value", async(function()
+  it("wait_for waits until the predicate is true and returns its value", virtual(function()
     local c = aio.Condition()
     local value
     local w = aio.spawn(function()
@@ -362,7 +362,7 @@ describe("Condition", function()
     assert.equal(42, c:wait_for(function() return 42 end))
   end))
 
-  it("raises RuntimeError for wait and notify without the lock", async(function()
+  it("raises RuntimeError for wait and notify without the lock", virtual(function()
     local cond = aio.Condition()
     assert.matches("un%-acquired lock", raises("RuntimeError", cond.wait, cond).message)
     assert.matches("un%-acquired lock", raises("RuntimeError", cond.notify, cond).message)
@@ -370,7 +370,7 @@ describe("Condition", function()
     raises("RuntimeError", cond.release, cond)
   end))
 
-  it("shares a Lock given at construction", async(function()
+  it("shares a Lock given at construction", virtual(function()
     local lock = aio.Lock()
     local cond = aio.Condition(lock)
     local _ <close> = lock:acquire()
@@ -378,7 +378,7 @@ describe("Condition", function()
     assert.has_error(function() aio.Condition("x") end, "bad argument #1 to 'Condition' (Lock expected, got string)")
   end))
 
-  it("shares a given Lock both ways", async(function()
+  it("shares a given Lock both ways", virtual(function()
     local lock = aio.Lock()
     local c = aio.Condition(lock)
     do
@@ -393,7 +393,7 @@ describe("Condition", function()
     end
   end))
 
-  it("a waiter cancelled while waiting holds the lock again before it raises", async(function()
+  it("a waiter cancelled while waiting holds the lock again before it raises", virtual(function()
     local cond = aio.Condition()
     local held_at_raise
     local t = aio.spawn(function()
@@ -415,7 +415,7 @@ describe("Condition", function()
     assert.is_false(cond:locked()) -- and its guard released it
   end))
 
-  it("a waiter notified then cancelled passes the notification on", async(function()
+  it("a waiter notified then cancelled passes the notification on", virtual(function()
     local cond = aio.Condition()
     local woke = {}
     local a = aio.spawn(function() local _ <close> = cond:acquire(); cond:wait(); woke[#woke + 1] = "a" end)
@@ -431,7 +431,7 @@ describe("Condition", function()
     assert.is_true(a:cancelled())
   end))
 
-  it("wait and acquire raise outside a task", async(function()
+  it("wait and acquire raise outside a task", virtual(function()
     local cond = aio.Condition()
     local ok, err = outside_task(function() return cond:acquire() end)
     assert.is_false(ok)
@@ -441,7 +441,7 @@ describe("Condition", function()
     assert.equal("luaio.Condition:wait: must be called from inside a task (see luaio.run)", err)
   end))
 
-  it("rejects a non-Lock and bad notify / wait_for arguments", async(function()
+  it("rejects a non-Lock and bad notify / wait_for arguments", virtual(function()
     check_argerr("Condition", catch(aio.Condition, 5))
     local c = aio.Condition()
     local _ <close> = c:acquire()
@@ -451,7 +451,7 @@ describe("Condition", function()
 end)
 
 describe("Semaphore", function()
-  it("counts, blocks at zero and wakes in FIFO order", async(function()
+  it("counts, blocks at zero and wakes in FIFO order", virtual(function()
     local sem = aio.Semaphore(2)
     local a = sem:acquire()
     local _ = sem:acquire()
@@ -468,7 +468,7 @@ describe("Semaphore", function()
     assert.same({ 1, 2, 3 }, order)
   end))
 
-  it("lets at most its value of holders in at once, FIFO", async(function()
+  it("lets at most its value of holders in at once, FIFO", virtual(function()
     local s1 = aio.Semaphore()
     assert.is_false(s1:locked())
     local _ = s1:acquire()
@@ -495,7 +495,7 @@ describe("Semaphore", function()
     assert.is_false(s:locked())
   end))
 
-  it("defaults to 1 and raises ValueError for a negative value", async(function()
+  it("defaults to 1 and raises ValueError for a negative value", virtual(function()
     local sem = aio.Semaphore()
     local g = sem:acquire()
     assert.is_true(sem:locked())
@@ -508,7 +508,7 @@ describe("Semaphore", function()
     assert.is_true(aio.Semaphore(0):locked())
   end))
 
-  it("raises ValueError for a negative value, bounded or not; a plain one may grow past its start", async(function()
+  it("raises ValueError for a negative value, bounded or not; a plain one may grow past its start", virtual(function()
     is_err("ValueError", catch(aio.Semaphore, -1))
     is_err("ValueError", catch(aio.BoundedSemaphore, -1))
     local s = aio.Semaphore(0)
@@ -521,7 +521,7 @@ describe("Semaphore", function()
     s:release(); s:release()
   end))
 
-  it("releases with the guard at scope exit, error or not", async(function()
+  it("releases with the guard at scope exit, error or not", virtual(function()
     local sem = aio.BoundedSemaphore(1)
     pcall(function() local _ <close> = sem:acquire(); error("x") end)
     assert.is_false(sem:locked())
@@ -529,7 +529,7 @@ describe("Semaphore", function()
     assert.is_false(sem:locked())
   end))
 
-  it("an explicit release() spends the caller's guard", async(function()
+  it("an explicit release() spends the caller's guard", virtual(function()
     local sem = aio.BoundedSemaphore(1)
     do
       local _ <close> = sem:acquire()
@@ -542,7 +542,7 @@ describe("Semaphore", function()
     g:release()
   end))
 
-  it("a BoundedSemaphore guard released early is not released again", async(function()
+  it("a BoundedSemaphore guard released early is not released again", virtual(function()
     local b = aio.BoundedSemaphore(1)
     is_err("ValueError", catch(b.release, b))
     do
@@ -553,7 +553,7 @@ describe("Semaphore", function()
     is_err("ValueError", catch(b.release, b))
   end))
 
-  it("a plain Semaphore guard released early is not released again", async(function()
+  it("a plain Semaphore guard released early is not released again", virtual(function()
     local s = aio.Semaphore(1)
     do
       local _ <close> = s:acquire()
@@ -563,7 +563,7 @@ describe("Semaphore", function()
     assert.is_true(s:locked()) -- the value is back to 0, not 1
   end))
 
-  it("BoundedSemaphore raises ValueError when released too many times", async(function()
+  it("BoundedSemaphore raises ValueError when released too many times", virtual(function()
     local sem = aio.BoundedSemaphore(2)
     local err = raises("ValueError", sem.release, sem)
     assert.matches("released too many times", err.message)
@@ -574,7 +574,7 @@ describe("Semaphore", function()
     assert.is_true(plain:locked())
   end))
 
-  it("a cancelled waiter never blocks those behind it", async(function()
+  it("a cancelled waiter never blocks those behind it", virtual(function()
     local sem = aio.Semaphore(1)
     local g = sem:acquire()
     local b = aio.spawn(function() local _ <close> = sem:acquire(); return "b" end)
@@ -587,7 +587,7 @@ describe("Semaphore", function()
     assert.is_false(sem:locked())
   end))
 
-  it("a cancelled waiter never holds a slot", async(function()
+  it("a cancelled waiter never holds a slot", virtual(function()
     local s = aio.Semaphore(1)
     local _ = s:acquire()
     local got = false
@@ -601,7 +601,7 @@ describe("Semaphore", function()
     assert.is_false(s:locked())
   end))
 
-  it("a waiter cancelled after it was granted gives the count back to the next", async(function()
+  it("a waiter cancelled after it was granted gives the count back to the next", virtual(function()
     local sem = aio.Semaphore(1)
     local g = sem:acquire()
     local b = aio.spawn(function() local _ <close> = sem:acquire(); return "b" end)
@@ -617,14 +617,14 @@ describe("Semaphore", function()
     assert.is_true(sem:locked())
   end))
 
-  it("acquire raises outside a task even when free", async(function()
+  it("acquire raises outside a task even when free", virtual(function()
     local sem = aio.Semaphore(3)
     local ok, err = outside_task(function() return sem:acquire() end)
     assert.is_false(ok)
     assert.equal("luaio.Semaphore:acquire: must be called from inside a task (see luaio.run)", err)
   end))
 
-  it("bounds concurrency under load", async(function()
+  it("bounds concurrency under load", virtual(function()
     local sem, active, peak, done = aio.Semaphore(3), 0, 0, 0
     local tasks = {}
     for i = 1, 30 do
@@ -645,7 +645,7 @@ describe("Semaphore", function()
 end)
 
 describe("Barrier", function()
-  it("returns a distinct index 0..parties-1 to each party", async(function()
+  it("returns a distinct index 0..parties-1 to each party", virtual(function()
     local b = aio.Barrier(3)
     assert.equal(3, b.parties)
     local tasks = {}
@@ -659,7 +659,7 @@ describe("Barrier", function()
     assert.is_false(b:broken())
   end))
 
-  it("returns indices 0..parties-1 in arrival order and counts waiting parties", async(function()
+  it("returns indices 0..parties-1 in arrival order and counts waiting parties", virtual(function()
     local b = aio.Barrier(3)
     assert.equal(3, b.parties)
     assert.equal(0, b:n_waiting())
@@ -680,7 +680,7 @@ describe("Barrier", function()
     assert.same({ [0] = true, [1] = true, [2] = true }, seen)
   end))
 
-  it("counts waiting parties and is reusable", async(function()
+  it("counts waiting parties and is reusable", virtual(function()
     local b = aio.Barrier(2)
     for round = 1, 3 do
       local t = aio.spawn(function() return b:wait() end)
@@ -692,7 +692,7 @@ describe("Barrier", function()
     end
   end))
 
-  it("abort breaks it: waiting and later parties raise BrokenBarrierError", async(function()
+  it("abort breaks it: waiting and later parties raise BrokenBarrierError", virtual(function()
     local b = aio.Barrier(3)
     local t = aio.spawn(function() return b:wait() end)
     settle()
@@ -703,7 +703,7 @@ describe("Barrier", function()
     raises("BrokenBarrierError", b.wait, b)
   end))
 
-  it("reset breaks the current round and makes it usable again", async(function()
+  it("reset breaks the current round and makes it usable again", virtual(function()
     local b = aio.Barrier(2)
     local t = aio.spawn(function() return b:wait() end)
     settle()
@@ -719,7 +719,7 @@ describe("Barrier", function()
     assert.is_false(b:broken())
   end))
 
-  it("a cancelled party leaves the count", async(function()
+  it("a cancelled party leaves the count", virtual(function()
     local b = aio.Barrier(2)
     local t = aio.spawn(function() return b:wait() end)
     settle()
@@ -733,7 +733,7 @@ describe("Barrier", function()
     assert.equal(1, mine + t2:await())
   end))
 
-  it("rejects bad parties and waits only inside a task", async(function()
+  it("rejects bad parties and waits only inside a task", virtual(function()
     raises("ValueError", aio.Barrier, 0)
     assert.has_error(function() aio.Barrier() end, "bad argument #1 to 'Barrier' (number expected, got no value)")
     assert.has_error(function() aio.Barrier("x") end, "bad argument #1 to 'Barrier' (number expected, got string)")
@@ -746,7 +746,7 @@ describe("Barrier", function()
 end)
 
 describe("suspension", function()
-  it("Lock:acquire, Event:wait and Semaphore:acquire raise across a C-call boundary even when they need not wait", async(function()
+  it("Lock:acquire, Event:wait and Semaphore:acquire raise across a C-call boundary even when they need not wait", virtual(function()
     local function in_sort(f)
       return pcall(table.sort, { 3, 2, 1 }, function(a, b) f(); return a < b end)
     end
@@ -764,7 +764,7 @@ describe("suspension", function()
     assert.is_false(ok, "Semaphore:acquire succeeded across a C-call boundary")
   end))
 
-  it("a guard whose lock was released by lock:release() reads released and refuses a second release", async(function()
+  it("a guard whose lock was released by lock:release() reads released and refuses a second release", virtual(function()
     -- guard:released() stayed false and guard:release() did nothing silently
     local lock = aio.Lock()
     local g = lock:acquire()

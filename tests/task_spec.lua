@@ -2,7 +2,7 @@
 -- lifetime), awaiting (await, aio.async coroutine objects), errors in tasks, cancellation
 -- (cancel, cancelling / uncancel, aio.pcall) and where a task may suspend.
 local aio = require "luaio"
-local async = require "support.async"
+local virtual = require "support.virtual"
 local proc = require "support.proc"
 local catch = require "support.catch"
 local is_err = require "support.is_err"
@@ -10,7 +10,7 @@ local settle = require "support.settle"
 local outside_task = require "support.outside_task"
 
 describe("Task", function()
-  it("runs a spawned function and returns all its results", async(function()
+  it("runs a spawned function and returns all its results", virtual(function()
     local t = aio.spawn(function(a, b) aio.sleep(0) return a + b, "x", nil, 4 end, 1, 2)
     local s, x, n, four = t:await()
     assert.equal(3, s)
@@ -22,7 +22,7 @@ describe("Task", function()
     assert.same({ 3, "x", nil, 4 }, { t:result() })
   end))
 
-  it("passes spawn's arguments, nils included, and spawn rejects a non-function", async(function()
+  it("passes spawn's arguments, nils included, and spawn rejects a non-function", virtual(function()
     local t = aio.spawn(function(a, b, c) return c, b, a end, "x", nil, "z")
     local r = table.pack(t:await())
     assert.equal(3, r.n)
@@ -33,7 +33,7 @@ describe("Task", function()
     assert.matches("bad argument #1 to 'spawn'", tostring(e), 1, true)
   end))
 
-  it("does not start inside spawn or create_task, and starts in FIFO order", async(function()
+  it("does not start inside spawn or create_task, and starts in FIFO order", virtual(function()
     local order = {}
     local a = aio.spawn(function() order[#order + 1] = "a" end)
     local b = aio.create_task(aio.async(function() order[#order + 1] = "b" end)())
@@ -43,7 +43,7 @@ describe("Task", function()
     assert.same({ "a", "b", "c" }, order)
   end))
 
-  it("create_task takes a name; the task starts later, in FIFO order", async(function()
+  it("create_task takes a name; the task starts later, in FIFO order", virtual(function()
     local order = {}
     local t1 = aio.create_task(aio.async(function() order[#order + 1] = 1 end)(), "first")
     local t2 = aio.spawn(function(a) order[#order + 1] = a end, 2)
@@ -55,7 +55,7 @@ describe("Task", function()
     assert.same({ 1, 2 }, order)
   end))
 
-  it("has a default name Task-N and a settable one", async(function()
+  it("has a default name Task-N and a settable one", virtual(function()
     local t = aio.spawn(function() end)
     assert.matches("^Task%-%d+$", t:get_name())
     t:set_name("worker")
@@ -66,7 +66,7 @@ describe("Task", function()
     aio.gather(t, n)
   end))
 
-  it("current_task and all_tasks see the running tasks", async(function()
+  it("current_task and all_tasks see the running tasks", virtual(function()
     local me = aio.current_task()
     assert.is_not_nil(me)
     local inner
@@ -86,7 +86,7 @@ describe("Task", function()
     assert.is_nil(found[t])
   end))
 
-  it("current_task is nil outside a task; all_tasks lists only live tasks", async(function()
+  it("current_task is nil outside a task; all_tasks lists only live tasks", virtual(function()
     local r = table.pack(outside_task(function() return aio.current_task() end))
     assert.is_true(r[1])
     assert.is_nil(r[2])
@@ -109,7 +109,7 @@ describe("Task", function()
     assert.is_false(has(aio.all_tasks(), t))
   end))
 
-  it("all_tasks includes tasks that have not started yet", async(function()
+  it("all_tasks includes tasks that have not started yet", virtual(function()
     local t = aio.spawn(function() end)
     local found = false
     for _, x in ipairs(aio.all_tasks()) do if x == t then found = true end end
@@ -117,7 +117,7 @@ describe("Task", function()
     t:await()
   end))
 
-  it("a plain coroutine.yield() inside a task acts as sleep(0)", async(function()
+  it("a plain coroutine.yield() inside a task acts as sleep(0)", virtual(function()
     local order = {}
     local a = aio.spawn(function() order[#order + 1] = 1; coroutine.yield(); order[#order + 1] = 3 end)
     local b = aio.spawn(function() order[#order + 1] = 2 end)
@@ -125,14 +125,14 @@ describe("Task", function()
     assert.same({ 1, 2, 3 }, order)
   end))
 
-  it("set_result and set_exception raise RuntimeError on a task", async(function()
+  it("set_result and set_exception raise RuntimeError on a task", virtual(function()
     local t = aio.spawn(function() aio.sleep(0) end)
     is_err("RuntimeError", catch(t.set_result, t, 1))
     is_err("RuntimeError", catch(t.set_exception, t, "x"))
     t:await()
   end))
 
-  it("a task cannot await itself", async(function()
+  it("a task cannot await itself", virtual(function()
     local t
     t = aio.spawn(function() aio.sleep(0) return t:await() end)
     local ok, e = pcall(aio.await, t)
@@ -140,7 +140,7 @@ describe("Task", function()
     assert.equal("RuntimeError", e.name)
   end))
 
-  it("traceback() shows a suspended task's stack and a failure's traceback", async(function()
+  it("traceback() shows a suspended task's stack and a failure's traceback", virtual(function()
     local function deep() aio.sleep(10) end
     local t = aio.spawn(function() deep() end)
     aio.sleep(0)
@@ -151,7 +151,7 @@ describe("Task", function()
     assert.matches("stack traceback", f:traceback())
   end))
 
-  it("traceback() names the functions of a suspended stack and of a failure", async(function()
+  it("traceback() names the functions of a suspended stack and of a failure", virtual(function()
     local gate = aio.Future()
     local function acc3_tb_waiter() gate:await() end
     local t = aio.spawn(function() acc3_tb_waiter() end)
@@ -169,14 +169,14 @@ describe("Task", function()
     assert.matches("acc3_tb_failer", tb, 1, true)
   end))
 
-  it("traceback() of a failed task names the file and line", async(function()
+  it("traceback() of a failed task names the file and line", virtual(function()
     local t = aio.spawn(function() aio.sleep(0) error("tb-fail") end)
     pcall(aio.await, t)
     assert.is_string(t:traceback())
     assert.matches("task_spec%.lua:%d+", t:traceback())
   end))
 
-  it("a pending task is never collected; a finished unreferenced one is", async(function()
+  it("a pending task is never collected; a finished unreferenced one is", virtual(function()
     local weak = setmetatable({}, { __mode = "v" })
     local ev = aio.Event()
     local done = false
@@ -196,7 +196,7 @@ describe("Task", function()
 end)
 
 describe("await", function()
-  it("aio.async(fn)(...) returns a coroutine object that has not started", async(function()
+  it("aio.async(fn)(...) returns a coroutine object that has not started", virtual(function()
     local started = 0
     local af = aio.async(function(x) started = started + 1 return x * 2 end)
     assert.is_function(af)
@@ -208,7 +208,7 @@ describe("await", function()
     assert.equal(1, started)
   end))
 
-  it("runs a coroutine object inside the current task", async(function()
+  it("runs a coroutine object inside the current task", virtual(function()
     local me = aio.current_task()
     local seen
     local co = aio.async(function() aio.sleep(0) seen = aio.current_task() return "done" end)()
@@ -216,14 +216,14 @@ describe("await", function()
     assert.equal(me, seen)
   end))
 
-  it("a coroutine object cannot be awaited twice, nor made a task after it ran", async(function()
+  it("a coroutine object cannot be awaited twice, nor made a task after it ran", virtual(function()
     local co = aio.async(function() return 1 end)()
     assert.equal(1, aio.await(co))
     is_err("RuntimeError", catch(aio.await, co))
     is_err("RuntimeError", catch(aio.create_task, co))
   end))
 
-  it("returns all results of futures, tasks and coroutine objects", async(function()
+  it("returns all results of futures, tasks and coroutine objects", virtual(function()
     local f = aio.Future()
     aio.call_soon(function() f:set_result(1, nil, 3) end)
     assert.same({ 1, nil, 3 }, { aio.await(f) })
@@ -238,7 +238,7 @@ describe("await", function()
     assert.same({ 1, 2 }, { r[1], r[2] })
   end))
 
-  it("returns every result, embedded and trailing nils included", async(function()
+  it("returns every result, embedded and trailing nils included", virtual(function()
     local fut = aio.Future()
     aio.call_soon(function() fut:set_result(nil, "b", nil) end)
     local r = table.pack(aio.await(fut))
@@ -252,7 +252,7 @@ describe("await", function()
     assert.equal(0, select("#", aio.await(co)))
   end))
 
-  it("re-raises the error value of a task, future or coroutine object unchanged", async(function()
+  it("re-raises the error value of a task, future or coroutine object unchanged", virtual(function()
     local E = { custom = true }
     local t = aio.spawn(function() aio.sleep(0) error(E) end)
     local e = catch(aio.await, t)
@@ -264,7 +264,7 @@ describe("await", function()
     assert.equal(E, catch(aio.await, co))
   end))
 
-  it("re-raises table and string errors unchanged", async(function()
+  it("re-raises table and string errors unchanged", virtual(function()
     local E = setmetatable({}, { __tostring = function() return "custom" end })
     local t = aio.spawn(function() error(E) end)
     assert.equal(E, catch(aio.await, t))
@@ -274,7 +274,7 @@ describe("await", function()
     assert.equal(E, catch(aio.await, co))
   end))
 
-  it("a done future is not a suspension point", async(function()
+  it("a done future is not a suspension point", virtual(function()
     local f = aio.Future()
     f:set_result("v")
     local other_ran = false
@@ -286,7 +286,7 @@ describe("await", function()
     assert.is_true(other_ran)
   end))
 
-  it("a cancellation requested before awaiting a done future arrives at the next suspension", async(function()
+  it("a cancellation requested before awaiting a done future arrives at the next suspension", virtual(function()
     local f = aio.Future()
     f:set_result(7)
     local other_ran = false
@@ -306,7 +306,7 @@ describe("await", function()
     is_err("CancelledError", e)
   end))
 
-  it("a non-awaitable raises an error saying what was given", async(function()
+  it("a non-awaitable raises an error saying what was given", virtual(function()
     local e = catch(aio.await, 42)
     assert.matches("number", tostring(e))
     e = catch(aio.await, "str")
@@ -319,7 +319,7 @@ describe("await", function()
 end)
 
 describe("errors in tasks", function()
-  it("reach the awaiting task unchanged, through several awaits", async(function()
+  it("reach the awaiting task unchanged, through several awaits", virtual(function()
     local err = { custom = true }
     local function level1() error(err) end
     local t1 = aio.spawn(level1)
@@ -332,14 +332,14 @@ describe("errors in tasks", function()
     assert.equal(err, t3:exception())
   end))
 
-  it("string errors keep their position", async(function()
+  it("string errors keep their position", virtual(function()
     local t = aio.spawn(function() error("boom") end)
     local ok, e = pcall(t.await, t)
     assert.is_false(ok)
     assert.matches("task_spec.lua:%d+: boom", e)
   end))
 
-  it("a re-raised error's traceback shows the awaited task's stack too", async(function()
+  it("a re-raised error's traceback shows the awaited task's stack too", virtual(function()
     local function inner_fn() aio.sleep(0) error("deep failure") end
     local child = aio.spawn(inner_fn)
     local parent = aio.spawn(function() return child:await() end)
@@ -348,7 +348,7 @@ describe("errors in tasks", function()
     assert.matches("awaited task.*in function 'error'", tb)
   end))
 
-  it("result() before done raises InvalidStateError", async(function()
+  it("result() before done raises InvalidStateError", virtual(function()
     local t = aio.spawn(function() aio.sleep(0) end)
     local ok, e = pcall(t.result, t)
     assert.is_false(ok)
@@ -360,7 +360,7 @@ describe("errors in tasks", function()
 end)
 
 describe("cancellation", function()
-  it("cancels a sleeping task, which ends cancelled", async(function()
+  it("cancels a sleeping task, which ends cancelled", virtual(function()
     local t = aio.spawn(function() aio.sleep(10) end)
     aio.sleep(0)
     assert.is_true(t:cancel())
@@ -373,7 +373,7 @@ describe("cancellation", function()
     assert.equal("CancelledError", e.name)
   end))
 
-  it("a task that lets CancelledError propagate ends cancelled", async(function()
+  it("a task that lets CancelledError propagate ends cancelled", virtual(function()
     local t = aio.spawn(function() aio.sleep(10) end)
     aio.sleep(0)
     t:cancel()
@@ -384,7 +384,7 @@ describe("cancellation", function()
     is_err("CancelledError", catch(t.result, t))
   end))
 
-  it("cancelling before the task starts means its body never runs", async(function()
+  it("cancelling before the task starts means its body never runs", virtual(function()
     local ran = false
     local t = aio.spawn(function() ran = true end)
     assert.is_true(t:cancel("early"))
@@ -395,7 +395,7 @@ describe("cancellation", function()
     assert.is_false(ran)
   end))
 
-  it("a task cancelled before it started ends cancelled without running", async(function()
+  it("a task cancelled before it started ends cancelled without running", virtual(function()
     local ran = false
     local t = aio.spawn(function() ran = true end)
     t:cancel()
@@ -404,14 +404,14 @@ describe("cancellation", function()
     assert.is_true(t:cancelled())
   end))
 
-  it("cancel after done returns false", async(function()
+  it("cancel after done returns false", virtual(function()
     local t = aio.spawn(function() return 1 end)
     t:await()
     assert.is_false(t:cancel())
     assert.is_false(t:cancelled())
   end))
 
-  it("the cancel message reaches whoever awaits the cancelled task", async(function()
+  it("the cancel message reaches whoever awaits the cancelled task", virtual(function()
     local t = aio.spawn(function() aio.sleep(10) end)
     settle(1)
     t:cancel("acc3-why")
@@ -421,7 +421,7 @@ describe("cancellation", function()
     is_err("CancelledError", catch(t.exception, t))
   end))
 
-  it("can be caught with pcall; the task then goes on", async(function()
+  it("can be caught with pcall; the task then goes on", virtual(function()
     local t = aio.spawn(function()
       local ok, e = pcall(aio.sleep, 10)
       assert(not ok and e.name == "CancelledError")
@@ -435,7 +435,7 @@ describe("cancellation", function()
     assert.equal(1, t:cancelling())
   end))
 
-  it("cancel(msg) raises CancelledError with msg at the suspension point; the task may catch it", async(function()
+  it("cancel(msg) raises CancelledError with msg at the suspension point; the task may catch it", virtual(function()
     local t = aio.spawn(function()
       local ok, e = pcall(aio.sleep, 10)
       return ok, e
@@ -449,7 +449,7 @@ describe("cancellation", function()
     assert.is_false(t:cancelled())
   end))
 
-  it("aio.pcall catches ordinary errors but never CancelledError", async(function()
+  it("aio.pcall catches ordinary errors but never CancelledError", virtual(function()
     assert.same({ true, 1, 2 }, { aio.pcall(function(a) return a, 2 end, 1) })
     local ok, e = aio.pcall(error, "plain", 0)
     assert.is_false(ok)
@@ -466,7 +466,7 @@ describe("cancellation", function()
     assert.is_true(t:cancelled())
   end))
 
-  it("counts requests with cancelling() and uncancel()", async(function()
+  it("counts requests with cancelling() and uncancel()", virtual(function()
     local t = aio.spawn(function() aio.sleep(10) end)
     aio.sleep(0)
     t:cancel()
@@ -476,7 +476,7 @@ describe("cancellation", function()
     pcall(aio.await, t)
   end))
 
-  it("cancelling() and uncancel() seen from inside the task", async(function()
+  it("cancelling() and uncancel() seen from inside the task", virtual(function()
     local t = aio.spawn(function()
       pcall(aio.sleep, 10)
       local me = aio.current_task()
@@ -495,7 +495,7 @@ describe("cancellation", function()
     assert.equal(1, after)
   end))
 
-  it("a running task that cancels itself gets it at its next suspension", async(function()
+  it("a running task that cancels itself gets it at its next suspension", virtual(function()
     local steps = {}
     local t = aio.spawn(function()
       aio.current_task():cancel()
@@ -508,7 +508,7 @@ describe("cancellation", function()
     assert.is_true(t:cancelled())
   end))
 
-  it("cancelling a task that awaits another cancels the awaited one", async(function()
+  it("cancelling a task that awaits another cancels the awaited one", virtual(function()
     local inner = aio.spawn(function() aio.sleep(10) end)
     local outer = aio.spawn(function() return inner:await() end)
     aio.sleep(0)
@@ -518,7 +518,7 @@ describe("cancellation", function()
     assert.is_true(inner:cancelled())
   end))
 
-  it("cancelling a task waiting on a future or a task cancels what it waits on", async(function()
+  it("cancelling a task waiting on a future or a task cancels what it waits on", virtual(function()
     local fut = aio.Future()
     local inner = aio.spawn(function() aio.sleep(10) end)
     local a = aio.spawn(function() fut:await() end)
@@ -534,7 +534,7 @@ describe("cancellation", function()
     assert.is_true(inner:cancelled())
   end))
 
-  it("closes <close> variables when a task fails or is cancelled, even if closing suspends", async(function()
+  it("closes <close> variables when a task fails or is cancelled, even if closing suspends", virtual(function()
     local log = {}
     local function closer(name)
       return setmetatable({}, { __close = function(_, e)
@@ -567,14 +567,14 @@ describe("suspension points", function()
     assert.matches("luaio.sleep: must be called from inside a task", e)
   end)
 
-  it("a suspending function called from a callback names itself", async(function()
+  it("a suspending function called from a callback names itself", virtual(function()
     local r = table.pack(outside_task(function() aio.sleep(0) end))
     assert.is_false(r[1])
     assert.matches("sleep", tostring(r[2]))
     assert.matches("must be called from inside a task", tostring(r[2]), 1, true)
   end))
 
-  it("gather called from a callback names gather", async(function()
+  it("gather called from a callback names gather", virtual(function()
     local f = aio.Future()
     f:set_result(1)
     local r = table.pack(outside_task(function() aio.gather(f) end))
@@ -582,7 +582,7 @@ describe("suspension points", function()
     assert.matches("gather", tostring(r[2]))
   end))
 
-  it("await, wait_for, wait, shield, TaskGroup and timeout called from a callback name themselves", async(function()
+  it("await, wait_for, wait, shield, TaskGroup and timeout called from a callback name themselves", virtual(function()
     local r = table.pack(outside_task(function()
       local out = {}
       local pending = aio.Future()
@@ -607,7 +607,7 @@ describe("suspension points", function()
     end
   end))
 
-  it("the as_completed iterator called from a callback names as_completed", async(function()
+  it("the as_completed iterator called from a callback names as_completed", virtual(function()
     local r = table.pack(outside_task(function()
       for _ in aio.as_completed({ aio.Future() }) do end
     end))
@@ -615,23 +615,23 @@ describe("suspension points", function()
     assert.matches("as_completed", tostring(r[2]), 1, true)
   end))
 
-  it("suspending across a C-call boundary raises instead of crashing", async(function()
+  it("suspending across a C-call boundary raises instead of crashing", virtual(function()
     local ok, e = pcall(table.sort, { 3, 1, 2 }, function(a, b) aio.sleep(0) return a < b end)
     assert.is_false(ok)
     assert.matches("cannot suspend here", e)
   end))
 
-  it("the C-call boundary error names the suspending function", async(function()
+  it("the C-call boundary error names the suspending function", virtual(function()
     local e = catch(table.sort, { 3, 2, 1 }, function(a, b) aio.sleep(0) return a < b end)
     assert.matches("sleep", tostring(e))
   end))
 
-  it("suspending inside a string.gsub callback names the function", async(function()
+  it("suspending inside a string.gsub callback names the function", virtual(function()
     local e = catch(string.gsub, "abc", "b", function() aio.sleep(0) return "x" end)
     assert.matches("sleep", tostring(e))
   end))
 
-  it("suspending from a plain coroutine inside a task raises", async(function()
+  it("suspending from a plain coroutine inside a task raises", virtual(function()
     local co = coroutine.wrap(function() return pcall(aio.sleep, 0) end)
     local ok, e = co()
     assert.is_false(ok)
@@ -640,7 +640,7 @@ describe("suspension points", function()
 end)
 
 describe("bad input", function()
-  it("spawn, create_task, async, await and set_name check their arguments", async(function()
+  it("spawn, create_task, async, await and set_name check their arguments", virtual(function()
     assert.matches("bad argument #1 to 'spawn'", select(2, pcall(function() aio.spawn(42) end)))
     assert.matches("bad argument #1 to 'create_task'", select(2, pcall(aio.create_task, function() end)))
     assert.matches("bad argument #1 to 'async'", select(2, pcall(aio.async, "x")))
@@ -649,7 +649,7 @@ describe("bad input", function()
     assert.matches("bad argument #2 to 'create_task'", select(2, pcall(aio.create_task, aio.async(print)(), 5)))
   end))
 
-  it("task methods reject a non-task self", async(function()
+  it("task methods reject a non-task self", virtual(function()
     local t = aio.spawn(function() end)
     assert.matches("Task expected", select(2, pcall(t.get_name, {})))
     assert.matches("Future expected", select(2, pcall(t.done, 1)))
@@ -663,7 +663,7 @@ describe("Task as asyncio", function()
   --   t.cancel("a"); t.cancel("b"); await t   -> CancelledError('a') (inside and outside)
   -- The first cancel cancels the sleep future with "a"; the second only sets _must_cancel,
   -- and __step keeps the CancelledError that is already being thrown. luaio delivers "b".
-  it("a second cancel() does not replace the message of the first", async(function()
+  it("a second cancel() does not replace the message of the first", virtual(function()
     local inner
     local t = aio.spawn(function()
       local _, e = pcall(aio.sleep, 1)
@@ -703,7 +703,7 @@ describe("Task regressions", function()
     assert.equal("CancelledError\tCancelledError\nCancelledError\n", out)
   end)
 
-  it("awaiting a done future or a coroutine object outside a task raises", async(function()
+  it("awaiting a done future or a coroutine object outside a task raises", virtual(function()
     -- a done future was returned from at once, as if a callback could await
     local f = aio.Future()
     f:set_result(1)
@@ -715,7 +715,7 @@ describe("Task regressions", function()
     end
   end))
 
-  it("cancelling the head of a long chain of awaits ends every task of it", async(function()
+  it("cancelling the head of a long chain of awaits ends every task of it", virtual(function()
     -- each awaiting task cancelled the one it awaited from inside the cancel, one Lua
     -- stack slot per level and no room checked: past a few dozen levels it wrote beyond
     -- the stack (valgrind saw it), and a long enough chain would exhaust the C stack

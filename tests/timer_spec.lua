@@ -1,25 +1,25 @@
 -- timer_spec.lua — aio.sleep, call_soon / call_later / call_at and their handles, aio.time:
 -- ordering, arguments, cancellation, bad input.
 local aio = require "luaio"
-local async = require "support.async"
+local virtual = require "support.virtual"
 local catch = require "support.catch"
 local settle = require "support.settle"
 
 describe("sleep", function()
-  it("sleeps at least the requested time on the loop clock", async(function()
+  it("sleeps at least the requested time on the loop clock", virtual(function()
     local t0 = aio.time()
     aio.sleep(0.02)
     assert.is_true(aio.time() - t0 >= 0.02)
   end))
 
-  it("accepts fractional seconds and returns its extra arguments", async(function()
+  it("accepts fractional seconds and returns its extra arguments", virtual(function()
     local t0 = aio.time()
     local r = table.pack(aio.sleep(0.015, "a", nil, 3))
     assert.is_true(aio.time() - t0 >= 0.014)
     assert.same({ "a", nil, 3, n = 3 }, r)
   end))
 
-  it("returns its extra arguments, nils included, and nothing without them", async(function()
+  it("returns its extra arguments, nils included, and nothing without them", virtual(function()
     local r = table.pack(aio.sleep(0, "a", nil, 3))
     assert.equal(3, r.n)
     assert.same({ "a", nil, 3 }, { r[1], r[2], r[3] })
@@ -27,7 +27,7 @@ describe("sleep", function()
     assert.equal("f", aio.sleep(0.001, "f"))
   end))
 
-  it("wakes sleepers in deadline order, equal deadlines in arming order", async(function()
+  it("wakes sleepers in deadline order, equal deadlines in arming order", virtual(function()
     local order = {}
     local ts = {}
     for i, d in ipairs({ 0.03, 0.01, 0.02, 0.01 }) do
@@ -37,7 +37,7 @@ describe("sleep", function()
     assert.same({ 2, 4, 3, 1 }, order)
   end))
 
-  it("with 0, round-robins the ready tasks", async(function()
+  it("with 0, round-robins the ready tasks", virtual(function()
     local order = {}
     local function worker(name)
       for i = 1, 3 do
@@ -49,7 +49,7 @@ describe("sleep", function()
     assert.same({ "a1", "b1", "a2", "b2", "a3", "b3" }, order)
   end))
 
-  it("with 0, lets every other ready task run once before the caller goes on", async(function()
+  it("with 0, lets every other ready task run once before the caller goes on", virtual(function()
     local order = {}
     aio.spawn(function() order[#order + 1] = "a" aio.sleep(0) order[#order + 1] = "a2" end)
     aio.spawn(function() order[#order + 1] = "b" end)
@@ -59,7 +59,7 @@ describe("sleep", function()
     assert.same({ "a", "b", "main", "a2" }, order)
   end))
 
-  it("rejects non-numbers and NaN with a standard argument error", async(function()
+  it("rejects non-numbers and NaN with a standard argument error", virtual(function()
     local ok, e = pcall(function() aio.sleep("x") end)
     assert.is_false(ok)
     assert.matches("bad argument #1 to 'sleep' %(number expected, got string%)", e)
@@ -73,7 +73,7 @@ describe("sleep", function()
       select(2, pcall(f.add_done_callback, f, 1)))
   end))
 
-  it("rejects a missing or non-number delay naming sleep", async(function()
+  it("rejects a missing or non-number delay naming sleep", virtual(function()
     local e = catch(aio.sleep, "soon")
     assert.matches("bad argument #1 to 'sleep' (number expected, got string)", tostring(e), 1, true)
     e = catch(aio.sleep)
@@ -82,7 +82,7 @@ describe("sleep", function()
 end)
 
 describe("callbacks", function()
-  it("call_soon runs callbacks FIFO with their arguments, never at once; handle:cancel() stops one", async(function()
+  it("call_soon runs callbacks FIFO with their arguments, never at once; handle:cancel() stops one", virtual(function()
     local log = {}
     aio.call_soon(function(a, b) log[#log + 1] = a .. b end, "x", "1")
     local h = aio.call_soon(function() log[#log + 1] = "cancelled" end)
@@ -94,7 +94,7 @@ describe("callbacks", function()
     assert.same({ "x1", "y" }, log)
   end))
 
-  it("call_later and call_at fire in deadline order; handle:cancel() stops one", async(function()
+  it("call_later and call_at fire in deadline order; handle:cancel() stops one", virtual(function()
     local got = {}
     local done = aio.Future()
     aio.call_later(0.02, function() got[#got + 1] = 2 end)
@@ -107,7 +107,7 @@ describe("callbacks", function()
     assert.same({ 1, 2 }, got)
   end))
 
-  it("call_later and call_at pass their extra arguments", async(function()
+  it("call_later and call_at pass their extra arguments", virtual(function()
     local got = {}
     local f = aio.Future()
     aio.call_later(0.02, function(x) got[#got + 1] = x f:set_result() end, "later")
@@ -126,7 +126,7 @@ describe("callbacks", function()
     assert.matches("bad argument #1 to 'set_exception_handler'", select(2, pcall(function() aio.set_exception_handler(5) end)))
   end)
 
-  it("call_soon, call_later and call_at reject a wrong-typed callback or time, naming themselves", async(function()
+  it("call_soon, call_later and call_at reject a wrong-typed callback or time, naming themselves", virtual(function()
     assert.matches("bad argument #1 to 'call_soon'", tostring(catch(aio.call_soon, 5)), 1, true)
     assert.matches("bad argument #1 to 'call_later'", tostring(catch(aio.call_later, "x", print)), 1, true)
     assert.matches("bad argument #2 to 'call_later'", tostring(catch(aio.call_later, 1, 5)), 1, true)
@@ -135,7 +135,7 @@ describe("callbacks", function()
 end)
 
 describe("aio.time", function()
-  it("is a monotonic clock in seconds that follows sleep", async(function()
+  it("is a monotonic clock in seconds that follows sleep", virtual(function()
     local a = aio.time()
     assert.is_number(a)
     aio.sleep(0.01)
