@@ -246,7 +246,7 @@ describe("aio.virtual_clock", function()
     local outer <close> = aio.virtual_clock()
     aio.sleep(5)
     do
-      local inner <close> = aio.virtual_clock()
+      local _ <close> = aio.virtual_clock()
       aio.sleep(1)
       assert.equal(6, aio.time()) -- one virtual clock goes on
     end
