@@ -355,4 +355,20 @@ describe("examples", function()
       assert.matches("exited with %-15\nsupervisor: stopped\n$", out)
       assert.not_matches("restart", out)
     end, "5 'echo child $$ up; exec sleep 30'"))
+
+  it("retry_spec.lua tests a retry helper over ten virtual minutes, under both runners", function()
+    local bin = require "support.bin"
+    local so_dir = bin:match("^(.*)/[^/]+$")
+    for _, cmd in ipairs {
+      ("%sLUA_CPATH='%s/?.so;;' lua5.4 /usr/bin/busted --lpath='examples/?.lua' examples/retry_spec.lua 2>&1")
+        :format(os.getenv("LUAIO_PRELOAD") and ("LD_PRELOAD='%s' "):format(os.getenv("LUAIO_PRELOAD")) or "", so_dir),
+      ("%s /usr/bin/busted --ignore-lua --lpath='examples/?.lua' examples/retry_spec.lua 2>&1"):format(bin),
+    } do
+      local p = io.popen(cmd)
+      local out = p:read("a")
+      local ok = p:close()
+      assert.is_true(ok, out)
+      assert.matches("3 successes / 0 failures / 0 errors", out)
+    end
+  end)
 end)
