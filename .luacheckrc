@@ -20,3 +20,6 @@ files["tests/**/*_spec.lua"] = { std = "+busted" }
 
 -- The dump test swaps io.stderr for a collector to capture dump_tasks' default output.
 files["tests/dump_spec.lua"] = { globals = { "io.stderr" } }
+
+-- An example of testing with luaio under busted.
+files["examples/*_spec.lua"] = { std = "+busted" }
