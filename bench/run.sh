@@ -12,7 +12,7 @@
 #   BENCH_QUICK=1     workloads scaled down ~10x (smoke run)
 #   BENCH_REPS=N      repetitions per implementation (default 3; median kept)
 #   BENCH_ONLY="w1 switch ..."  run only these workloads
-#                     (w1 switch w3 w5 w2 w6 w4 w7 t1 t2 p1 p2 p3 f1 f2 u1 s1 s2 s3)
+#                     (w1 switch w3 v1 w5 w2 w6 w4 w7 t1 t2 p1 p2 p3 f1 f2 u1 s1 s2 s3)
 #   LUAIO=path        the luaio binary (default build/luaio)
 #   BENCH_BUDGET=S    soft time budget in seconds (default 300; 0 = none): once
 #                     80% of it is used, remaining workloads run 1 repetition
@@ -312,6 +312,15 @@ if want w3; then
   measure luv     "$LUA" $B/w3_timers/luv_peer.lua "$N"
   measure cqueues "$LUA" $B/w3_timers/cqueues_peer.lua "$N"
   target "luaio <= 6 us/timer" "L <= 6" "L=${RES[W3_timers,luaio]:-}"
+fi
+
+# ---------------------------------------------------------------- V1 virtual clock
+if want v1; then
+  N=$(scale 100000)
+  header V1_virtual_clock lower "$N tasks sleeping pseudo-random times within one virtual hour; real seconds"
+  measure luaio   "$LUAIO" $B/v1_virtual/luaio.lua "$N"
+  measure asyncio "$PY" $B/v1_virtual/asyncio_peer.py "$N"
+  target "luaio < 1 s" "L < 1" "L=${RES[V1_virtual_clock,luaio]:-}"
 fi
 
 # ---------------------------------------------------------------- W5 idle tasks

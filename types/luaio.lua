@@ -311,6 +311,46 @@ aio.VERSION = "0.1.0"
 ---@return any ...
 function aio.run(main, ...) end
 
+---@class RunnerOpts
+---@field clock? "real"|"virtual" a virtual clock jumps to the next deadline when nothing else can happen
+---@field autojump? number seconds of real time to wait for I/O before a virtual jump (default 0)
+---@field debug? boolean debug mode for the Runner's life
+---@field slow_callback_duration? number debug mode's slow step threshold, seconds (default 0.1)
+
+--- A loop kept for several runs (asyncio.Runner); outside a running loop only.
+---@class Runner
+local Runner = {}
+
+--- Makes a Runner; its options take effect now and are undone by `close`.
+---@param opts? RunnerOpts
+---@return Runner
+function aio.Runner(opts) end
+
+--- Runs `main` as the main task and returns its results; tasks it leaves go on next run.
+---@param main (async fun(...): ...)|Coroutine
+---@param ... any
+---@return any ...
+function Runner:run(main, ...) end
+
+--- Cancels and drains what is left, then restores the clock and debug mode (idempotent).
+function Runner:close() end
+
+--- A virtual clock switched on until `close` (works inside a running loop too).
+---@class VirtualClock
+local VirtualClock = {}
+
+--- Switches the loop to a virtual clock now; `close` puts back the one it replaced.
+---@param opts? {autojump?: number}
+---@return VirtualClock
+function aio.virtual_clock(opts) end
+
+--- Moves the virtual clock `seconds` forward.
+---@param seconds number
+function VirtualClock:advance(seconds) end
+
+--- Puts back the clock that was in use before (idempotent).
+function VirtualClock:close() end
+
 --- `pcall` that never catches `CancelledError` (it re-raises it).
 ---@param f async fun(...): ...
 ---@param ... any

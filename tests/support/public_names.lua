@@ -52,6 +52,11 @@ end
 -- a sample of each object type, made inside a task (some need a loop or a connection)
 function M.samples()
   local list = {}
+  if not aio.current_task() then -- a Runner is made outside any running loop only
+    local r = aio.Runner()
+    list[#list + 1] = r
+    r:close()
+  end
   aio.run(function()
     local add = function(v) list[#list + 1] = v; return v end
     add(aio.Future())
@@ -81,6 +86,7 @@ function M.samples()
     local watcher = add(aio.fs.watch("/dev/null"))
     watcher:close()
     add(aio.open_datagram_endpoint { local_host = "127.0.0.1" }):close()
+    add(aio.virtual_clock()):close()
     aio.await(co); task:await()
   end)
   return list
