@@ -100,8 +100,11 @@ static void poll_io(luaio_runtime *rt, int block) {
 static void wait_for_work(luaio_runtime *rt) {
   if (rt->clock_virtual != LUAIO_CLOCK_VIRTUAL || !rt->heap_count) { poll_io(rt, 1); return; }
   poll_io_for(rt, 0);
-  if (!rt->ring_count && rt->autojump_ns)
-    poll_io_for(rt, (int64_t)((rt->autojump_ns + 999999) / 1000000));
+  if (rt->autojump_ns) { /* an I/O event that wakes nobody does not end the wait */
+    uint64_t until = luaio_now() + rt->autojump_ns, now;
+    while (!rt->ring_count && (now = luaio_now()) < until && uv_loop_alive(rt->loop))
+      poll_io_for(rt, (int64_t)((until - now + 999999) / 1000000));
+  }
   if (!rt->ring_count) luaio_clock_jump(rt);
 }
 
