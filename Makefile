@@ -5,12 +5,14 @@ CC       ?= cc
 OPT      ?= -O2 -g
 SAN      ?=
 PREFIX   ?= /usr/local
-PKGS     := lua5.4 libuv openssl
+PKGS     := lua5.4 libuv openssl hiredis
 LUA      ?= lua5.4
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 UV_LIBS    := $(shell pkg-config --libs libuv 2>/dev/null)
 SSL_LIBS   := $(shell pkg-config --libs openssl 2>/dev/null)
+# hiredis's RESP reader under luaio.redis (src/redis.c)
+HIREDIS_LIBS := $(shell pkg-config --libs hiredis 2>/dev/null)
 LUA_LIBS   := $(shell pkg-config --libs lua5.4 2>/dev/null)
 # optional line editing for the REPL (libedit); plain input without it
 EDIT_CFLAGS := $(shell pkg-config --exists libedit 2>/dev/null && echo "-DLUAIO_HAVE_LIBEDIT $$(pkg-config --cflags libedit)")
@@ -21,10 +23,13 @@ EDIT_LIBS   := $(shell pkg-config --libs libedit 2>/dev/null)
 BUILD_GOALS := $(filter-out deps clean run test check bench fuzz rock rock-install lint layers,$(or $(MAKECMDGOALS),all))
 ifneq ($(BUILD_GOALS),)
 ifeq ($(PKG_CFLAGS),)
-$(error Lua 5.4, libuv and OpenSSL headers not found: run `make deps`, or as root `apt-get install -y pkg-config liblua5.4-dev libuv1-dev libssl-dev`)
+$(error Lua 5.4, libuv, OpenSSL and hiredis headers not found: run `make deps`, or as root `apt-get install -y pkg-config liblua5.4-dev libuv1-dev libssl-dev libhiredis-dev`)
 endif
 ifeq ($(SSL_LIBS),)
 $(error OpenSSL 3 headers not found: run `make deps`, or as root `apt-get install -y libssl-dev`)
+endif
+ifeq ($(HIREDIS_LIBS),)
+$(error hiredis headers not found: run `make deps`, or as root `apt-get install -y libhiredis-dev`)
 endif
 endif
 
@@ -35,7 +40,7 @@ LIB_SRC := $(filter-out src/main.c src/repl.c src/pool.c src/host.c,$(wildcard s
 LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/lua_modules.o
 BIN_OBJ := $(BUILD)/obj/main.o $(BUILD)/obj/repl.o $(BUILD)/obj/pool.o $(BUILD)/obj/host.o
 # the Lua layer, in load order: each file builds on the ones before it
-LUA_SRC := $(addprefix lua/luaio/,core.lua compose.lua scheduler.lua streams.lua sync.lua process.lua fs.lua tls.lua udp.lua)
+LUA_SRC := $(addprefix lua/luaio/,core.lua compose.lua scheduler.lua streams.lua sync.lua process.lua fs.lua tls.lua udp.lua redis.lua)
 ifneq ($(sort $(LUA_SRC)),$(sort $(wildcard lua/luaio/*.lua)))
 $(error LUA_SRC must list every file of lua/luaio/ in load order)
 endif
@@ -64,18 +69,18 @@ $(BUILD)/libluaio.a: $(LIB_OBJ)
 
 # the module leaves Lua's symbols to the interpreter that loads it
 $(BUILD)/luaio.so: $(LIB_OBJ)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(UV_LIBS) $(SSL_LIBS)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(UV_LIBS) $(SSL_LIBS) $(HIREDIS_LIBS)
 
 $(BUILD)/luaio: $(BIN_OBJ) $(BUILD)/libluaio.a
-	$(CC) $(LDFLAGS) -Wl,-E -o $@ $(BIN_OBJ) $(BUILD)/libluaio.a $(LUA_LIBS) $(UV_LIBS) $(SSL_LIBS) $(EDIT_LIBS) -lm
+	$(CC) $(LDFLAGS) -Wl,-E -o $@ $(BIN_OBJ) $(BUILD)/libluaio.a $(LUA_LIBS) $(UV_LIBS) $(SSL_LIBS) $(HIREDIS_LIBS) $(EDIT_LIBS) -lm
 
 $(BUILD)/tests/%: tests/c/%.c $(BUILD)/libluaio.a src/luaio.h | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Isrc $< -o $@ $(BUILD)/libluaio.a $(LDFLAGS) $(LUA_LIBS) $(UV_LIBS) $(SSL_LIBS) -lm
+	$(CC) $(CFLAGS) -Isrc $< -o $@ $(BUILD)/libluaio.a $(LDFLAGS) $(LUA_LIBS) $(UV_LIBS) $(SSL_LIBS) $(HIREDIS_LIBS) -lm
 
 # C hosts embedding luaio (examples/embed/*.c), built like an outside host would
 examples: $(EMBED_BIN)
 $(BUILD)/examples/%: examples/embed/%.c $(BUILD)/libluaio.a src/luaio.h | $(BUILD)/examples
-	$(CC) $(CFLAGS) -Isrc $< -o $@ $(BUILD)/libluaio.a $(LDFLAGS) $(LUA_LIBS) $(UV_LIBS) $(SSL_LIBS) -lm
+	$(CC) $(CFLAGS) -Isrc $< -o $@ $(BUILD)/libluaio.a $(LDFLAGS) $(LUA_LIBS) $(UV_LIBS) $(SSL_LIBS) $(HIREDIS_LIBS) -lm
 
 $(BUILD)/obj $(BUILD)/tests $(BUILD)/examples:
 	mkdir -p $@

@@ -2,9 +2,9 @@
 # deps.sh — installs the Debian packages luaio needs when any is missing (make deps).
 # `deps.sh bench` adds the peers the benchmarks compare against.
 set -euo pipefail
-need=(pkg-config make gcc liblua5.4-dev lua5.4 libuv1-dev libssl-dev lua-busted libedit-dev valgrind clang libclang-rt-14-dev tmux lua-check luarocks groff-base)
+need=(pkg-config make gcc liblua5.4-dev lua5.4 libuv1-dev libssl-dev lua-busted libedit-dev valgrind clang libclang-rt-14-dev tmux lua-check luarocks groff-base libhiredis-dev redis-server)
 if [ "${1:-}" = bench ]; then
-  need+=(python3 python3-uvloop nodejs lua-luv lua-cqueues wrk time)
+  need+=(python3 python3-uvloop nodejs lua-luv lua-cqueues wrk time python3-redis)
 fi
 missing=()
 for p in "${need[@]}"; do
