@@ -38,8 +38,9 @@ local function path_of(path, k)
   return ("%s[%s]"):format(path, tostring(k))
 end
 
--- returns nil on success, or the path of the first value it cannot hold and why
-local function encode_into(out, v, path, seen, depth)
+-- returns nil on success, or the keys leading to the first value it cannot hold (innermost
+-- first) and why; the path is only spelled out on failure
+local function encode_into(out, v, seen, depth)
   local tv = type(v)
   if tv == "nil" then out[#out + 1] = "_"
   elseif tv == "boolean" then out[#out + 1] = v and "t" or "f"
@@ -48,40 +49,47 @@ local function encode_into(out, v, path, seen, depth)
     else out[#out + 1] = spack("<Bd", 100, v) end
   elseif tv == "string" then out[#out + 1] = spack("<Bs4", 115, v)
   elseif tv == "table" then
-    if getmetatable(v) ~= nil then return path, "a table with a metatable" end
-    if seen[v] then return path, "a cycle" end
-    if depth >= MAX_DEPTH then return path, "nested too deeply" end
+    if getmetatable(v) ~= nil then return {}, "a table with a metatable" end
+    if seen[v] then return {}, "a cycle" end
+    if depth >= MAX_DEPTH then return {}, "nested too deeply" end
     seen[v] = true
     out[#out + 1] = "{"
     local n = #v
     for i = 1, n do
-      local p, why = encode_into(out, rawget(v, i), path, seen, depth + 1)
-      if p then return p == path and path_of(path, i) or p, why end
+      local keys, why = encode_into(out, rawget(v, i), seen, depth + 1)
+      if keys then keys[#keys + 1] = i; return keys, why end
     end
     out[#out + 1] = "|"
     for k, x in next, v do
       local tk = type(k)
       if not (tk == "number" and mtype(k) == "integer" and k >= 1 and k <= n) then
         if tk ~= "string" and tk ~= "number" and tk ~= "boolean" then
-          return path_of(path, tostring(k)), "a " .. tk .. " key"
+          return { tk }, "a table key"
         end
-        encode_into(out, k, path, seen, depth + 1)
-        local p, why = encode_into(out, x, path_of(path, k), seen, depth + 1)
-        if p then return p, why end
+        encode_into(out, k, seen, depth + 1)
+        local keys, why = encode_into(out, x, seen, depth + 1)
+        if keys then keys[#keys + 1] = k; return keys, why end
       end
     end
     out[#out + 1] = "}"
     seen[v] = nil
   else
-    return path, "a " .. tv
+    return {}, "a " .. tv
   end
 end
 
--- the encoded form of v, or nil, path, why
+-- the encoded form of v, or nil, the path of what it cannot hold, why
 local function encode(v, path)
   local out = {}
-  local p, why = encode_into(out, v, path, {}, 0)
-  if p then return nil, p, why end
+  local keys, why = encode_into(out, v, {}, 0)
+  if keys then
+    if why == "a table key" then
+      why = "a " .. keys[1] .. " key"
+      table.remove(keys, 1)
+    end
+    for i = #keys, 1, -1 do path = path_of(path, keys[i]) end
+    return nil, path, why
+  end
   return concat(out)
 end
 
@@ -848,4 +856,7 @@ local M = {
   DEFAULT_QUEUE = DEFAULT_QUEUE,
 }
 
-package.preload["luaio.jobs"] = function() return M end
+priv.jobs = M
+if package and package.preload then
+  package.preload["luaio.jobs"] = function() return M end
+end
