@@ -12,7 +12,7 @@
 #   BENCH_QUICK=1     workloads scaled down ~10x (smoke run)
 #   BENCH_REPS=N      repetitions per implementation (default 3; median kept)
 #   BENCH_ONLY="w1 switch ..."  run only these workloads
-#                     (w1 switch w3 w5 w2 w6 w4 w7 t1 t2 p1 p2 p3 f1 f2 u1 s1 s2 s3 j1)
+#                     (w1 switch w3 w5 w2 w6 w4 w7 t1 t2 p1 p2 p3 f1 f2 u1 s1 s2 s3 r1 j1)
 #   LUAIO=path        the luaio binary (default build/luaio)
 #   BENCH_BUDGET=S    soft time budget in seconds (default 300; 0 = none): once
 #                     80% of it is used, remaining workloads run 1 repetition
@@ -78,6 +78,8 @@ check cqueues "lua-cqueues not installed"         "$LUA" -e 'require "cqueues"'
 check wrk     "wrk not installed"                 command -v wrk
 check cc      "gcc or libuv1-dev (pkg-config libuv) missing" sh -c 'command -v gcc && pkg-config --exists libuv'
 check ssl     "gcc, libssl-dev or the openssl command missing" sh -c 'command -v gcc && pkg-config --exists openssl && command -v openssl'
+check pyredis "redis.asyncio not importable by /usr/bin/python3 (apt: python3-redis)" "$PY" -c 'import redis.asyncio'
+check redis   "redis-server not installed (apt: redis-server)" command -v redis-server
 [ -x "$TIMEBIN" ] && HAVE_TIME=1 || HAVE_TIME=0
 
 # which availability key each implementation needs
@@ -86,8 +88,9 @@ need_of() {
     luaio*) echo luaio ;;
     floor) echo lua ;;
     asyncio) echo asyncio ;;
+    redis.asyncio) echo pyredis ;;
     uvloop*|asyncio-uvloop) echo uvloop ;;
-    node*) echo node ;;
+    node*|ioredis) echo node ;;
     luv) echo luv ;;
     cqueues) echo cqueues ;;
     libuv-c) echo cc ;;
@@ -750,6 +753,41 @@ if want s3; then
   else
     tls_peers S3_tls_idle "" "" idle "$COUNT" 0
     target "<= Node tls per idle connection" "L <= J" "L=${RES[S3_tls_idle,luaio]:-}" "J=${RES[S3_tls_idle,node]:-}"
+  fi
+fi
+
+# ---------------------------------------------------------------- R1 Redis client
+# One redis-server (no persistence) for every implementation; ioredis is installed from npm
+# into build/npm on first use.
+if want r1; then
+  N=$(scale 100000)
+  header R1_redis higher "$N SET+GET pairs, 50 tasks sharing one client, each pair awaited in turn; pairs/s"
+  if [ "${HAVE[redis]}" != 1 ]; then
+    print_na all "${WHY[redis]}"
+  else
+    if [ "${HAVE[node]}" = 1 ] && [ ! -d "$ROOT/build/npm/node_modules/ioredis" ]; then
+      echo "   installing ioredis into build/npm"
+      timeout 300 npm install --silent --prefix "$ROOT/build/npm" ioredis >"$TMP/npm.log" 2>&1 ||
+        echo "   note: npm install ioredis failed: $(last_err "$TMP/npm.log")"
+    fi
+    [ -d "$ROOT/build/npm/node_modules/ioredis" ] || { HAVE[node]=0; WHY[node]="ioredis not installed (npm install --prefix build/npm ioredis)"; }
+    RPORT=$(next_port)
+    start_server "$RPORT" redis-server --port @PORT@ --bind 127.0.0.1 --save "" --appendonly no --dir "$TMP"
+    RSPID=$SPID
+    if ! wait_port "$RPORT" "$RSPID"; then
+      print_na all "redis-server did not start: $(last_err "$TMP/srv.err")"
+    else
+      for MODE in tasks pipe; do
+        if [ "$MODE" = pipe ]; then
+          header R1_redis_pipe higher "the same $N pairs, 50 tasks each sending pipelines of 100 pairs; pairs/s"
+        fi
+        measure luaio         "$LUAIO" $B/r1_redis/luaio.lua "$RPORT" "$N" 50 "$MODE" 100
+        measure ioredis       "$NODE" $B/r1_redis/node.js "$RPORT" "$N" 50 "$MODE" 100
+        measure redis.asyncio "$PY" $B/r1_redis/asyncio_peer.py "$RPORT" "$N" 50 "$MODE" 100
+        target "luaio ahead of ioredis" "L > J" "L=${RES[$CUR_WL,luaio]:-}" "J=${RES[$CUR_WL,ioredis]:-}"
+      done
+    fi
+    stop_server "$RSPID"
   fi
 fi
 

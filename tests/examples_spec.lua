@@ -225,6 +225,21 @@ describe("examples", function()
     assert(ok, err)
   end, 60))
 
+  it("redis_counter.lua counts from 20 tasks on one client and hears its message", function()
+    local redis_server = require "support.redis_server"
+    if not redis_server.available() then pending(redis_server.MISSING) return end
+    local srv = redis_server.start()
+    local ok, e = pcall(function()
+      local rc, out, err = proc.run { code = io.open("examples/redis_counter.lua"):read("a"), args = { srv:url_for(15) } }
+      assert.equal(0, rc, err)
+      assert.equal("visits:0 = 250\nvisits:1 = 250\nvisits:2 = 250\nvisits:3 = 250\n"
+        .. "incr visits:\ttrue\t1\nincr a-list:\tfalse\tRedisError\tWRONGTYPE\n"
+        .. "heard on counter-events: done\n", out)
+    end)
+    srv:stop()
+    if not ok then error(e, 0) end
+  end)
+
   it("udp_echo.lua echoes datagrams between its server and client", function()
     local rc, out, err = example("udp_echo")
     assert.equal(0, rc, err)

@@ -1640,4 +1640,685 @@ function FsWatcher:next() end
 --- Stops watching; a task waiting in `next` gets nil. Idempotent.
 function FsWatcher:close() end
 
+-- ---------------------------------------------------------------------------------------
+-- luaio.redis (require "luaio.redis")
+-- ---------------------------------------------------------------------------------------
+
+--- An error reply from Redis; `message` is the server's whole message.
+---@class RedisError: Error
+--- The message's first word: "ERR", "WRONGTYPE", "NOAUTH", "WRONGPASS", ...
+---@field code string
+
+--- The class `aio.RedisError` (also `redis.RedisError`).
+---@type luaio.ErrorClass
+aio.RedisError = {}
+
+--- The module `require "luaio.redis"`.
+---@class luaio.redis
+local redis = {}
+
+--- Connects to `redis://[[user]:password@]host[:port][/db]` or `unix://path[?db=N]`,
+--- sending AUTH and SELECT from the URL. Raises OSError, RedisError.
+---@async
+---@param url string
+---@return RedisClient
+function redis.connect(url) end
+
+--- Stands for a nil inside an array reply.
+redis.null = {}
+
+--- The class of error replies (`aio.RedisError`).
+---@type luaio.ErrorClass
+redis.RedisError = {}
+
+--- The sorted names of the command methods.
+---@type string[]
+redis.commands = {}
+
+--- A reply: string, integer, nil, `redis.null` inside arrays, a list with `n`, or a RedisError
+--- inside arrays and pipeline lists.
+---@alias luaio.RedisReply string|integer|nil|table
+
+---@alias luaio.RedisArg string|number
+
+--- A connection to Redis that many tasks may share (their commands are pipelined).
+---@class RedisClient
+local RedisClient = {}
+
+--- The commands queued by `RedisClient:pipeline`; its methods return the pipeline.
+---@class RedisPipeline: RedisClient
+
+--- Sends any command; returns the reply. Raises RedisError for an error reply, OSError when the
+--- connection is lost or closed, RuntimeError in subscribe mode.
+---@async
+---@param command string
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:call(command, ...) end
+
+---@class luaio.RedisSetOpts
+---@field ex? integer
+---@field px? integer
+---@field exat? integer
+---@field pxat? integer
+---@field nx? boolean
+---@field xx? boolean
+---@field keepttl? boolean
+---@field get? boolean
+
+--- SET key value with options; "OK", nil (nx/xx), or the old value (get).
+---@async
+---@param key luaio.RedisArg
+---@param value luaio.RedisArg
+---@param opts? luaio.RedisSetOpts
+---@return string?
+function RedisClient:set(key, value, opts) end
+
+--- MSET from `k, v, ...` or a table `{k = v}`.
+---@async
+---@param ... luaio.RedisArg|table
+---@return string
+function RedisClient:mset(...) end
+
+--- HSET key from `field, value, ...` or a table `{field = value}`; the number of new fields.
+---@async
+---@param key luaio.RedisArg
+---@param ... luaio.RedisArg|table
+---@return integer
+function RedisClient:hset(key, ...) end
+
+--- HGETALL as a table `{field = value}`.
+---@async
+---@param key luaio.RedisArg
+---@return table<string, string>
+function RedisClient:hgetall(key) end
+
+--- Runs `fn(p)`, then sends the queued commands at once; returns the replies as a list with
+--- `n` (an error reply stays in the list as a RedisError).
+---@async
+---@param fn fun(p: RedisPipeline)
+---@return table
+function RedisClient:pipeline(fn) end
+
+---@class luaio.RedisMessage
+---@field type "message"|"pmessage"
+---@field channel string
+---@field data string
+---@field pattern? string
+
+--- Subscribes; returns an iterator of messages (nil once unsubscribed or closed).
+---@async
+---@param channel string
+---@param ... string
+---@return fun(): luaio.RedisMessage?
+function RedisClient:subscribe(channel, ...) end
+
+--- Subscribes to patterns; returns the iterator of messages.
+---@async
+---@param pattern string
+---@param ... string
+---@return fun(): luaio.RedisMessage?
+function RedisClient:psubscribe(pattern, ...) end
+
+--- Unsubscribes (from all channels without arguments); does not suspend.
+---@param ... string
+function RedisClient:unsubscribe(...) end
+
+--- Unsubscribes from patterns (all without arguments); does not suspend.
+---@param ... string
+function RedisClient:punsubscribe(...) end
+
+--- Closes the connection; pending calls fail with OSError. Idempotent.
+function RedisClient:close() end
+
+--- True once closed or lost.
+---@return boolean
+function RedisClient:is_closed() end
+
+--- APPEND (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:append(...) end
+
+--- BLMOVE (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:blmove(...) end
+
+--- BLPOP (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:blpop(...) end
+
+--- BRPOP (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:brpop(...) end
+
+--- BRPOPLPUSH (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:brpoplpush(...) end
+
+--- DBSIZE (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:dbsize(...) end
+
+--- DECR (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:decr(...) end
+
+--- DECRBY (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:decrby(...) end
+
+--- DEL (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:del(...) end
+
+--- DISCARD (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:discard(...) end
+
+--- ECHO (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:echo(...) end
+
+--- EVAL (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:eval(...) end
+
+--- EVALSHA (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:evalsha(...) end
+
+--- EXEC (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:exec(...) end
+
+--- EXISTS (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:exists(...) end
+
+--- EXPIRE (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:expire(...) end
+
+--- EXPIREAT (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:expireat(...) end
+
+--- FLUSHALL (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:flushall(...) end
+
+--- FLUSHDB (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:flushdb(...) end
+
+--- GET (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:get(...) end
+
+--- GETDEL (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:getdel(...) end
+
+--- GETSET (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:getset(...) end
+
+--- HDEL (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:hdel(...) end
+
+--- HEXISTS (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:hexists(...) end
+
+--- HGET (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:hget(...) end
+
+--- HINCRBY (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:hincrby(...) end
+
+--- HKEYS (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:hkeys(...) end
+
+--- HLEN (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:hlen(...) end
+
+--- HMGET (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:hmget(...) end
+
+--- HSETNX (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:hsetnx(...) end
+
+--- HVALS (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:hvals(...) end
+
+--- INCR (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:incr(...) end
+
+--- INCRBY (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:incrby(...) end
+
+--- INCRBYFLOAT (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:incrbyfloat(...) end
+
+--- INFO (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:info(...) end
+
+--- KEYS (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:keys(...) end
+
+--- LINDEX (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:lindex(...) end
+
+--- LLEN (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:llen(...) end
+
+--- LMOVE (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:lmove(...) end
+
+--- LPOP (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:lpop(...) end
+
+--- LPOS (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:lpos(...) end
+
+--- LPUSH (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:lpush(...) end
+
+--- LRANGE (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:lrange(...) end
+
+--- LREM (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:lrem(...) end
+
+--- LSET (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:lset(...) end
+
+--- LTRIM (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:ltrim(...) end
+
+--- MGET (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:mget(...) end
+
+--- MULTI (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:multi(...) end
+
+--- PERSIST (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:persist(...) end
+
+--- PEXPIRE (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:pexpire(...) end
+
+--- PING (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:ping(...) end
+
+--- PSETEX (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:psetex(...) end
+
+--- PTTL (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:pttl(...) end
+
+--- PUBLISH (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:publish(...) end
+
+--- RENAME (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:rename(...) end
+
+--- RPOP (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:rpop(...) end
+
+--- RPOPLPUSH (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:rpoplpush(...) end
+
+--- RPUSH (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:rpush(...) end
+
+--- SADD (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:sadd(...) end
+
+--- SCAN (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:scan(...) end
+
+--- SCARD (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:scard(...) end
+
+--- SCRIPT EXISTS (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:script_exists(...) end
+
+--- SCRIPT FLUSH (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:script_flush(...) end
+
+--- SCRIPT LOAD (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:script_load(...) end
+
+--- SETEX (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:setex(...) end
+
+--- SETNX (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:setnx(...) end
+
+--- SISMEMBER (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:sismember(...) end
+
+--- SMEMBERS (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:smembers(...) end
+
+--- SPOP (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:spop(...) end
+
+--- SRANDMEMBER (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:srandmember(...) end
+
+--- SREM (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:srem(...) end
+
+--- STRLEN (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:strlen(...) end
+
+--- TIME (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:time(...) end
+
+--- TTL (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:ttl(...) end
+
+--- TYPE (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:type(...) end
+
+--- UNLINK (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:unlink(...) end
+
+--- UNWATCH (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:unwatch(...) end
+
+--- WATCH (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:watch(...) end
+
+--- ZADD (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:zadd(...) end
+
+--- ZCARD (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:zcard(...) end
+
+--- ZCOUNT (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:zcount(...) end
+
+--- ZINCRBY (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:zincrby(...) end
+
+--- ZPOPMAX (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:zpopmax(...) end
+
+--- ZPOPMIN (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:zpopmin(...) end
+
+--- ZRANGE (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:zrange(...) end
+
+--- ZRANGEBYSCORE (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:zrangebyscore(...) end
+
+--- ZRANK (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:zrank(...) end
+
+--- ZREM (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:zrem(...) end
+
+--- ZREMRANGEBYSCORE (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:zremrangebyscore(...) end
+
+--- ZREVRANGE (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:zrevrange(...) end
+
+--- ZSCORE (see docs/reference/redis.md).
+---@async
+---@param ... luaio.RedisArg
+---@return luaio.RedisReply
+function RedisClient:zscore(...) end
+
 return aio

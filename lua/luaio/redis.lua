@@ -63,7 +63,9 @@ local function parse_url(url)
       else argerror(1, "connect", "unknown URL parameter '" .. k .. "'", 4) end
     end
   elseif scheme == "redis" then
-    local auth, hostport, db = rest:match("^(.-)@?([^@/]*)/?([^/]*)$")
+    local authority, db = rest:match("^([^/]*)/?(.*)$")
+    local auth, hostport = authority:match("^(.*)@(.*)$")
+    if not auth then auth, hostport = "", authority end
     if auth ~= "" then
       local user, pass = auth:match("^([^:]*):(.*)$")
       if not user then user, pass = "", auth end
@@ -111,7 +113,8 @@ local function fail(self, err)
   local sub = self._sub
   if sub then
     self._sub = nil
-    sub.queue:put_nowait(err)
+    -- close() ends the iterator; a lost connection raises in it
+    sub.queue:put_nowait(not self._closed and err)
   end
   pcall(self._w.close, self._w)
 end

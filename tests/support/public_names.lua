@@ -10,8 +10,11 @@ local M = {}
 -- types whose methods may be documented under another type's name
 M.parents = {
   Task = "Future", LifoQueue = "Queue", PriorityQueue = "Queue",
-  BoundedSemaphore = "Semaphore",
+  BoundedSemaphore = "Semaphore", RedisPipeline = "RedisClient",
 }
+
+-- submodules loaded by name (require "luaio.redis"), walked as `redis.name`
+M.submodules = { redis = "luaio.redis" }
 
 -- public data fields (instances carry private state too: those start with `_` or are
 -- not listed here)
@@ -21,7 +24,7 @@ M.fields = {
   "Error.name", "Error.message", "Error.traceback", "OSError.code", "IncompleteReadError.partial",
   "IncompleteReadError.expected", "LimitOverrunError.consumed", "ExceptionGroup.errors",
   "Process.pid", "Process.stdin", "Process.stdout", "Process.stderr", "Process.returncode",
-  "SSLError.reason", "SSLError.verify_code", "SSLError.verify_message",
+  "SSLError.reason", "SSLError.verify_code", "SSLError.verify_message", "RedisError.code",
 }
 
 local function type_name(obj)
@@ -81,6 +84,12 @@ function M.samples()
     local watcher = add(aio.fs.watch("/dev/null"))
     watcher:close()
     add(aio.open_datagram_endpoint { local_host = "127.0.0.1" }):close()
+    -- a Redis client needs only a listener (connecting sends nothing without AUTH/SELECT)
+    local fake = aio.start_server(function(_, w2) w2:close() end, "127.0.0.1", 0)
+    local _, fport = fake.sockets[1]:getsockname()
+    local rc = add(require("luaio.redis").connect("redis://127.0.0.1:" .. fport))
+    rc:pipeline(function(pipe) add(pipe) end)
+    rc:close(); fake:close()
     aio.await(co); task:await()
   end)
   return list
@@ -98,6 +107,11 @@ function M.list()
           set["aio." .. k .. "." .. name] = true
         end
       end
+    end
+  end
+  for short, modname in pairs(M.submodules) do
+    for k in pairs(require(modname)) do
+      if type(k) == "string" and not k:match("^_") then set[short .. "." .. k] = true end
     end
   end
   for _, obj in ipairs(M.samples()) do methods(obj, set) end
