@@ -15,9 +15,9 @@ local aio, priv = ...
 
 local check_opts, argerror, typeerror, is_cancel, check_in_task =
   priv.check_opts, priv.argerror, priv.typeerror, priv.is_cancel, priv.check_in_task
-local type, error, pcall, pairs, ipairs, tostring, tonumber, select, setmetatable, getmetatable,
+local type, error, pcall, pairs, ipairs, tostring, tonumber, setmetatable, getmetatable,
   rawget, next =
-  type, error, pcall, pairs, ipairs, tostring, tonumber, select, setmetatable, getmetatable,
+  type, error, pcall, pairs, ipairs, tostring, tonumber, setmetatable, getmetatable,
   rawget, next
 local concat, unpack, pack = table.concat, table.unpack, table.pack
 local spack, sunpack, byte, mtype, floor, huge =
@@ -372,9 +372,9 @@ end
 local function ms(seconds) return floor(seconds * 1000 + 0.5) end
 
 -- ---- Queue and JobRef --------------------------------------------------------------------
-local Queue = { __name = "luaio.jobs.Queue" }
+local Queue = { __name = "luaio.JobQueue" }
 Queue.__index = Queue
-local JobRef = { __name = "luaio.jobs.JobRef" }
+local JobRef = { __name = "luaio.JobRef" }
 JobRef.__index = JobRef
 
 local function check_self(self, cls, fname)
@@ -453,7 +453,7 @@ function Queue:enqueue(fn_name, args, opts)
   local retries = check_count(opts.retries, "retries", "enqueue", 3) or 0
   local s, path, why = encode(args or {}, "args")
   if not s then argerror(2, "enqueue", ("%s is %s: cannot be serialised"):format(path, why), 2) end
-  check_in_task("jobs.Queue:enqueue")
+  check_in_task("JobQueue:enqueue")
   local r = q_script(self, "enqueue", 2, self.name, self.name .. ":seq", id or "", fn_name, s,
     ms(defer), ms(timeout), retries)
   return setmetatable({ id = r[1], queue = self }, JobRef)
@@ -468,7 +468,7 @@ end
 
 function Queue:info()
   check_self(self, Queue, "info")
-  check_in_task("jobs.Queue:info")
+  check_in_task("JobQueue:info")
   local c = conn_of(self)
   local ok, r = pcall(c.pipeline, c, function(p)
     p:call("ZCARD", self.name)
@@ -498,7 +498,7 @@ end
 Queue.__close = Queue.close
 
 function Queue:__tostring()
-  return ("Queue<%s>"):format(self.name)
+  return ("JobQueue<%s>"):format(self.name)
 end
 
 local function lookup(ref)
@@ -508,7 +508,7 @@ end
 
 function JobRef:status()
   check_self(self, JobRef, "status")
-  check_in_task("jobs.JobRef:status")
+  check_in_task("JobRef:status")
   local r = lookup(self)
   if r[1] == "r" then return r[2]:sub(1, 1) == "c" and "complete" or "failed" end
   return r[2]
@@ -517,7 +517,7 @@ end
 function JobRef:result(timeout)
   check_self(self, JobRef, "result")
   if timeout ~= nil then check_positive(timeout, "timeout", "result", 1, true) end
-  check_in_task("jobs.JobRef:result")
+  check_in_task("JobRef:result")
   local deadline = timeout and aio.time() + timeout
   while true do
     local r = lookup(self)
@@ -547,7 +547,7 @@ function JobRef:__tostring()
 end
 
 -- ---- Worker ------------------------------------------------------------------------------
-local Worker = { __name = "luaio.jobs.Worker" }
+local Worker = { __name = "luaio.JobWorker" }
 Worker.__index = Worker
 
 local WORKER_OPTS = {
@@ -778,7 +778,7 @@ end
 
 function Worker:run()
   check_self(self, Worker, "run")
-  check_in_task("jobs.Worker:run")
+  check_in_task("JobWorker:run")
   if self._closed or self._stopping then error(aio.RuntimeError("Worker is closed"), 2) end
   if self._run_task then error(aio.RuntimeError("Worker is already running"), 2) end
   self._run_task = true
@@ -836,7 +836,7 @@ end
 function Worker:__close() self:close() end
 
 function Worker:__tostring()
-  return ("Worker<%s %s>"):format(self.name, self.id or "-")
+  return ("JobWorker<%s %s>"):format(self.name, self.id or "-")
 end
 
 -- ---- the module --------------------------------------------------------------------------
