@@ -280,8 +280,9 @@ describe("luaio.jobs", function()
       local q <close> = jobs.Queue(srv.url, name)
       local a_started, a_finish = aio.Event(), aio.Event()
       local ref = q:enqueue("who", {}, { timeout = 0.3 })
-      -- worker A never renews its lease (heartbeat = false) and finishes late
-      local wa = jobs.Worker { srv.url, name, heartbeat = false, functions = {
+      -- worker A never renews its lease (heartbeat = false) and finishes late; at its limit
+      -- of 1 it takes nothing more (not even its own expired job)
+      local wa = jobs.Worker { srv.url, name, heartbeat = false, limit = 1, functions = {
         who = function() a_started:set(); a_finish:wait(); return "A" end,
       } }
       local ta = aio.spawn(function() wa:run() end)
@@ -296,6 +297,22 @@ describe("luaio.jobs", function()
       assert.equal("B", ref:result())
       local info = q:info()
       assert.same({ queued = 0, in_progress = 0, complete = 1, failed = 0, retried = 0, recovered = 1 }, info)
+    end))
+
+    it("a worker that takes back its own expired job keeps one copy running", async(function()
+      local name = qname()
+      local q <close> = jobs.Queue(srv.url, name)
+      local runs, finish = 0, aio.Event()
+      local ref = q:enqueue("once", {}, { timeout = 0.1 })
+      with_worker({ srv.url, name, heartbeat = false, functions = {
+        once = function() runs = runs + 1; finish:wait(); return runs end,
+      } }, function()
+        poll(function() return q:info().recovered >= 2 end, "the lease to expire twice")
+        finish:set()
+        assert.equal(1, ref:result(5))
+      end)
+      assert.equal(1, runs)
+      assert.equal(1, q:info().complete)
     end))
 
     it("the heartbeat keeps a long job's lease", async(function()

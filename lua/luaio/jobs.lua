@@ -712,6 +712,13 @@ end
 
 local function spawn_jobs(w, taken)
   for i = 1, #taken, 6 do
+    local mine = w._running[taken[i]]
+    if mine and not mine.lost then
+      -- our own lease had expired (no heartbeat in time) and we took the job again: the
+      -- copy already running here carries on under the new lease
+      mine.token = taken[i + 3]
+      goto continue
+    end
     local e = {
       id = taken[i], fn = taken[i + 1], args = taken[i + 2], token = taken[i + 3],
       timeout = tonumber(taken[i + 4]) / 1000, failures = tonumber(taken[i + 5]) or 0,
@@ -719,6 +726,7 @@ local function spawn_jobs(w, taken)
     w._running[e.id] = e
     w._nrunning = w._nrunning + 1
     e.job = w._sched:spawn(job_body, w, e)
+    ::continue::
   end
 end
 
