@@ -12,7 +12,7 @@
 #   BENCH_QUICK=1     workloads scaled down ~10x (smoke run)
 #   BENCH_REPS=N      repetitions per implementation (default 3; median kept)
 #   BENCH_ONLY="w1 switch ..."  run only these workloads
-#                     (w1 switch w3 v1 w5 w2 w6 w4 w7 t1 t2 p1 p2 p3 f1 f2 u1 s1 s2 s3 r1)
+#                     (w1 switch w3 v1 w5 w2 w6 w4 w7 t1 t2 p1 p2 p3 f1 f2 u1 s1 s2 s3 r1 j1)
 #   LUAIO=path        the luaio binary (default build/luaio)
 #   BENCH_BUDGET=S    soft time budget in seconds (default 300; 0 = none): once
 #                     80% of it is used, remaining workloads run 1 repetition
@@ -798,6 +798,49 @@ if want r1; then
     fi
     stop_server "$RSPID"
   fi
+fi
+
+# ---------------------------------------------------------------- J1 job queue over Redis
+# One redis-server (no persistence) for the section; each run flushes it. BullMQ and ioredis
+# come from npm into build/npm (installed here on first use, never committed).
+if want j1; then
+  N=$(scale 20000)
+  J1_OK=1; J1_WHY=""
+  if ! command -v redis-server >/dev/null 2>&1; then J1_OK=0; J1_WHY="redis-server not installed (make deps)"; fi
+  if [ "$J1_OK" = 1 ]; then
+    J1_PORT=$(next_port)
+    start_server "$J1_PORT" redis-server --port "$J1_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$TMP"
+    J1_PID=$SPID
+    if ! wait_port "$J1_PORT" "$J1_PID"; then J1_OK=0; J1_WHY="redis-server did not start: $(last_err "$TMP/srv.err")"; fi
+  fi
+  J1_URL=redis://127.0.0.1:${J1_PORT:-0}
+  HAVE_BULLMQ=0
+  if [ "${HAVE[node]}" = 1 ]; then
+    if [ ! -d "$ROOT/build/npm/node_modules/bullmq" ] || [ ! -d "$ROOT/build/npm/node_modules/ioredis" ]; then
+      mkdir -p "$ROOT/build/npm"
+      timeout 300 npm install --prefix "$ROOT/build/npm" --no-audit --no-fund bullmq ioredis >"$TMP/npm.log" 2>&1
+    fi
+    [ -d "$ROOT/build/npm/node_modules/bullmq" ] && HAVE_BULLMQ=1
+  fi
+  j1_peer() {   # j1_peer IMPL-LABEL ARGS... : the BullMQ peer, or why it is skipped
+    if [ "$HAVE_BULLMQ" = 1 ]; then measure "$1" "$NODE" $B/j1_jobs/node.js "${@:2}"
+    else print_na "$1" "skipped: bullmq not installable (npm install --prefix build/npm bullmq ioredis)"; fi
+  }
+  header J1_enqueue higher "enqueue $N no-op jobs from 50 concurrent producers, no worker; jobs/s"
+  if [ "$J1_OK" = 1 ]; then
+    export J1_LUAIO=$LUAIO
+    measure luaio "$LUAIO" $B/j1_jobs/luaio.lua enqueue "$N" "$J1_URL"
+    j1_peer node-bullmq enqueue "$N" "$J1_URL"
+  else print_na all "$J1_WHY"; fi
+  for W in 1 2; do
+    header J1_${W}worker higher "$N queued no-op jobs processed by $W worker process(es) at limit (concurrency) 100; jobs/s"
+    if [ "$J1_OK" = 1 ]; then
+      measure luaio "$LUAIO" $B/j1_jobs/luaio.lua "$W" "$N" "$J1_URL"
+      j1_peer node-bullmq "$W" "$N" "$J1_URL"
+      target "ahead of BullMQ" "L > J" "L=${RES[J1_${W}worker,luaio]:-}" "J=${RES[J1_${W}worker,node-bullmq]:-}"
+    else print_na all "$J1_WHY"; fi
+  done
+  [ "$J1_OK" = 1 ] && stop_server "$J1_PID"
 fi
 
 section_start

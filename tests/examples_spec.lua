@@ -240,6 +240,20 @@ describe("examples", function()
     if not ok then error(e, 0) end
   end)
 
+  it("jobs_worker.lua runs its jobs through Redis, retrying the flaky one", function()
+    local redis_server = require "support.redis_server"
+    if not redis_server.available() then pending(redis_server.MISSING) return end
+    local srv = redis_server.start()
+    local ok, e = pcall(function()
+      local rc, out, err = proc.run { code = io.open("examples/jobs_worker.lua"):read("a"), args = { srv.url } }
+      assert.equal(0, rc, err)
+      assert.equal("square(1) = 1\nsquare(2) = 4\nsquare(3) = 9\nsquare(4) = 16\nsquare(5) = 25\n"
+        .. "flaky: done after 2 tries\nstatus: complete\n", out)
+    end)
+    srv:stop()
+    if not ok then error(e, 0) end
+  end)
+
   it("udp_echo.lua echoes datagrams between its server and client", function()
     local rc, out, err = example("udp_echo")
     assert.equal(0, rc, err)

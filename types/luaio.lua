@@ -2361,4 +2361,124 @@ function RedisClient:zrevrange(...) end
 ---@return luaio.RedisReply
 function RedisClient:zscore(...) end
 
+
+-- luaio.jobs (require "luaio.jobs")
+
+--- The module `require "luaio.jobs"`: a job queue shared through Redis.
+---@class luaio.jobs
+local jobs = {}
+
+---@class luaio.JobQueueOpts
+---@field poll_interval? number
+---@field timeout? number
+
+--- A handle on the queue `name` (default "luaio:queue") at `url`; connects on first use.
+---@param url string
+---@param name? string
+---@param opts? luaio.JobQueueOpts
+---@return JobQueue
+function jobs.Queue(url, name, opts) end
+
+---@class luaio.JobWorkerOpts
+---@field [1] string url
+---@field [2]? string queue name
+---@field url? string
+---@field name? string
+---@field functions table<string, function>
+---@field limit? integer
+---@field batch? integer
+---@field heartbeat? number|false
+---@field poll_interval? number
+---@field keep_result? number
+---@field retry_backoff? number|fun(failures: integer): number
+---@field wait_timeout? number
+---@field close_timeout? number
+
+--- A worker of a queue (not yet running).
+---@param opts luaio.JobWorkerOpts
+---@return JobWorker
+function jobs.Worker(opts) end
+
+--- The serialised form of a value (arguments and results are stored so).
+---@param value any
+---@return string
+function jobs.encode(value) end
+
+--- The value a serialised string stands for; ValueError for corrupt data.
+---@param s string
+---@return any
+function jobs.decode(s) end
+
+--- The default queue name, "luaio:queue".
+jobs.DEFAULT_QUEUE = "luaio:queue"
+
+---@class luaio.EnqueueOpts
+---@field job_id? string|integer
+---@field defer? number
+---@field timeout? number
+---@field retries? integer
+
+--- A queue of jobs in Redis.
+---@class JobQueue
+--- The fields are read only.
+---@field name string
+---@field url string
+local JobQueue = {}
+
+--- Queues fn_name(table.unpack(args)); returns the job (the existing one for a known job_id).
+---@async
+---@param fn_name string
+---@param args? table
+---@param opts? luaio.EnqueueOpts
+---@return JobRef
+function JobQueue:enqueue(fn_name, args, opts) end
+
+--- A JobRef for a job id.
+---@param id string|integer
+---@return JobRef
+function JobQueue:job(id) end
+
+--- Counts: queued, in_progress, complete, failed, retried, recovered.
+---@async
+---@return table<string, integer>
+function JobQueue:info() end
+
+--- Closes the queue's connection.
+function JobQueue:close() end
+
+--- A job in a queue.
+---@class JobRef
+--- The fields are read only.
+---@field id string
+---@field queue JobQueue
+local JobRef = {}
+
+--- "queued", "in_progress", "complete", "failed" or "not_found".
+---@async
+---@return string
+function JobRef:status() end
+
+--- Waits for the job's results (or raises its error); TimeoutError after `timeout`.
+---@async
+---@param timeout? number
+---@return any ...
+function JobRef:result(timeout) end
+
+--- A worker process's side of a queue.
+---@class JobWorker
+--- The fields are read only; `id` is set when run() first connects.
+---@field id string?
+---@field name string
+---@field url string
+---@field limit integer
+local JobWorker = {}
+
+--- Takes and runs jobs until close(); raises OSError when the connection is lost.
+---@async
+function JobWorker:run() end
+
+--- Stops taking jobs, waits for the running ones, records their outcomes.
+---@async
+function JobWorker:close() end
+
 return aio

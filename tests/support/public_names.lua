@@ -14,7 +14,7 @@ M.parents = {
 }
 
 -- submodules loaded by name (require "luaio.redis"), walked as `redis.name`
-M.submodules = { redis = "luaio.redis" }
+M.submodules = { redis = "luaio.redis", jobs = "luaio.jobs" }
 
 -- public data fields (instances carry private state too: those start with `_` or are
 -- not listed here)
@@ -25,6 +25,8 @@ M.fields = {
   "IncompleteReadError.expected", "LimitOverrunError.consumed", "ExceptionGroup.errors",
   "Process.pid", "Process.stdin", "Process.stdout", "Process.stderr", "Process.returncode",
   "SSLError.reason", "SSLError.verify_code", "SSLError.verify_message", "RedisError.code",
+  "JobQueue.name", "JobQueue.url", "JobRef.id", "JobRef.queue", "JobWorker.id", "JobWorker.name",
+  "JobWorker.url", "JobWorker.limit",
 }
 
 local function type_name(obj)
@@ -96,6 +98,12 @@ function M.samples()
     local rc = add(require("luaio.redis").connect("redis://127.0.0.1:" .. fport))
     rc:pipeline(function(pipe) add(pipe) end)
     rc:close(); fake:close()
+    -- luaio.jobs objects connect lazily: none needs a server to exist
+    local jobs = require "luaio.jobs"
+    local jq = add(jobs.Queue("redis://127.0.0.1:" .. fport))
+    add(jq:job("sample"))
+    add(jobs.Worker { "redis://127.0.0.1:" .. fport, functions = {} }):close()
+    jq:close()
     aio.await(co); task:await()
   end)
   return list
