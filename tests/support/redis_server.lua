@@ -72,6 +72,11 @@ function Server:_launch()
     q(self.dir .. "/status"))
   assert(os.execute(("( sh -c %s </dev/null >/dev/null 2>&1 & ) </dev/null >/dev/null 2>&1"):format(q(inner))))
   local ok, err = pcall(in_loop, function() self:_wait_ready() end)
+  if not ok and not opts.port and not self.url and (self.attempts or 0) < 3 and self:status() then
+    self.attempts = (self.attempts or 0) + 1 -- the port was taken meanwhile: another one
+    self.port = in_loop(free_port)
+    return self:_launch()
+  end
   if not ok then
     self:stop()
     error(("redis-server did not start: %s\n%s"):format(tostring(err), fs.slurp(self.dir .. "/redis.log") or ""), 0)
@@ -85,11 +90,14 @@ function Server:url_for(db)
   return ("%s/%d"):format(self.url, db)
 end
 
--- inside a task: polls until the server answers a PING (any reply: +PONG or -NOAUTH)
+-- inside a task: polls until the server answers a PING (any reply: +PONG or -NOAUTH) on
+-- its own unix socket, in its own directory: a PONG on the TCP port could come from another
+-- server that holds the port (then this one fails to bind it and exits before it makes the
+-- socket, and start picks another port).
 function Server:_wait_ready()
   poll(function()
     if self:status() then error("redis-server exited with status " .. self:status()) end
-    local ok, r, w = pcall(aio.open_connection, self.host, self.port)
+    local ok, r, w = pcall(aio.open_unix_connection, self.socket)
     if not ok then return false end
     w:write("PING\r\n")
     local ok2, line = pcall(r.readline, r)
