@@ -25,6 +25,7 @@
 #include "file.h"
 #include "watch.h"
 #include "udp.h"
+#include "workers.h"
 
 #define MODULE_KEY "luaio.module"
 
@@ -87,6 +88,7 @@ static int open_module(lua_State *L) {
   luaio_watch_open(L, rt);
   luaio_tls_open(L, rt);
   luaio_udp_open(L, rt);
+  luaio_workers_open(L, rt);
   lua_pushliteral(L, LUAIO_VERSION);
   lua_setfield(L, aio, "VERSION");
   lua_newtable(L);
