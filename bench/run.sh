@@ -632,7 +632,7 @@ workers_server() {  # workers_server IMPL NWORKERS CMD... (NWORKERS 0: wait for 
   local port; port=$(next_port)
   start_server "$port" "$@"
   local ok=0
-  if [ "$nw" -gt 0 ]; then wait_listening "$nw" "$SPID" && ok=1; else wait_port "$port" "$SPID" && ok=1; fi
+  if [ "$nw" -eq 0 ] || wait_listening "$nw" "$SPID"; then wait_port "$port" "$SPID" && ok=1; fi
   if [ "$ok" != 1 ]; then
     print_na "$impl" "server did not start: $(last_err "$TMP/srv.err")"; stop_server "$SPID"; return
   fi
