@@ -40,7 +40,7 @@ LIB_SRC := $(filter-out src/main.c src/repl.c src/pool.c src/host.c,$(wildcard s
 LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/lua_modules.o
 BIN_OBJ := $(BUILD)/obj/main.o $(BUILD)/obj/repl.o $(BUILD)/obj/pool.o $(BUILD)/obj/host.o
 # the Lua layer, in load order: each file builds on the ones before it
-LUA_SRC := $(addprefix lua/luaio/,core.lua compose.lua runner.lua scheduler.lua streams.lua sync.lua process.lua fs.lua tls.lua udp.lua redis.lua jobs.lua)
+LUA_SRC := $(addprefix lua/luaio/,core.lua compose.lua runner.lua scheduler.lua streams.lua sync.lua process.lua fs.lua tls.lua udp.lua redis.lua jobs.lua workers.lua)
 ifneq ($(sort $(LUA_SRC)),$(sort $(wildcard lua/luaio/*.lua)))
 $(error LUA_SRC must list every file of lua/luaio/ in load order)
 endif

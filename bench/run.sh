@@ -12,7 +12,7 @@
 #   BENCH_QUICK=1     workloads scaled down ~10x (smoke run)
 #   BENCH_REPS=N      repetitions per implementation (default 3; median kept)
 #   BENCH_ONLY="w1 switch ..."  run only these workloads
-#                     (w1 switch w3 v1 w5 w2 w6 w4 w7 t1 t2 p1 p2 p3 f1 f2 u1 s1 s2 s3 r1 j1)
+#                     (w1 switch w3 v1 w5 w2 w6 w4 w7 w7w t1 t2 p1 p2 p3 f1 f2 u1 s1 s2 s3 r1 j1)
 #   LUAIO=path        the luaio binary (default build/luaio)
 #   BENCH_BUDGET=S    soft time budget in seconds (default 300; 0 = none): once
 #                     80% of it is used, remaining workloads run 1 repetition
@@ -600,6 +600,99 @@ if want w7; then
     http_server asyncio-uvloop "$PY" $B/w7_http/asyncio_peer.py @PORT@ uvloop
     target "luaio >= 2.5x Node http" "L >= 2.5 * J" "L=${RES[W7_http,$REF]:-}" "J=${RES[W7_http,node-http]:-}"
     target "luaio p99 < 10 ms" "P < 10" "P=${P99[$REF]:-}"
+  fi
+fi
+
+# ---------------------------------------------------------------- W7 on workers
+tree_pids() {    # tree_pids PID: PID and its descendants
+  local c
+  echo "$1"
+  for c in $(pgrep -P "$1"); do tree_pids "$c"; done
+}
+
+tree_ticks() {   # tree_ticks PID: utime + stime (clock ticks) of PID and its live descendants
+  local p v t=0
+  for p in $(tree_pids "$1"); do
+    v=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }')
+    t=$((t + ${v:-0}))
+  done
+  echo "$t"
+}
+
+tree_hwm() {     # tree_hwm PID: the sum of the peak RSS (kB) of PID and its descendants
+  local p v t=0
+  for p in $(tree_pids "$1"); do v=$(server_hwm "$p"); t=$((t + ${v:-0})); done
+  echo "$t"
+}
+
+wait_listening() {  # wait_listening N PID: until N "listening" lines on the server's stderr (~15 s)
+  local i
+  for ((i = 0; i < 150; i++)); do
+    kill -0 "$2" 2>/dev/null || return 1
+    [ "$(grep -c listening "$TMP/srv.err")" -ge "$1" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+declare -A WCPU WCORES
+workers_server() {  # workers_server IMPL NWORKERS CMD... (NWORKERS 0: wait for the port only)
+  local impl=$1 nw=$2; shift 2
+  local need; need=$(need_of "$impl")
+  CUR_WL=W7_workers; CUR_DIR=higher
+  if [ "${HAVE[$need]:-0}" != 1 ]; then print_na "$impl" "skipped: ${WHY[$need]}"; return; fi
+  local port; port=$(next_port)
+  start_server "$port" "$@"
+  local ok=0
+  if [ "$nw" -eq 0 ] || wait_listening "$nw" "$SPID"; then wait_port "$port" "$SPID" && ok=1; fi
+  if [ "$ok" != 1 ]; then
+    print_na "$impl" "server did not start: $(last_err "$TMP/srv.err")"; stop_server "$SPID"; return
+  fi
+  local t0 t1 hwm
+  t0=$(tree_ticks "$SPID")
+  timeout -k 5 $((W7_DUR + 30)) wrk -t2 -c100 -d"${W7_DUR}s" --latency "http://127.0.0.1:$port/" >"$TMP/out" 2>"$TMP/err"
+  local rc=$?
+  t1=$(tree_ticks "$SPID"); hwm=$(tree_hwm "$SPID")
+  stop_server "$SPID"
+  local rps p99 reqs errs
+  rps=$(awk '/^Requests\/sec:/ { print $2 }' "$TMP/out")
+  p99=$(awk '$1 == "99%" { print $2 }' "$TMP/out")
+  reqs=$(awk '/requests in/ { print $1 }' "$TMP/out")
+  errs=$(grep -E 'Non-2xx|Socket errors' "$TMP/out" | tr -s ' ' | tr '\n' ' ')
+  if [ "$rc" != 0 ] || [ -z "$rps" ] || [ -z "$reqs" ]; then print_na "$impl" "wrk exit $rc: $(last_err "$TMP/err")"; return; fi
+  local hz; hz=$(getconf CLK_TCK)
+  RES[W7_workers,$impl]=$rps
+  WCPU[$impl]=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v n="$reqs" 'BEGIN { printf "%.2f", d / hz * 1e6 / n }')
+  WCORES[$impl]=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v s="$W7_DUR" 'BEGIN { printf "%.2f", d / hz / s }')
+  print_line W7_workers "$impl" "$(fmt "$rps")" "req/s" "$(ratio_text "$impl" "$rps")" "p99 $p99, server ${WCORES[$impl]} cores, $(rss_text "$hwm")${errs:+, $errs}"
+}
+
+if want w7w; then
+  section_start
+  W7_DUR=10; [ "$QUICK" = 1 ] && W7_DUR=5
+  echo
+  echo "== W7_workers: wrk -t2 -c100 -d${W7_DUR}s --latency on $(nproc) cores (wrk shares them), 1 vs 2 server processes"
+  echo "   (requests/s, higher is better; W7_wcpu: server CPU µs per request summed over every server process, lower is better)"
+  if [ "${HAVE[wrk]}" != 1 ]; then
+    echo "W7_workers all             n/a (${WHY[wrk]})"
+  else
+    ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
+    REF=luaio-2w
+    workers_server luaio-2w        2 "$LUAIO" $B/w7_workers/luaio_min.lua @PORT@ 2
+    workers_server luaio-1w        1 "$LUAIO" $B/w7_workers/luaio_min.lua @PORT@ 1
+    workers_server luaio-1proc     0 "$LUAIO" $B/w7_http/luaio_min.lua @PORT@
+    workers_server luaio-ex-2w     2 "$LUAIO" examples/workers_http.lua @PORT@ 2
+    workers_server node-cluster-2w 2 "$NODE" $B/w7_workers/node_cluster.js @PORT@ 2
+    workers_server node-cluster-1w 1 "$NODE" $B/w7_workers/node_cluster.js @PORT@ 1
+    workers_server node-1proc      0 "$NODE" $B/w7_http/node_http.js @PORT@
+    CUR_WL=W7_wcpu; CUR_DIR=lower
+    for impl in luaio-2w luaio-1w luaio-1proc luaio-ex-2w node-cluster-2w node-cluster-1w node-1proc; do
+      [ -n "${WCPU[$impl]:-}" ] || continue
+      RES[W7_wcpu,$impl]=${WCPU[$impl]}
+      print_line W7_wcpu "$impl" "$(fmt "${WCPU[$impl]}")" "us/req" "$(ratio_text "$impl" "${WCPU[$impl]}")" "(utime+stime of the server processes)"
+    done
+    target "luaio 2 workers ahead of Node cluster 2 workers in req/s" "L > N" "L=${RES[W7_workers,luaio-2w]:-}" "N=${RES[W7_workers,node-cluster-2w]:-}"
+    target "luaio 2 workers below Node cluster 2 workers in CPU/request" "L < N" "L=${RES[W7_wcpu,luaio-2w]:-}" "N=${RES[W7_wcpu,node-cluster-2w]:-}"
   fi
 fi
 

@@ -12,6 +12,7 @@
 #include "repl.h"
 #include "host.h"
 #include "pool.h"
+#include "workers.h"
 
 #define PROGNAME "luaio"
 
@@ -90,6 +91,31 @@ static void createargtable(lua_State *L, char **argv, int argc, int script) {
   lua_setglobal(L, "arg");
 }
 
+enum { has_error = 1, has_i = 2, has_v = 4, has_e = 8, has_E = 16, has_help = 32 };
+
+/* what aio.workers needs to start copies of this run: the command line, the working
+ * directory, and whether running that command line again runs the same script (not
+ * for a script read from stdin or the REPL) */
+static void record_argv(lua_State *L, char **argv, int argc, int script, int args) {
+  lua_createtable(L, argc, 3);
+  for (int i = 0; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i);
+  }
+  lua_pushinteger(L, argc);
+  lua_setfield(L, -2, "n");
+  char cwd[4096];
+  size_t len = sizeof cwd;
+  if (uv_cwd(cwd, &len) == 0) {
+    lua_pushlstring(L, cwd, len);
+    lua_setfield(L, -2, "cwd");
+  }
+  int rerun = script < argc ? strcmp(argv[script], "-") != 0 : (args & has_e) && !(args & has_i);
+  lua_pushboolean(L, rerun);
+  lua_setfield(L, -2, "rerun");
+  lua_setfield(L, LUA_REGISTRYINDEX, LUAIO_WORKERS_ARGV);
+}
+
 static int handle_script(lua_State *L, char **argv) {
   const char *fname = argv[0];
   if (strcmp(fname, "-") == 0 && strcmp(argv[-1], "--") != 0) fname = NULL;
@@ -105,8 +131,6 @@ static int handle_script(lua_State *L, char **argv) {
   lua_remove(L, -n - 1);
   return luaio_main_run(L, n, 0);
 }
-
-enum { has_error = 1, has_i = 2, has_v = 4, has_e = 8, has_E = 16, has_help = 32 };
 
 static int collectargs(char **argv, int *first) {
   int args = 0, i;
@@ -211,6 +235,7 @@ static int pmain(lua_State *L) {
   lua_pop(L, 1);
   luaio_main_install_signals(L);
   createargtable(L, argv, argc, script);
+  record_argv(L, argv, argc, script, args);
   if (!(args & has_E) && (*exit_code = handle_luainit(L))) return 0;
   if ((*exit_code = runargs(L, argv, script))) return 0;
   if (script < argc && (*exit_code = handle_script(L, argv + script))) return 0;

@@ -27,6 +27,7 @@
 #include "watch.h"
 #include "udp.h"
 #include "redis.h"
+#include "workers.h"
 
 #define MODULE_KEY "luaio.module"
 
@@ -91,6 +92,7 @@ static int open_module(lua_State *L) {
   luaio_tls_open(L, rt);
   luaio_udp_open(L, rt);
   luaio_redis_open(L, rt);
+  luaio_workers_open(L, rt);
   lua_pushliteral(L, LUAIO_VERSION);
   lua_setfield(L, aio, "VERSION");
   lua_newtable(L);

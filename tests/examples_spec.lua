@@ -148,6 +148,31 @@ describe("examples", function()
     os.execute("kill " .. pid)
     assert(ok, err)
   end, 20))
+  it("workers_http.lua serves one port from 2 workers and stops on SIGTERM", async(function()
+    local port = free_port()
+    local pid = start("workers_http", port)
+    local ok, err = pcall(function()
+      local seen = {}
+      for _ = 1, 500 do -- until both workers answered (bounded)
+        local r, w = connect(port)
+        w:write("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        local head = r:readuntil("\r\n\r\n")
+        assert.matches("^HTTP/1.1 200", head)
+        seen[head:match("X%-Worker: (%d+)")] = true
+        w:close()
+        if seen["1"] and seen["2"] then break end
+      end
+      assert.same({ ["1"] = true, ["2"] = true }, seen)
+    end)
+    os.execute("kill " .. pid)
+    assert(ok, err)
+    for _ = 1, 250 do -- the supervisor exits once its workers have (bounded)
+      if not os.execute("kill -0 " .. pid .. " 2>/dev/null") then break end
+      aio.sleep(0.02)
+    end
+    assert.falsy(os.execute("kill -0 " .. pid .. " 2>/dev/null"))
+  end, 20))
+
   -- TLS examples: a CA and certificates made with openssl for these tests only
   local tls_dir, tls_path = require("support.tls_certs").make()
   teardown(function() require("support.fs").rmdir(tls_dir) end)

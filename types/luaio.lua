@@ -640,6 +640,25 @@ function aio.remove_signal_handler(sig) end
 ---@return string|integer
 function aio.wait_signal(sig, ...) end
 
+---@class luaio.WorkersOpts
+---@field restarts? integer  most restarts in 60 seconds (default 10)
+---@field env? table<string, string|number>  added to the copies' environment
+---@field stdin? "null"|"inherit"  the copies' standard input (default "null")
+
+--- In the luaio binary: makes the script a supervisor of `n` copies of itself
+--- (LUAIO_WORKER=1..n) and returns the worker number in each copy; the supervisor never
+--- returns (it restarts copies that die, forwards SIGINT/SIGTERM and exits). RuntimeError
+--- outside the binary.
+---@async
+---@param n integer
+---@param opts? luaio.WorkersOpts
+---@return integer
+function aio.workers(n, opts) end
+
+--- This process's worker number in a copy started by aio.workers, else nil.
+---@return integer?
+function aio.worker_id() end
+
 -- ---------------------------------------------------------------------------------------
 -- Streams and networking
 -- ---------------------------------------------------------------------------------------
