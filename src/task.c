@@ -578,6 +578,9 @@ static int l_run(lua_State *L) {
   }
   int stuck = lua_toboolean(L, -3);
   const char *waits = lua_tostring(L, -2);
+  /* debug mode: coroutine objects forgotten during the run are collected, and reported
+   * below with the rest (their finalizers queue them) */
+  if (luaio_debug_on(rt)) lua_gc(L, LUA_GCCOLLECT);
   if (stuck || t->fut.state == FUT_PENDING) {
     t->fut.unretrieved = 0;
     luaio_report_unretrieved(rt, L);
