@@ -150,7 +150,7 @@ for _, ctx in ipairs(seen) do print(ctx.message, ctx.site) end]]
     assert.equal(0, rc, err)
     assert.equal("end\n", out)
     assert.matches("^luaio: coroutine object created at [^\n]-:3 was never awaited\n$", err)
-    rc, out, err = run_env(code, "0")
+    rc, _, err = run_env(code, "0")
     assert.equal(0, rc, err)
     assert.equal("", err)
   end)

@@ -36,7 +36,7 @@ describe("examples", function()
     assert.equal("saved: first, copy\n", out)
     assert.matches("^luaio: coroutine object created at [^\n]-:" .. line .. " was never awaited\n$", err)
     -- debug mode off: the bug goes unnoticed
-    rc, out, err = example("debug_forgotten_await")
+    rc, _, err = example("debug_forgotten_await")
     assert.equal(0, rc)
     assert.equal("", err)
   end)
