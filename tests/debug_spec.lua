@@ -150,9 +150,9 @@ for _, ctx in ipairs(seen) do print(ctx.message, ctx.site) end]]
     assert.equal(0, rc, err)
     assert.equal("end\n", out)
     assert.matches("^luaio: coroutine object created at [^\n]-:3 was never awaited\n$", err)
-    rc, _, err = run_env(code, "0")
-    assert.equal(0, rc, err)
-    assert.equal("", err)
+    local rc2, _, err2 = run_env(code, "0")
+    assert.equal(0, rc2, err2)
+    assert.equal("", err2)
   end)
 end)
 

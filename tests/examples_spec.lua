@@ -36,9 +36,9 @@ describe("examples", function()
     assert.equal("saved: first, copy\n", out)
     assert.matches("^luaio: coroutine object created at [^\n]-:" .. line .. " was never awaited\n$", err)
     -- debug mode off: the bug goes unnoticed
-    rc, _, err = example("debug_forgotten_await")
-    assert.equal(0, rc)
-    assert.equal("", err)
+    local rc2, _, err2 = example("debug_forgotten_await")
+    assert.equal(0, rc2)
+    assert.equal("", err2)
   end)
 
   it("two_tasks.lua finishes in the time of the longest sleep", function()
