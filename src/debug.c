@@ -47,9 +47,24 @@ static int task_frame(luaio_task *t, lua_Debug *ar) {
   return user_frame(co, 0, ar);
 }
 
-static void task_site(luaio_task *t, char *buf) {
+/* A site kept through a step: copied, formatted only when the step was slow. */
+typedef struct site {
+  char src[LUA_IDSIZE];
+  int line;
+} site;
+
+static void task_site(luaio_task *t, site *s) {
   lua_Debug ar;
-  if (task_frame(t, &ar)) snprintf(buf, SITE_MAX, "%s:%d", ar.short_src, ar.currentline);
+  if (task_frame(t, &ar)) {
+    memcpy(s->src, ar.short_src, sizeof s->src);
+    s->line = ar.currentline;
+  } else {
+    s->src[0] = '\0';
+  }
+}
+
+static void format_site(const site *s, char *buf) {
+  if (s->src[0]) snprintf(buf, SITE_MAX, "%s:%d", s->src, s->line);
   else snprintf(buf, SITE_MAX, "?");
 }
 
@@ -113,13 +128,15 @@ void luaio_debug_dispatch(luaio_runtime *rt, lua_State *L, luaio_node *n) {
   luaL_checkstack(L, 12, NULL);
   if (n->kind == NODE_TASK) {
     luaio_task *t = luaio_container(n, luaio_task, node);
+    site at;
     luaio_push_task(L, t); /* kept alive through the step: a finished task loses its anchor */
-    task_site(t, from);
+    task_site(t, &at);
     uint64_t t0 = luaio_now();
     luaio_task_step(rt, L, t);
     uint64_t dt = luaio_now() - t0;
     if (dt >= rt->slow_ns && !rt->closing && lua_isuserdata(L, top + 1)) {
-      if (t->co) task_site(t, to);
+      format_site(&at, from);
+      if (t->co) { task_site(t, &at); format_site(&at, to); }
       report_slow(rt, L, top + 1, 1, dt, from, t->co ? to : NULL);
     }
   } else {
