@@ -6,6 +6,7 @@
 #include <string.h>
 #include "dump.h"
 #include "task.h"
+#include "debug.h"
 
 /* The dump is built as a list of strings in a Lua table (index `out`) and written with
  * one file:write call, so it reaches the file in one piece (the REPL prints it above
@@ -173,6 +174,21 @@ static void put_task(dump *d, luaio_task *t, int depth) {
   if (depth == 0 && t->parent_id && !alive(d, t->parent_id))
     putf(d, " (started by Task-%d, which has finished)", t->parent_id);
   putf(d, "\n");
+  /* debug mode: where it was created; call graphs: who awaits it (directly or through a
+   * gather) */
+  luaio_debug_push_created(L, t);
+  if (lua_isstring(L, -1)) {
+    indent(d, ind + 4);
+    putf(d, "created at %s\n", lua_tostring(L, -1));
+  }
+  lua_pop(L, 1);
+  luaio_task *a;
+  for (int i = 0; (a = luaio_task_awaiter(t, i)) != NULL; i++) {
+    indent(d, ind + 4);
+    luaio_push_task_name(L, a);
+    putf(d, "awaited by Task-%d \"%s\"\n", a->id, lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
   if (t->co && t->state == T_NEW) {
     /* not started: its stack holds the task body, the function and its arguments */
     if (lua_gettop(t->co) >= 2 && lua_checkstack(t->co, 1)) {

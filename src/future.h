@@ -28,6 +28,9 @@ typedef struct luaio_watch {
   luaio_node node;      /* NODE_WATCH */
   void (*fire)(lua_State *L, struct luaio_watch *w, int fidx);
   void *ctx;
+  /* call graphs (debug.c): the task awaiting the future through this watch (a gather's
+   * parent), or NULL; a NULL function (zeroed memory): the watch awaits on nobody's behalf */
+  struct luaio_task *(*awaiter)(struct luaio_watch *w);
 } luaio_watch;
 
 /* registry keys (their addresses) of the Future and Task metatables */

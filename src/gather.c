@@ -43,6 +43,9 @@ static void gather_fire(lua_State *L, luaio_watch *w, int fidx) {
     luaio_wake(f->rt, g->parent);
 }
 
+/* call graphs: a child of a gather is awaited by the gathering task while it waits */
+static luaio_task *gather_awaiter(luaio_watch *w) { return ((gather *)w->ctx)->parent; }
+
 /* Cancelling the gathering task cancels the children; it then waits for them. */
 static int gather_cancel(lua_State *L, luaio_task *t, int obj, int msgidx) {
   (void)t;
@@ -225,6 +228,7 @@ static int l_gather(lua_State *L) {
     w->node.kind = NODE_WATCH;
     w->fire = gather_fire;
     w->ctx = g;
+    w->awaiter = gather_awaiter;
     if (f->state == FUT_PENDING) luaio_list_append(&f->waiters, &w->node);
   }
   return luaio_park(L, t, &gather_wait, gidx, gather_k);

@@ -9,6 +9,7 @@
 #include "task.h"
 #include "report.h"
 #include "signals.h"
+#include "debug.h"
 
 /* ---- the ready queue: a node in it is linked in no list ---- */
 static luaio_node *ready_pop(luaio_runtime *rt) {
@@ -45,7 +46,8 @@ void luaio_loop_free(luaio_runtime *rt) {
 }
 
 static void dispatch(luaio_runtime *rt, lua_State *L, luaio_node *n) {
-  if (n->kind == NODE_TASK) luaio_task_step(rt, L, luaio_container(n, luaio_task, node));
+  if (luaio_debug_on(rt)) luaio_debug_dispatch(rt, L, n); /* times it: slow-step reports */
+  else if (n->kind == NODE_TASK) luaio_task_step(rt, L, luaio_container(n, luaio_task, node));
   else luaio_handle_run(rt, L, luaio_container(n, luaio_handle, node));
 }
 

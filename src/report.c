@@ -69,6 +69,11 @@ static void report_table(luaio_runtime *rt, lua_State *L, int tbl) {
   lua_pushnil(L);
   while (lua_next(L, tbl)) {
     int vi = lua_gettop(L);
+    if (lua_istable(L, vi)) { /* a context queued ready-made (luaio_report_defer_ctx) */
+      luaio_report(rt, L, vi);
+      lua_settop(L, vi - 1);
+      continue;
+    }
     int fi = luaio_testfuture(L, vi) ? vi : vi - 1;
     luaio_future *f = luaio_testfuture(L, fi);
     if (f && f->unretrieved) {
@@ -153,6 +158,15 @@ void luaio_report_defer(lua_State *L, int fidx) {
   if (rt->closing || rt->deferred == LUA_NOREF) return;
   lua_rawgeti(L, LUA_REGISTRYINDEX, rt->deferred);
   lua_pushvalue(L, fidx);
+  lua_rawseti(L, -2, ++rt->ndeferred);
+  lua_pop(L, 1);
+}
+
+void luaio_report_defer_ctx(lua_State *L, luaio_runtime *rt, int ctx) {
+  ctx = lua_absindex(L, ctx);
+  if (rt->closing || rt->deferred == LUA_NOREF) return;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->deferred);
+  lua_pushvalue(L, ctx);
   lua_rawseti(L, -2, ++rt->ndeferred);
   lua_pop(L, 1);
 }

@@ -12,6 +12,9 @@ void luaio_report(luaio_runtime *rt, lua_State *L, int ctx);
 void luaio_report_track(lua_State *L, int fidx);
 /* Queues a failed future found unretrieved by its finalizer (reported from the loop). */
 void luaio_report_defer(lua_State *L, int fidx);
+/* From a finalizer: the context table at ctx is reported from the loop (debug mode's
+ * never-awaited coroutine objects). */
+void luaio_report_defer_ctx(lua_State *L, luaio_runtime *rt, int ctx);
 /* Reports those the finalizer found (the loop calls it every round). */
 void luaio_report_collected(luaio_runtime *rt, lua_State *L);
 /* Reports every failed future whose error nobody retrieved, then forgets them. */

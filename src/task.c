@@ -6,6 +6,7 @@
 #include "loop.h"
 #include "report.h"
 #include "handle.h"
+#include "debug.h"
 
 #define CANCEL_MSG "cancel_msg"
 #define CANCEL_DEPTH_MAX 200
@@ -232,6 +233,7 @@ void luaio_task_push_new(lua_State *L, luaio_runtime *rt, int nargs) {
   lua_State *co = lua_newthread(L);
   t->co = co;
   lua_setiuservalue(L, -2, 1); /* until the results replace it */
+  if (luaio_debug_on(rt)) luaio_debug_record_created(L, -1); /* dump_tasks shows it */
   lua_insert(L, -(nargs + 2)); /* task, fn, args... */
   lua_checkstack(co, nargs + 2);
   lua_rawgetp(co, LUA_REGISTRYINDEX, &key_task_main);
@@ -276,6 +278,8 @@ static void task_finish(luaio_runtime *rt, lua_State *L, luaio_task *t, int stat
       t->fut.state = FUT_CANCELLED;
       luaio_future_complete(L, tidx);
     } else {
+      /* call graphs: the traceback names who awaited it (cost only on failure) */
+      if (!luaio_list_empty(&t->fut.waiters)) luaio_debug_note_awaiters(L, tidx, t);
       luaio_future_fail_with(L, tidx, -1, 0);
     }
   }
@@ -574,6 +578,9 @@ static int l_run(lua_State *L) {
   }
   int stuck = lua_toboolean(L, -3);
   const char *waits = lua_tostring(L, -2);
+  /* debug mode: coroutine objects forgotten during the run are collected, and reported
+   * below with the rest (their finalizers queue them) */
+  if (luaio_debug_on(rt)) lua_gc(L, LUA_GCCOLLECT);
   if (stuck || t->fut.state == FUT_PENDING) {
     t->fut.unretrieved = 0;
     luaio_report_unretrieved(rt, L);

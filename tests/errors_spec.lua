@@ -137,6 +137,27 @@ describe("bad input", function()
 end)
 
 describe("exception handler", function()
+  it("ctx.traceback of a failed task shows the task that awaited it (awaited by)", async(function()
+    local seen = with_handler(function()
+      local child = aio.spawn(function() aio.sleep(0) error("inner boom") end)
+      child:set_name("inner")
+      local parent = aio.spawn(function() child:await() end)
+      parent:set_name("outer-unawaited")
+      settle(4)
+      assert.is_true(parent:done())
+      parent = nil -- luacheck: ignore
+      collectgarbage() collectgarbage()
+      settle()
+    end)
+    local tb
+    for _, ctx in ipairs(seen) do
+      if tostring(ctx.message):find("outer-unawaited", 1, true) then tb = ctx.traceback end
+    end
+    assert.truthy(tb, "the parent's failure was reported")
+    assert.matches("%(raised in an awaited task%)", tb)
+    assert.matches('awaited by Task%-%d+ "outer%-unawaited"\nstack traceback:', tb)
+  end))
+
   it("get_exception_handler is nil by default, returns the handler, and nil restores it", function()
     assert.is_nil(aio.get_exception_handler())
     local h = function() end

@@ -18,6 +18,29 @@ describe("examples", function()
     assert.equal("hello\nworld\n", out)
   end)
 
+  it("debug_forgotten_await.lua: LUAIO_DEBUG=1 names the line of the forgotten await", function()
+    local f = assert(io.open("examples/debug_forgotten_await.lua"))
+    local code = f:read("a")
+    f:close()
+    local line = 0
+    for l in code:gmatch("([^\n]*)\n") do
+      line = line + 1
+      if l:match('^%s*save%("draft"%)') then break end
+    end
+    local saved = proc.bin
+    proc.bin = "env LUAIO_DEBUG=1 " .. saved
+    local ok, rc, out, err = pcall(proc.run, { code = code })
+    proc.bin = saved
+    assert(ok, rc)
+    assert.equal(0, rc)
+    assert.equal("saved: first, copy\n", out)
+    assert.matches("^luaio: coroutine object created at [^\n]-:" .. line .. " was never awaited\n$", err)
+    -- debug mode off: the bug goes unnoticed
+    local rc2, _, err2 = example("debug_forgotten_await")
+    assert.equal(0, rc2)
+    assert.equal("", err2)
+  end)
+
   it("two_tasks.lua finishes in the time of the longest sleep", function()
     local rc, out = example("two_tasks")
     assert.equal(0, rc)

@@ -319,6 +319,22 @@ describe("await", function()
 end)
 
 describe("errors in tasks", function()
+  it("traceback() of a failed task ends with each task awaiting it and where it was suspended", virtual(function()
+    local child = aio.spawn(function() aio.sleep(0) error("child failed") end)
+    local a = aio.spawn(function() return pcall(child.await, child) end)
+    a:set_name("awaiter-a")
+    local b = aio.spawn(function() return pcall(child.await, child) end)
+    b:set_name("awaiter-b")
+    assert.is_false((a:await()))
+    local tb = child:traceback()
+    assert.matches("child failed", tostring(child:exception()))
+    local ia = tb:find('awaited by Task%-%d+ "awaiter%-a"\nstack traceback:\n')
+    local ib = tb:find('awaited by Task%-%d+ "awaiter%-b"\nstack traceback:\n')
+    assert.truthy(ia and ib and ia < ib, tb)
+    assert.truthy(tb:find("error", 1, true) < ia, "the failing stack comes first")
+    b:await()
+  end))
+
   it("reach the awaiting task unchanged, through several awaits", virtual(function()
     local err = { custom = true }
     local function level1() error(err) end

@@ -410,6 +410,23 @@ function aio.all_tasks() end
 ---@param file? luaio.Writable default `io.stderr`
 function aio.dump_tasks(file) end
 
+---@class luaio.CallGraphEntry
+---@field task Task the task
+---@field file? string where it stands: the script file
+---@field line? integer and line
+
+--- The chain of awaits from `task` (default: the current task) outwards: the task itself
+--- and where it stands, then each task awaiting the one before it and where it is
+--- suspended. Nil outside a task when no task is given; empty for a done task.
+---@param task? Task
+---@return luaio.CallGraphEntry[]?
+function aio.call_graph(task) end
+
+--- Writes `aio.call_graph(task)` one task a line.
+---@param task? Task
+---@param file? luaio.Writable default `io.stdout`
+function aio.print_call_graph(task, file) end
+
 --- A new pending Future.
 ---@return Future
 function aio.Future() end

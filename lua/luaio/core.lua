@@ -46,11 +46,28 @@ end
 local async_bodies = setmetatable({}, { __mode = "k" })
 function priv.async_body(af) return async_bodies[af] end
 
+-- Debug mode: a coroutine object carries a guard recording where it was made; the guard's
+-- finalizer (run when both are collected) queues a report if the object never ran. C keeps
+-- priv.debug up to date (aio._debug), so debug mode off costs one field test per object.
+local debug_site, never_awaited = aio._debug_site, aio._debug_never_awaited
+aio._debug_site, aio._debug_never_awaited = nil, nil
+priv.debug = (aio._debug())
+local Guard = { __gc = function(g)
+  if not g.c.started then never_awaited(g.site) end
+end }
+local function guard(c)
+  c._guard = setmetatable({ c = c, site = debug_site() }, Guard)
+  return c
+end
+
 function aio.async(fn)
   if type(fn) ~= "function" and not (getmetatable(fn) or {}).__call then
     typeerror(1, "async", "function", fn, 2)
   end
   local af = function(...)
+    if priv.debug then
+      return guard(setmetatable({ fn = fn, n = select("#", ...), ... }, Coroutine))
+    end
     return setmetatable({ fn = fn, n = select("#", ...), ... }, Coroutine)
   end
   async_bodies[af] = fn
@@ -146,3 +163,27 @@ local function repcall(ok, ...)
   return ok, ...
 end
 function aio.pcall(f, ...) return repcall(pcall(f, ...)) end
+
+-- aio.print_call_graph([task [, file]]): aio.call_graph's chain, one line per task, to
+-- file (anything with a write method; default io.stdout, as asyncio's)
+local call_graph = aio.call_graph
+function aio.print_call_graph(task, file)
+  local mt = getmetatable(task)
+  if task ~= nil and not (type(task) == "userdata" and mt and mt.__name == "luaio.Task") then
+    typeerror(1, "print_call_graph", "Task", task, 2)
+  end
+  if file ~= nil and not ((type(file) == "table" or type(file) == "userdata") and file.write) then
+    argerror(2, "print_call_graph", "expected a file or an object with a write method", 2)
+  end
+  local graph = call_graph(task)
+  if not graph then return end
+  local out = {}
+  for i, e in ipairs(graph) do
+    local where = e.file and (" at %s:%d"):format(e.file, e.line) or ""
+    out[i] = ("%s%s%s"):format(i == 1 and "* " or "  awaited by ", e.task:get_name(), where)
+  end
+  if #out == 0 then out[1] = "* " .. tostring(task) .. " (done: not awaited by anyone)" end
+  file = file or io.stdout
+  file:write(table.concat(out, "\n"), "\n")
+  if io.type(file) == "file" then file:flush() end
+end
