@@ -137,7 +137,7 @@ describe("bad input", function()
 end)
 
 describe("exception handler", function()
-  it("ctx.traceback of a failed task shows the task that awaited it (awaited by)", async(function()
+  it("ctx.traceback of a failed task shows the task that awaited it (awaited by)", virtual(function()
     local seen = with_handler(function()
       local child = aio.spawn(function() aio.sleep(0) error("inner boom") end)
       child:set_name("inner")
