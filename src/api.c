@@ -27,6 +27,23 @@ int luaopen_luaio(lua_State *L) {
   return 1;
 }
 
+/* require "luaio.redis" / "luaio.jobs" under stock lua5.4: Lua's all-in-one C loader
+ * finds these entries in luaio.so. Each requires luaio and returns the submodule its Lua
+ * file left in the private table (under the binary package.preload answers first). */
+static int open_submodule(lua_State *L, const char *name) {
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "luaio");
+  lua_call(L, 1, 1);
+  luaio_runtime *rt = luaio_get(L);
+  if (!rt || rt->priv == LUA_NOREF) return luaL_error(L, "luaio is not open in this state");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->priv);
+  lua_getfield(L, -1, name);
+  return 1;
+}
+
+int luaopen_luaio_redis(lua_State *L) { return open_submodule(L, "redis"); }
+int luaopen_luaio_jobs(lua_State *L) { return open_submodule(L, "jobs"); }
+
 void luaio_close(luaio_runtime *rt) {
   if (!rt || !rt->loop || rt->closing) return;
   luaio_detach(rt);

@@ -10,5 +10,8 @@ luaio_runtime *luaio_module_get(lua_State *L);
 luaio_runtime *luaio_module_open(lua_State *L, uv_loop_t *loop);
 void luaio_module_push(lua_State *L); /* the module table */
 void luaio_module_close(luaio_runtime *rt);
+/* The submodules' entries for stock lua5.4's require (api.c). */
+int luaopen_luaio_redis(lua_State *L);
+int luaopen_luaio_jobs(lua_State *L);
 
 #endif

@@ -175,17 +175,6 @@ static int l_encode(lua_State *L) {
 
 /* luaio.redis as a C submodule for stock lua5.4 (package.cpath's all-in-one loader finds
  * it in luaio.so): opens luaio, then returns what redis.lua left in the private table. */
-int luaopen_luaio_redis(lua_State *L) {
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "luaio");
-  lua_call(L, 1, 1);
-  luaio_runtime *rt = luaio_rt_of(L);
-  if (!rt || rt->priv == LUA_NOREF) return luaL_error(L, "luaio is not open in this state");
-  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->priv);
-  lua_getfield(L, -1, "redis");
-  return 1;
-}
-
 /* RedisError: a class made like errors.c's (same callable metatable, same __tostring),
  * registered in its table so luaio_push_error and luaio_is_error know it. */
 static void add_error_class(lua_State *L, int aio) {

@@ -11,7 +11,4 @@
 
 void luaio_redis_open(lua_State *L, luaio_runtime *rt);
 
-/* require "luaio.redis" under stock lua5.4: requires "luaio", returns the submodule */
-int luaopen_luaio_redis(lua_State *L);
-
 #endif
