@@ -4,6 +4,7 @@
 #include "handle.h"
 #include "loop.h"
 #include "report.h"
+#include "resources.h"
 
 static luaio_handle *tohandle(lua_State *L, int idx) {
   return luaio_checkudata(L, idx, LUAIO_HANDLE);
@@ -103,6 +104,7 @@ static int schedule(lua_State *L, int fidx, uint64_t when, int timed) {
   luaio_handle_push_new(L, rt, fidx, lua_gettop(L) - fidx);
   luaio_handle *h = lua_touserdata(L, -1);
   h->timed = (unsigned char)timed;
+  h->seq = luaio_resource_seq(L, rt, -1); /* a counter; a site in debug mode */
   if (timed) luaio_timer_add(L, rt, &h->timer, when);
   else luaio_ready_push(rt, &h->node);
   return 1;
