@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <unistd.h>
 #include "file.h"
+#include "resources.h"
 #include "fs.h"
 #include "task.h"
 #include "list.h"
@@ -707,6 +708,14 @@ static int parse_mode(const char *m, int *flags) {
   return 1;
 }
 
+/* an open resource ("file") until close() */
+static int file_is_open(lua_State *L, int idx) {
+  fref *r = luaL_testudata(L, idx, LUAIO_FILE);
+  return r && r->f && !is_closed(r->f);
+}
+
+static const luaio_resource_kind file_resource = {"file", file_is_open};
+
 static int open_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;
   luaio_task *t = luaio_rt(L)->current;
@@ -718,6 +727,7 @@ static int open_k(lua_State *L, int status, lua_KContext ctx) {
   f->user = NULL;
   if (f->err) { int e = f->err; f->err = 0; return luaio_fs_raise(L, e, "open", f->path); }
   lua_settop(L, 1);
+  luaio_resource_open(L, luaio_rt(L), 1, &file_resource, 0);
   return 1;
 }
 
@@ -762,6 +772,7 @@ static const luaL_Reg file_methods[] = {
 
 void luaio_file_open(lua_State *L, luaio_runtime *rt) {
   luaio_new_class(L, LUAIO_FILE, file_methods, rt);
+  luaio_resource_kind_register(rt, &file_resource);
   luaio_wait_kind_register(rt, &read_wait);
   luaio_wait_kind_register(rt, &op_wait);
   static const luaL_Reg funcs[] = {{"open", l_open}, {NULL, NULL}};

@@ -4,6 +4,7 @@
 #include "handle.h"
 #include "loop.h"
 #include "report.h"
+#include "resources.h"
 
 static luaio_handle *tohandle(lua_State *L, int idx) {
   return luaio_checkudata(L, idx, LUAIO_HANDLE);
@@ -96,29 +97,40 @@ void luaio_handle_run(luaio_runtime *rt, lua_State *L, luaio_handle *h) {
   lua_settop(L, top);
 }
 
-static int schedule(lua_State *L, int fidx, uint64_t when, int timed) {
+/* resource: a handle of the script's (aio.open_resources lists it while scheduled); the
+ * Lua layer's own timeouts use the _call_* variants, which are not */
+static int schedule(lua_State *L, int fidx, uint64_t when, int timed, int resource) {
   luaio_runtime *rt = luaio_rt(L);
   luaio_checktype(L, fidx, LUA_TFUNCTION);
   if (timed) luaio_timers_make_room(L, rt); /* before the handle: arming it cannot fail */
   luaio_handle_push_new(L, rt, fidx, lua_gettop(L) - fidx);
   luaio_handle *h = lua_touserdata(L, -1);
   h->timed = (unsigned char)timed;
+  if (resource) h->seq = luaio_resource_seq(L, rt, -1); /* a counter; a site in debug mode */
   if (timed) luaio_timer_add(L, rt, &h->timer, when);
   else luaio_ready_push(rt, &h->node);
   return 1;
 }
 
-static int l_call_soon(lua_State *L) { return schedule(L, 1, 0, 0); }
+static int call_soon(lua_State *L, int resource) { return schedule(L, 1, 0, 0, resource); }
 
-static int l_call_later(lua_State *L) {
-  return schedule(L, 2, luaio_deadline_after(luaio_rt(L), luaio_check_seconds(L, 1)), 1);
+static int call_later(lua_State *L, int resource) {
+  return schedule(L, 2, luaio_deadline_after(luaio_rt(L), luaio_check_seconds(L, 1)), 1, resource);
 }
 
-static int l_call_at(lua_State *L) {
+static int call_at(lua_State *L, int resource) {
   double when = luaio_check_seconds(L, 1);
   luaio_runtime *rt = luaio_rt(L);
-  return schedule(L, 2, luaio_deadline_after(rt, when - (double)luaio_loop_now(rt) / 1e9), 1);
+  return schedule(L, 2, luaio_deadline_after(rt, when - (double)luaio_loop_now(rt) / 1e9), 1,
+                  resource);
 }
+
+static int l_call_soon(lua_State *L) { return call_soon(L, 1); }
+static int l_call_later(lua_State *L) { return call_later(L, 1); }
+static int l_call_at(lua_State *L) { return call_at(L, 1); }
+static int l_call_soon_internal(lua_State *L) { return call_soon(L, 0); }
+static int l_call_later_internal(lua_State *L) { return call_later(L, 0); }
+static int l_call_at_internal(lua_State *L) { return call_at(L, 0); }
 
 static int h_cancel(lua_State *L) {
   luaio_runtime *rt = luaio_rt(L);
@@ -157,7 +169,9 @@ static const luaL_Reg handle_methods[] = {
 void luaio_handle_open(lua_State *L, luaio_runtime *rt) {
   luaio_new_class(L, LUAIO_HANDLE, handle_methods, rt);
   static const luaL_Reg funcs[] = {
-    {"call_soon", l_call_soon}, {"call_later", l_call_later}, {"call_at", l_call_at}, {NULL, NULL}
+    {"call_soon", l_call_soon}, {"call_later", l_call_later}, {"call_at", l_call_at},
+    {"_call_soon", l_call_soon_internal}, {"_call_later", l_call_later_internal},
+    {"_call_at", l_call_at_internal}, {NULL, NULL}
   };
   luaio_register(L, funcs, rt);
 }

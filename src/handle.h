@@ -17,6 +17,9 @@ typedef struct luaio_handle {
   unsigned char cancelled;
   unsigned char ran;
   unsigned char timed;  /* call_later / call_at: when() has an answer */
+  uint64_t seq;         /* call_soon / call_later / call_at: its place among the open
+                         * resources (resources.c lists it while scheduled); 0: a done
+                         * callback, not a resource */
   /* uservalue 1: the function; uservalue 2: args */
 } luaio_handle;
 

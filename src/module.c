@@ -14,6 +14,7 @@
 #include "report.h"
 #include "signals.h"
 #include "debug.h"
+#include "resources.h"
 #include "gather.h"
 #include "queue.h"
 #include "stream.h"
@@ -78,6 +79,7 @@ static int open_module(lua_State *L) {
   luaio_handle_open(L, rt);
   luaio_report_open(L, rt);
   luaio_debug_open(L, rt);
+  luaio_resources_open(L, rt);
   luaio_gather_open(L, rt);
   luaio_queue_open(L, rt);
   luaio_stream_open(L, rt);
@@ -126,6 +128,7 @@ static int close_p(lua_State *L) {
   luaio_runtime *rt = luaio_rt(L);
   luaio_shutdown_tasks(rt, L);
   luaio_report_unretrieved(rt, L);
+  luaio_resources_report(rt, L); /* debug mode: what is still open, as the loop closes */
   /* tasks still alive wait on something nothing can complete: unlink them so no wait
    * list or timer keeps pointing at them once they are collected */
   luaio_forget_tasks(rt, L);
@@ -158,7 +161,9 @@ void luaio_module_close(luaio_runtime *rt) {
   luaio_report_free(L, rt);
   luaL_unref(L, LUA_REGISTRYINDEX, rt->anchors);
   luaL_unref(L, LUA_REGISTRYINDEX, rt->priv);
-  rt->anchors = rt->priv = LUA_NOREF;
+  luaL_unref(L, LUA_REGISTRYINDEX, rt->resources);
+  luaL_unref(L, LUA_REGISTRYINDEX, rt->resource_sites);
+  rt->anchors = rt->priv = rt->resources = rt->resource_sites = LUA_NOREF;
   lua_settop(L, top);
   lua_gc(L, LUA_GCCOLLECT); /* finalizers close what unreachable objects still hold open */
   luaio_runtime_release(rt);

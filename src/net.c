@@ -17,6 +17,7 @@
 #include "handle.h"
 #include "loop.h"
 #include "report.h"
+#include "resources.h"
 
 /* ---- addresses: a resolved address travels through Lua as the bytes of its sockaddr ---- */
 static const struct sockaddr *check_sockaddr(lua_State *L, int idx, struct sockaddr_storage *ss) {
@@ -219,6 +220,7 @@ static int connect_k(lua_State *L, int status, lua_KContext ctx) {
   }
   if (s->kind == SK_TCP) uv_tcp_nodelay(&s->u.tcp, 1);
   luaio_stream_push_pair(L, s);
+  luaio_stream_track(L, -1, 0);
   return 2;
 }
 
@@ -348,6 +350,7 @@ static int accept_lua(lua_State *L) {
   lua_rawgeti(L, 1, ls->ref);
   lua_getiuservalue(L, 2, 1);                      /* 3: client_cb */
   luaio_stream_push_pair(L, s);                    /* 4: reader, 5: writer */
+  luaio_stream_track(L, 5, 2); /* its site: where the server was started */
   lua_pushvalue(L, 5);
   s->end_ref = luaL_ref(L, 1); /* the writer, for conn_done (serve_connection frees it on error) */
   luaio_task_push_new(L, rt, 2);
@@ -589,6 +592,14 @@ static int bind_tcp(luaio_uvstream *u, const struct sockaddr *sa, int reuse_port
   return bind(fd, sa, len) != 0 ? uv_translate_sys_error(errno) : 0;
 }
 
+/* an open resource ("server") until close() */
+static int server_is_open(lua_State *L, int idx) {
+  luaio_listener **p = luaL_testudata(L, idx, LUAIO_LISTENER);
+  return p && *p && !(*p)->close_started;
+}
+
+static const luaio_resource_kind server_resource = {"server", server_is_open};
+
 /* _listen(main, kind, packed_address_or_path, backlog, limit, reuse_port) -> ServerSocket.
  * Listening when it returns; each connection runs main(reader, writer) as a new task. */
 static int l_listen(lua_State *L) {
@@ -665,6 +676,7 @@ static int l_listen(lua_State *L) {
   lua_pushvalue(L, -2);
   ls->ref = luaL_ref(L, -2);
   lua_pop(L, 1);
+  luaio_resource_open(L, rt, -1, &server_resource, 0);
   return 1;
 }
 
@@ -683,6 +695,7 @@ void luaio_net_open(lua_State *L, luaio_runtime *rt) {
   luaio_wait_kind_register(rt, &resolve_wait);
   luaio_wait_kind_register(rt, &connect_wait);
   luaio_wait_kind_register(rt, &server_closing_wait);
+  luaio_resource_kind_register(rt, &server_resource);
   static const luaL_Reg funcs[] = {
     {"_resolve", l_resolve}, {"_connect", l_connect}, {"_listen", l_listen},
     {"_addr_info", l_addr_info}, {NULL, NULL}

@@ -13,6 +13,7 @@
 #include "process.h"
 #include "signal_handlers.h"
 #include "stream.h"
+#include "resources.h"
 #include "task.h"
 
 #define DEFAULT_LIMIT 65536
@@ -89,6 +90,16 @@ static proc *check_proc(lua_State *L, int idx) {
   if (!b->p) luaL_error(L, "Process: used after it was collected");
   return b->p;
 }
+
+/* An open resource ("process") while the child runs: its exit closes it, as asyncio's
+ * subprocess transport. Its pipes are part of it, not listed on their own (a StreamReader
+ * of stdout has no close: it ends with the child). */
+static int proc_is_open(lua_State *L, int idx) {
+  pbox *b = luaL_testudata(L, idx, LUAIO_PROCESS);
+  return b && b->p && !b->p->exited && !b->p->close_started;
+}
+
+static const luaio_resource_kind process_resource = {"process", proc_is_open};
 
 /* ---- spawning ---- */
 enum { IO_INHERIT, IO_NULL, IO_PIPE, IO_FD, IO_STDOUT };
@@ -317,6 +328,7 @@ static int spawn(lua_State *L, const char *fname, const char *file, int sidx, in
   p->owned = 1;
   box->p = p;
   guard_close(g); /* the child has its copies */
+  luaio_resource_open(L, rt, bidx, &process_resource, 0);
   lua_pushvalue(L, bidx);
   return 1;
 }
@@ -479,6 +491,7 @@ static int state_gc(lua_State *L) {
 
 void luaio_process_open(lua_State *L, luaio_runtime *rt) {
   luaio_wait_kind_register(rt, &exit_wait);
+  luaio_resource_kind_register(rt, &process_resource);
   if (luaL_newmetatable(L, FDGUARD)) {
     lua_pushcfunction(L, fdguard_close);
     lua_setfield(L, -2, "__close");

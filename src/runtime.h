@@ -62,6 +62,13 @@ struct luaio_runtime {
   /* debug.c: debug mode (aio.Runner{debug = true}, LUAIO_DEBUG=1) */
   int debug;
   uint64_t slow_ns;        /* a step or callback running longer is reported */
+  /* resources.c: open resources (aio.open_resources, the leak report at loop close) */
+  int resources;           /* registry ref: weak-keyed table, resource -> seq * 16 + kind */
+  int resource_sites;      /* registry ref: weak-keyed table, resource -> "file:line" */
+  uint64_t resource_seq;   /* creation order of resources and scheduled handles */
+  uint64_t resource_reported; /* the leak report covered resources up to this one */
+  const struct luaio_resource_kind *resource_kinds[16]; /* LUAIO_RESOURCE_KINDS_MAX */
+  int nresource_kinds;
   /* module.c: the Lua layer's private table (registry ref) */
   int priv;
   /* api.c: luaio_attach, the host's own uv_run drives luaio through these */

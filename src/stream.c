@@ -5,6 +5,7 @@
 #include "stream.h"
 #include "task.h"
 #include "tls.h"
+#include "resources.h"
 
 #define DEFAULT_LIMIT 65536
 #define DEFAULT_HIGH 65536
@@ -1016,6 +1017,23 @@ void luaio_stream_push_pair(lua_State *L, luaio_stream *s) {
   want_read(s);
 }
 
+/* ---- an open resource: the writer, until close() (or a close of the runtime's) ---- */
+static int stream_is_open(lua_State *L, int idx) {
+  if (!luaL_testudata(L, idx, LUAIO_WRITER)) return 0;
+  lua_getiuservalue(L, idx, 1);
+  sref *r = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  luaio_stream *s = r ? r->s : NULL;
+  return s && !s->closing && !s->close_started && !s->closed;
+}
+
+static const luaio_resource_kind stream_resource = {"stream", stream_is_open};
+
+void luaio_stream_track(lua_State *L, int widx, int from) {
+  sref *w = lua_touserdata(L, widx);
+  luaio_resource_open(L, w->s->rt, widx, &stream_resource, from);
+}
+
 static const luaL_Reg reader_methods[] = {
   {"read", r_read}, {"readline", r_readline}, {"readexactly", r_readexactly},
   {"readuntil", r_readuntil}, {"lines", r_lines}, {"at_eof", r_at_eof},
@@ -1040,6 +1058,7 @@ void luaio_stream_open(lua_State *L, luaio_runtime *rt) {
   luaio_wait_kind_register(rt, &drain_wait);
   luaio_wait_kind_register(rt, &closing_wait);
   luaio_wait_kind_register(rt, &handshake_wait);
+  luaio_resource_kind_register(rt, &stream_resource);
   static const luaL_Reg funcs[] = {{"StreamReader", l_stream_reader}, {NULL, NULL}};
   luaio_register(L, funcs, rt);
 }

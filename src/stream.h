@@ -84,6 +84,9 @@ void luaio_stream_open(lua_State *L, luaio_runtime *rt); /* StreamReader, Stream
 luaio_stream *luaio_stream_new(luaio_runtime *rt, int kind, size_t limit); /* handle inited */
 void luaio_stream_push_pair(lua_State *L, luaio_stream *s); /* pushes reader, writer */
 void luaio_stream_abandon(luaio_stream *s); /* closes a stream no Lua object owns yet */
+/* Lists the writer at widx among the open resources as a "stream" (aio.open_resources)
+ * until it is closed; `from`: see luaio_resource_open. */
+void luaio_stream_track(lua_State *L, int widx, int from);
 /* Closes it after the queued writes, as writer:close() (wakes its readers with EOF). */
 void luaio_stream_close(luaio_stream *s);
 int luaio_push_oserror(lua_State *L, int err, const char *what); /* pushes OSError */

@@ -7,6 +7,7 @@
 #include "report.h"
 #include "handle.h"
 #include "debug.h"
+#include "resources.h"
 
 #define CANCEL_MSG "cancel_msg"
 #define CANCEL_DEPTH_MAX 200
@@ -542,8 +543,10 @@ static int run_main_p(lua_State *L) {
   if (stuck && t->co) luaL_traceback(L, t->co, NULL, 0);
   else lua_pushnil(L);
   if (stuck) luaio_task_cancel(L, t, 0);
-  if (drain) luaio_shutdown_tasks(rt, L);
-  else if (stuck) luaio_run_loop(rt, L, t); /* the cancellation unwinds the main task */
+  if (drain) {
+    luaio_shutdown_tasks(rt, L);
+    luaio_resources_report(rt, L); /* aio.run closes its loop: debug mode lists leaks */
+  } else if (stuck) luaio_run_loop(rt, L, t); /* the cancellation unwinds the main task */
   return 3;
 }
 
@@ -598,6 +601,7 @@ static int l_run(lua_State *L) {
 
 static int shutdown_p(lua_State *L) {
   luaio_shutdown_tasks(luaio_rt(L), L);
+  luaio_resources_report(luaio_rt(L), L); /* Runner:close closes the loop: leaks */
   return 0;
 }
 

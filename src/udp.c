@@ -26,6 +26,7 @@
 #include "stream.h"
 #include "task.h"
 #include "list.h"
+#include "resources.h"
 
 #define DEFAULT_QUEUE 1024
 #define MAX_DATAGRAM 65507     /* the largest UDP payload over IPv4 */
@@ -544,6 +545,14 @@ static int raise_at(lua_State *L, udp *u, int err, const char *op, const struct 
  *           allow_broadcast, queue) -> DatagramSocket. Hosts are numeric (resolved by the
  * Lua layer); a nil local host binds every interface, unless only a remote is given (the
  * system then picks the local address when connecting). */
+/* an open resource ("datagram") until close() */
+static int udp_is_open(lua_State *L, int idx) {
+  ubox *b = luaL_testudata(L, idx, LUAIO_UDP);
+  return b && b->u && !b->u->closing;
+}
+
+static const luaio_resource_kind udp_resource = {"datagram", udp_is_open};
+
 static int l_udp_open(lua_State *L) {
   luaio_runtime *rt = luaio_rt(L);
   int family = family_of(L, 1);
@@ -567,6 +576,7 @@ static int l_udp_open(lua_State *L) {
   ubox *box = lua_newuserdatauv(L, sizeof *box, 2);
   box->u = NULL;
   luaL_setmetatable(L, LUAIO_UDP);
+  int box_idx = lua_gettop(L);
   udp *u = luaio_realloc(L, NULL, sizeof *u);
   memset(u, 0, sizeof *u);
   u->queue = (size_t)queue;
@@ -605,6 +615,8 @@ static int l_udp_open(lua_State *L) {
   if (err) return raise_at(L, u, err, "recv", bind_local ? &la : &ra);
   box->u = u;
   u->owned = 1;
+  lua_settop(L, box_idx);
+  luaio_resource_open(L, rt, box_idx, &udp_resource, 0);
   return 1;
 }
 
@@ -631,6 +643,7 @@ static int state_gc(lua_State *L) {
 
 void luaio_udp_open(lua_State *L, luaio_runtime *rt) {
   luaio_wait_kind_register(rt, &recv_wait);
+  luaio_resource_kind_register(rt, &udp_resource);
   if (luaL_newmetatable(L, USTATE)) {
     lua_pushcfunction(L, state_gc);
     lua_setfield(L, -2, "__gc");

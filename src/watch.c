@@ -9,6 +9,7 @@
 #include "fs.h"
 #include "task.h"
 #include "list.h"
+#include "resources.h"
 
 #define MAX_QUEUED 4096 /* events kept for a slow consumer; later ones are dropped */
 
@@ -172,6 +173,14 @@ static int w_tostring(lua_State *L) {
   return 1;
 }
 
+/* an open resource ("watcher") until close() */
+static int watcher_is_open(lua_State *L, int idx) {
+  wref *r = luaL_testudata(L, idx, LUAIO_WATCHER);
+  return r && r->w && !r->w->closing;
+}
+
+static const luaio_resource_kind watcher_resource = {"watcher", watcher_is_open};
+
 /* _watch(path, recursive): the watcher, watching already (lua/luaio/fs.lua checks opts) */
 static int l_watch(lua_State *L) {
   size_t len;
@@ -213,6 +222,7 @@ static int l_watch(lua_State *L) {
     start_close(w);
     return luaio_fs_raise(L, err, "watch", path);
   }
+  luaio_resource_open(L, rt, -1, &watcher_resource, 0);
   return 1;
 }
 
@@ -223,6 +233,7 @@ static const luaL_Reg watcher_methods[] = {
 
 void luaio_watch_open(lua_State *L, luaio_runtime *rt) {
   luaio_new_class(L, LUAIO_WATCHER, watcher_methods, rt);
+  luaio_resource_kind_register(rt, &watcher_resource);
   luaio_wait_kind_register(rt, &watch_wait);
   /* aio.fs exists (luaio_fs_open ran first): the raw constructor for fs.lua */
   lua_getfield(L, -1, "fs");

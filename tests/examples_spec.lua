@@ -72,6 +72,22 @@ describe("examples", function()
     assert.not_matches("never printed", out)
   end)
 
+  it("debug_leaked_socket.lua: debug mode names the line that opened the leaked socket", function()
+    local f = assert(io.open("examples/debug_leaked_socket.lua"))
+    local code = f:read("a")
+    f:close()
+    local rc, out, err = proc.run { code = code, env = { LUAIO_DEBUG = "1" } }
+    assert.equal(0, rc, err)
+    assert.matches("echo: hello\n", out)
+    assert.matches("still open:\tstream\t[^\n]*:20\n", out)
+    assert.matches("luaio: unclosed stream StreamWriter[^\n]* created at [^\n]*:20\n", err)
+    assert.not_matches("unclosed server", err)
+    rc, out, err = proc.run { code = code } -- without debug mode: listed, no site, no report
+    assert.equal(0, rc, err)
+    assert.matches("still open:\tstream\t%(site recorded in debug mode only%)", out)
+    assert.equal("", err)
+  end)
+
   it("queue_workers.lua drains a queue with a pool of workers", function()
     local rc, out = example("queue_workers")
     assert.equal(0, rc)

@@ -256,8 +256,10 @@ describe("open_connection / start_server", function()
     local port = port_of(srv)
     local function client()
       clients[aio.current_task()] = true
-      local r = aio.open_connection("127.0.0.1", port)
-      return aio.wait_for(function() return r:read() end, 5)
+      local r, w = aio.open_connection("127.0.0.1", port)
+      local data = aio.wait_for(function() return r:read() end, 5)
+      w:close()
+      return data
     end
     local res = aio.gather(client, client)
     local eofs = (res[1] == "" and 1 or 0) + (res[2] == "" and 1 or 0)

@@ -244,7 +244,9 @@ describe("verification fails closed", function()
     local ok, e
     with_handler(function() -- the server's side of the failure goes to the handler
       local srv = aio.start_server(function(r) r:read() end, "127.0.0.1", 0, { ssl = server_ctx(name) })
-      ok, e = pcall(connect, srv, opts)
+      local w
+      ok, e, w = pcall(connect, srv, opts)
+      if ok then w:close() end
       srv:close()
     end)
     return ok, e
@@ -286,7 +288,7 @@ describe("verification fails closed", function()
       end, "127.0.0.1", 0, { ssl = sctx })
       -- without a certificate: TLS 1.3 finishes the client's side first, the alert follows
       local ok, e = pcall(function()
-        local r = connect(srv)
+        local r, w <close> = connect(srv) -- luacheck: ignore w
         return r:readline()
       end)
       assert.is_false(ok)

@@ -12,7 +12,7 @@ local layer_of = {
   process = 3, signal_handlers = 3, fs = 3, file = 3, watch = 3, tls = 3, udp = 3, redis = 3,
   workers = 3,
   runtime = 2, list = 2, loop = 2, timer = 2, handle = 2, future = 2, task = 2, report = 2, signals = 2,
-  debug = 2,
+  debug = 2, resources = 2,
   errors = 1, args = 1, luaio = 1,
 }
 local names = { "Errors", "Core", "parts", "Module", "Host" }

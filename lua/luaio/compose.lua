@@ -6,7 +6,11 @@ local ensure_future, is_cancel, in_task = priv.ensure_future, priv.is_cancel, pr
 local argerror, typeerror, check_self = priv.argerror, priv.typeerror, priv.check_self
 local type, error, pairs, ipairs, tostring, getmetatable, setmetatable, pcall =
   type, error, pairs, ipairs, tostring, getmetatable, setmetatable, pcall
-local Future, call_later, call_at, call_soon, now = aio.Future, aio.call_later, aio.call_at, aio.call_soon, aio.time
+local Future, now = aio.Future, aio.time
+-- the Lua layer's own timers are not the script's open resources (aio.open_resources)
+local call_later, call_at, call_soon = aio._call_later, aio._call_at, aio._call_soon
+priv.call_later, priv.call_at, priv.call_soon = call_later, call_at, call_soon
+aio._call_later, aio._call_at, aio._call_soon = nil, nil, nil
 
 -- opts tables: a typo never passes silently
 local function check_opts(opts, allowed, fname, argn)

@@ -9,7 +9,7 @@ local type, error, pairs, select, tostring, getmetatable, setmetatable, pcall, x
 local unpack, pack, sort, traceback, huge, mtype, max =
   table.unpack, table.pack, table.sort, debug.traceback, math.huge, math.type, math.max
 local Future, spawn_task, current_task, call_soon, call_at, now, is_coro, shield =
-  aio.Future, aio.spawn, aio.current_task, aio.call_soon, aio.call_at, aio.time, aio.iscoroutine, aio.shield
+  aio.Future, aio.spawn, aio.current_task, priv.call_soon, priv.call_at, aio.time, aio.iscoroutine, aio.shield
 local RuntimeError, TimeoutError, CancelledError = aio.RuntimeError, aio.TimeoutError, aio.CancelledError
 
 --[[ How jobs run.

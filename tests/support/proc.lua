@@ -13,8 +13,9 @@ local function slurp(path)
   return s
 end
 
--- run{code = "...", args = {...}, stdin = "...", flags = {...}, lua = true}; code goes in a
--- temp file; lua = true runs it under stock lua5.4 with the module instead of the binary
+-- run{code = "...", args = {...}, stdin = "...", flags = {...}, lua = true, env = {K = "v"}};
+-- code goes in a temp file; lua = true runs it under stock lua5.4 with the module instead
+-- of the binary; env adds variables to the child's environment
 function M.run(opts)
   local script = os.tmpname()
   local f = assert(io.open(script, "wb"))
@@ -27,6 +28,13 @@ function M.run(opts)
     parts = { "env", ("LUA_CPATH=%q"):format(dir .. "/?.so;;") }
     if os.getenv("LUAIO_PRELOAD") then parts[#parts + 1] = ("LD_PRELOAD=%q"):format(os.getenv("LUAIO_PRELOAD")) end
     parts[#parts + 1] = "lua5.4"
+  end
+  if opts.env then
+    local e = { "env" }
+    for k, v in pairs(opts.env) do e[#e + 1] = ("%s=%q"):format(k, v) end
+    table.sort(e, function(a, b) return a == "env" or (b ~= "env" and a < b) end)
+    table.move(parts, 1, #parts, #e + 1, e)
+    parts = e
   end
   for _, a in ipairs(opts.flags or {}) do parts[#parts + 1] = ("%q"):format(a) end
   if not opts.no_script then parts[#parts + 1] = script end
