@@ -678,8 +678,8 @@ if want w7w; then
   else
     ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
     REF=luaio-2w
-    workers_server luaio-2w        2 "$LUAIO" $B/w7_workers/luaio_min.lua @PORT@ 2
-    workers_server luaio-1w        1 "$LUAIO" $B/w7_workers/luaio_min.lua @PORT@ 1
+    workers_server luaio-2w        2 "$LUAIO" $B/w7_http/luaio_min.lua @PORT@ 2
+    workers_server luaio-1w        1 "$LUAIO" $B/w7_http/luaio_min.lua @PORT@ 1
     workers_server luaio-1proc     0 "$LUAIO" $B/w7_http/luaio_min.lua @PORT@
     workers_server luaio-ex-2w     2 "$LUAIO" examples/workers_http.lua @PORT@ 2
     workers_server node-cluster-2w 2 "$NODE" $B/w7_workers/node_cluster.js @PORT@ 2
