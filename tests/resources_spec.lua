@@ -24,10 +24,9 @@ end
 local function here() return debug.getinfo(2, "l").currentline end
 local me = debug.getinfo(1, "S").short_src
 
--- aio.Runner needs no loop running: under the luaio binary busted itself runs in the
--- main task, so these cases run under stock lua only (the LUAIO_DEBUG=1 cases below run
--- scripts in fresh processes under both)
-local runner_it = aio.current_task() and pending or it
+-- aio.Runner needs no loop running: under the luaio binary, where busted itself runs in the
+-- main task, these cases run in a fresh stock lua5.4
+local runner_it = require "support.outside_loop_it"(it, "tests/resources_spec.lua")
 
 describe("aio.open_resources", function()
   it("is empty when nothing is open", async(function()
