@@ -80,7 +80,6 @@ function Runner:close()
   refuse_in_loop("Runner.close")
   self._closed = true
   local ok, err = pcall(core_shutdown)
-  if priv.on_loop_close then priv.on_loop_close() end
   restore(self._saved)
   if not ok then error(err, 0) end
 end
