@@ -61,8 +61,8 @@ typedef struct lfile {
 typedef struct fref { lfile *f; } fref;
 
 /* wait kinds: a read, any other operation (and a turn), an open */
-static const luaio_wait_kind read_wait = {"a file read", NULL, NULL};
-static const luaio_wait_kind op_wait = {"a file operation", NULL, NULL};
+static const luaio_wait_kind read_wait = {"a file read", NULL, NULL, 1};
+static const luaio_wait_kind op_wait = {"a file operation", NULL, NULL, 1};
 
 static void file_cb(uv_fs_t *req);
 

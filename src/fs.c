@@ -44,7 +44,7 @@ typedef struct fsreq {
 } fsreq;
 
 /* "a file system call": cancelling is the default (the request completes into nothing) */
-static const luaio_wait_kind call_wait = {"a file system call", NULL, NULL};
+static const luaio_wait_kind call_wait = {"a file system call", NULL, NULL, 1};
 
 int luaio_fs_raise(lua_State *L, int err, const char *op, const char *path) {
   if (path) lua_pushfstring(L, "%s %s", op, path);

@@ -276,7 +276,7 @@ static void await_describe(lua_State *L, luaio_task *t, int obj) {
   }
 }
 
-static const luaio_wait_kind await_wait = {"a Future", await_cancel, await_describe};
+static const luaio_wait_kind await_wait = {"a Future", await_cancel, await_describe, 0};
 
 /* Results of an awaited future; a re-raised task error keeps the failed task's
  * traceback so the awaiting chain can be printed. */

@@ -97,8 +97,8 @@ static void gather_describe(lua_State *L, luaio_task *t, int obj) {
 
 /* waiting for the children; once they were cancelled, waiting for them to finish (a
  * second cancel then wakes the gathering task at once) */
-static const luaio_wait_kind gather_wait = {"a gather", gather_cancel, gather_describe};
-static const luaio_wait_kind gather_drain = {"a gather", NULL, gather_describe};
+static const luaio_wait_kind gather_wait = {"a gather", gather_cancel, gather_describe, 0};
+static const luaio_wait_kind gather_drain = {"a gather", NULL, gather_describe, 0};
 
 /* The result list {r1, ..., n = N}: first results, or error values when asked. */
 static int gather_results(lua_State *L, int list, int n) {

@@ -96,18 +96,24 @@ static void poll_io(luaio_runtime *rt, int block) {
   poll_io_for(rt, block ? luaio_timers_next_ms(rt) : 0);
 }
 
+/* A virtual clock with a deadline to jump to, and nothing that finishes by itself shortly
+ * (a file system call, a worker thread: real time would never let a timer overtake it). */
+static int may_jump(luaio_runtime *rt) {
+  return rt->clock_virtual == LUAIO_CLOCK_VIRTUAL && rt->heap_count && !rt->nsoon;
+}
+
 /* Nothing is ready: blocks in I/O until the next deadline. A virtual clock instead takes
  * what I/O has to give at once (or within autojump) and, if that wakes nobody, jumps to
  * the first deadline — the next thing that would have happened in real time. */
 static void wait_for_work(luaio_runtime *rt) {
-  if (rt->clock_virtual != LUAIO_CLOCK_VIRTUAL || !rt->heap_count) { poll_io(rt, 1); return; }
+  if (!may_jump(rt)) { poll_io(rt, 1); return; }
   poll_io_for(rt, 0);
   if (rt->autojump_ns) { /* an I/O event that wakes nobody does not end the wait */
     uint64_t until = luaio_now() + rt->autojump_ns, now;
     while (!rt->ring_count && (now = luaio_now()) < until && uv_loop_alive(rt->loop))
       poll_io_for(rt, (int64_t)((until - now + 999999) / 1000000));
   }
-  if (!rt->ring_count) luaio_clock_jump(rt);
+  if (!rt->ring_count && may_jump(rt)) luaio_clock_jump(rt);
 }
 
 /* Nothing is ready, no timer is armed and libuv has nothing that could call back (a
@@ -178,7 +184,7 @@ static int drive_p(lua_State *L) {
   case LUAIO_DRIVE_STEP: /* what is ready, then I/O without blocking, then due timers */
     run_ready(rt, L, a->budget_ns);
     poll_io(rt, 0);
-    if (!rt->ring_count) luaio_clock_jump(rt); /* nothing else happens at once */
+    if (!rt->ring_count && may_jump(rt)) luaio_clock_jump(rt); /* nothing else happens at once */
     luaio_timers_fire_due(rt);
     break;
   case LUAIO_DRIVE_IDLE:
@@ -191,7 +197,7 @@ static int drive_p(lua_State *L) {
   case LUAIO_DRIVE_ATTACHED: /* inside the host's uv_run: I/O is its job */
     luaio_timers_fire_due(rt);
     run_ready(rt, L, 0);
-    if (!rt->ring_count) luaio_clock_jump(rt);
+    if (!rt->ring_count && may_jump(rt)) luaio_clock_jump(rt);
     luaio_timers_fire_due(rt);
     break;
   }
@@ -217,7 +223,7 @@ int luaio_drive(luaio_runtime *rt, int mode, double budget, luaio_future *until)
 
 int luaio_poll_timeout(luaio_runtime *rt) {
   if (rt->ring_count) return 0;
-  if (rt->clock_virtual == LUAIO_CLOCK_VIRTUAL && rt->heap_count) return 0; /* a jump is due */
+  if (may_jump(rt)) return 0; /* a jump is due */
   /* uv_backend_timeout says 0 for a loop with nothing alive: nothing to wait for there */
   int uvt = uv_loop_alive(rt->loop) ? uv_backend_timeout(rt->loop) : -1;
   int64_t ms64 = luaio_timers_next_ms(rt);

@@ -94,7 +94,8 @@ int luaio_backend_fd(luaio_runtime *rt);
 int luaio_backend_timeout(luaio_runtime *rt);
 
 /* The loop clock (aio.time, sleeps, call_later). LUAIO_CLOCK_REAL: monotonic real time.
- * LUAIO_CLOCK_VIRTUAL: starts at 0 and, whenever no task is ready and I/O has nothing to
+ * LUAIO_CLOCK_VIRTUAL: starts at 0 and, whenever no task is ready, no thread-pool request
+ * a task waits on is in flight (file calls, to_thread, name lookups) and I/O has nothing to
  * give at once (or within `autojump` seconds of real time), jumps to the next deadline —
  * in luaio_run, luaio_run_until_idle, each luaio_step and when attached — so timeouts in
  * tests take no real time. LUAIO_CLOCK_MANUAL: starts at 0 and moves only by

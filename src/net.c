@@ -114,9 +114,9 @@ static int resolve_k(lua_State *L, int status, lua_KContext ctx) {
 /* _resolve(host, port, family, passive) -> list of packed addresses. Numeric hosts (and
  * nil, meaning every interface) are answered at once, without the thread pool. */
 /* what a task waits on here; cancelling is the default (the continuation cleans up) */
-static const luaio_wait_kind resolve_wait = {"a name lookup", NULL, NULL};
-static const luaio_wait_kind connect_wait = {"a connection", NULL, NULL};
-static const luaio_wait_kind server_closing_wait = {"a server closing", NULL, NULL};
+static const luaio_wait_kind resolve_wait = {"a name lookup", NULL, NULL, 1};
+static const luaio_wait_kind connect_wait = {"a connection", NULL, NULL, 0};
+static const luaio_wait_kind server_closing_wait = {"a server closing", NULL, NULL, 0};
 
 static int l_resolve(lua_State *L) {
   const char *host = luaio_optstring(L, 1, NULL);

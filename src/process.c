@@ -44,7 +44,7 @@ typedef struct pbox {
   proc *p;                 /* uservalues: 1 stdin writer, 2 stdout reader, 3 stderr reader */
 } pbox;
 
-static const luaio_wait_kind exit_wait = {"a process exit", NULL, NULL};
+static const luaio_wait_kind exit_wait = {"a process exit", NULL, NULL, 0};
 
 static pstate *get_state(lua_State *L) { return luaio_part_state(L, &key_state); }
 

@@ -331,7 +331,7 @@ static int q_put_nowait(lua_State *L) {
 /* Stack: queue, item [, true when a slot was reserved for this putter]. */
 /* a task in put(), get() or join(): cancelling it is the default (it wakes with
  * CancelledError and gives its turn away in the continuation) */
-static const luaio_wait_kind queue_wait = {"a Queue", NULL, NULL};
+static const luaio_wait_kind queue_wait = {"a Queue", NULL, NULL, 0};
 
 static int put_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;

@@ -46,6 +46,7 @@ struct luaio_runtime {
   int next_id;
   const struct luaio_wait_kind *wait_kinds[LUAIO_WAIT_KINDS_MAX]; /* index 0: none */
   int cancel_depth;        /* nested cancels through wait kinds (a chain of awaits) */
+  unsigned nsoon;          /* tasks parked on work that completes soon (a virtual clock waits) */
   int nwait_kinds;
   unsigned char last_wait_kind; /* the index a park found last: parks repeat their kind */
   /* report.c: errors nobody retrieved, and where reports go */

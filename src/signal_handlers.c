@@ -122,7 +122,7 @@ typedef struct sigwaiter {
   int got;                 /* the signal that woke it */
 } sigwaiter;
 
-static const luaio_wait_kind signal_wait = {"a signal", NULL, NULL};
+static const luaio_wait_kind signal_wait = {"a signal", NULL, NULL, 0};
 
 static sigstate *get_state(lua_State *L) { return luaio_part_state(L, &key_state); }
 

@@ -309,9 +309,9 @@ static void take(lua_State *L, luaio_stream *s, size_t n, size_t strip) {
 
 /* Parks the running task until data, EOF or an error arrives. Only one task may wait. */
 /* what a task waits on in a read, drain() or wait_closed(); cancelling is the default */
-static const luaio_wait_kind read_wait = {"a stream read", NULL, NULL};
-static const luaio_wait_kind drain_wait = {"a stream drain", NULL, NULL};
-static const luaio_wait_kind closing_wait = {"a stream closing", NULL, NULL};
+static const luaio_wait_kind read_wait = {"a stream read", NULL, NULL, 0};
+static const luaio_wait_kind drain_wait = {"a stream drain", NULL, NULL, 0};
+static const luaio_wait_kind closing_wait = {"a stream closing", NULL, NULL, 0};
 
 static int wait_data(lua_State *L, luaio_stream *s, const char *fname, lua_KFunction k) {
   if (!luaio_list_empty(&s->rwait))
@@ -912,7 +912,7 @@ static int w_start_tls(lua_State *L) {
   return 0;
 }
 
-static const luaio_wait_kind handshake_wait = {"a TLS handshake", NULL, NULL};
+static const luaio_wait_kind handshake_wait = {"a TLS handshake", NULL, NULL, 0};
 
 static int handshake_step(lua_State *L);
 static int handshake_k(lua_State *L, int status, lua_KContext ctx) {

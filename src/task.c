@@ -146,6 +146,7 @@ int luaio_park(lua_State *L, luaio_task *t, const luaio_wait_kind *kind, int idx
   t->in_cancel = 0;
   t->wait_kind = wait_kind_index(t->fut.rt, kind);
   t->wait_idx = idx;
+  if (kind->completes_soon) { t->soon = 1; t->fut.rt->nsoon++; }
   return lua_yieldk(L, 0, idx, k);
 }
 
@@ -160,6 +161,7 @@ void luaio_wake(luaio_runtime *rt, luaio_task *t) {
   if (t->state != T_WAITING) return;
   luaio_list_unlink(&t->node);
   luaio_timer_remove(rt, &t->timer);
+  if (t->soon) { t->soon = 0; rt->nsoon--; }
   t->state = T_READY;
   luaio_ready_push(rt, &t->node);
 }

@@ -29,6 +29,7 @@ typedef struct luaio_task {
   unsigned char bare_yield;  /* resumed into Lua code, not a luaio continuation */
   unsigned char body_failed; /* the body raised: co's top is the error */
   unsigned char in_cancel;   /* its wait kind's cancel is running (see luaio_task_cancel) */
+  unsigned char soon;        /* parked on a kind that completes soon (counted in rt->nsoon) */
   int wait_idx;         /* stack slot (in co) of what it waits on */
 } luaio_task;
 
@@ -45,6 +46,10 @@ typedef struct luaio_wait_kind {
   int (*cancel)(lua_State *L, luaio_task *t, int obj, int msgidx);
   /* pushes a one-line description of the wait; NULL: the name and the object's tostring */
   void (*describe)(lua_State *L, luaio_task *t, int obj);
+  /* 1: what it waits on finishes by itself shortly, off the loop (a thread-pool request:
+   * a file system call, a worker thread, a name lookup), so a virtual clock waits for it
+   * rather than jump past it — real time would never let a timer overtake it. */
+  unsigned char completes_soon;
 } luaio_wait_kind;
 
 /* Registers a kind with the runtime (at a part's open; again is a no-op). */

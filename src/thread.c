@@ -513,7 +513,7 @@ static int call_gc(lua_State *L) {
 }
 
 /* ---- aio.to_thread ---- */
-static const luaio_wait_kind thread_wait = {"a worker thread (aio.to_thread)", NULL, NULL};
+static const luaio_wait_kind thread_wait = {"a worker thread (aio.to_thread)", NULL, NULL, 1};
 
 static int dump_writer(lua_State *L, const void *p, size_t sz, void *ud) {
   (void)L;

@@ -157,7 +157,7 @@ static void sleep_describe(lua_State *L, luaio_task *t, int obj) {
   lua_pushfstring(L, "a sleep, %s s left", buf);
 }
 
-static const luaio_wait_kind sleep_wait = {"a sleep", NULL, sleep_describe};
+static const luaio_wait_kind sleep_wait = {"a sleep", NULL, sleep_describe, 0};
 
 static int sleep_k(lua_State *L, int status, lua_KContext ctx) {
   (void)status; (void)ctx;

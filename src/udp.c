@@ -78,7 +78,7 @@ typedef struct sreq {      /* a queued send and its copy of the datagram */
 
 /* a task in recvfrom / recv: cancelling is the default (the continuation passes a
  * datagram kept for it on to the next receiver) */
-static const luaio_wait_kind recv_wait = {"a datagram", NULL, NULL};
+static const luaio_wait_kind recv_wait = {"a datagram", NULL, NULL, 0};
 
 static ustate *get_state(lua_State *L) { return luaio_part_state(L, &key_state); }
 

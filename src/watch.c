@@ -36,7 +36,7 @@ typedef struct watcher {
 
 typedef struct wref { watcher *w; } wref;
 
-static const luaio_wait_kind watch_wait = {"a file system watch", NULL, NULL};
+static const luaio_wait_kind watch_wait = {"a file system watch", NULL, NULL, 0};
 
 static void drop_events(watcher *w) {
   while (w->head) {

@@ -180,11 +180,19 @@ describe("Runner{clock = 'virtual'}", function()
 
   it("waits autojump seconds of real time for I/O before jumping", function()
     local out = script [[
-      local function slow_io() os.execute("sleep 0.2") return "io" end
+      -- a process's output is real I/O, which the clock cannot know will come
+      local function slow_io()
+        local p = aio.create_subprocess_exec("sh", { "-c", "sleep 0.2; echo io" }, { stdout = "pipe" })
+        local ok, line = pcall(p.stdout.readline, p.stdout) -- "io\n"
+        if not ok then p:kill() end
+        p:wait()
+        if not ok then error(line, 0) end
+        return (line:gsub("\n$", ""))
+      end
       for _, aj in ipairs { 0, 30 } do
         local r <close> = aio.Runner { clock = "virtual", autojump = aj }
         print(r:run(function()
-          local ok, e = pcall(aio.wait_for, aio.spawn(aio.to_thread, slow_io), 10)
+          local ok, e = pcall(aio.wait_for, aio.spawn(slow_io), 10)
           return ok and e or e.name
         end))
       end
@@ -256,6 +264,21 @@ describe("aio.virtual_clock", function()
     outer:close() -- idempotent
     assert.is_true(aio.time() > 5 or aio.time() < 5) -- the real clock
   end, 100))
+
+  it("waits for file system calls and worker threads instead of jumping past them", virtual(function()
+    local t0 = aio.time()
+    local sleeper = aio.spawn(aio.sleep, 3600)
+    for _ = 1, 20 do
+      local _ <close> = aio.timeout(5)
+      assert.matches("waits for file system calls", aio.fs.read_file("tests/runner_spec.lua"), 1, true)
+      local f = aio.open(os.tmpname(), "w")
+      f:write("x")
+      f:close()
+      assert.equal(42, aio.to_thread(function() return 42 end))
+    end
+    assert.equal(t0, aio.time()) -- none of it made the clock jump
+    sleeper:cancel()
+  end))
 
   it("still reports a deadlock instead of jumping forever", function()
     local out = script [[

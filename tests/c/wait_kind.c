@@ -32,7 +32,7 @@ static void gate_describe(lua_State *L, luaio_task *t, int obj) {
   lua_pushfstring(L, "a gate (%d waiting)", g->nwaiting);
 }
 
-static const luaio_wait_kind gate_wait = {"a gate", gate_cancel, gate_describe};
+static const luaio_wait_kind gate_wait = {"a gate", gate_cancel, gate_describe, 0};
 
 static int gate_new(lua_State *L) {
   gate *g = lua_newuserdatauv(L, sizeof *g, 0);
