@@ -282,7 +282,7 @@ static int l_debug(lua_State *L) {
   luaio_runtime *rt = luaio_rt(L);
   int was = rt->debug;
   double slow = (double)rt->slow_ns / 1e9;
-  if (!lua_isnone(L, 1)) rt->debug = lua_toboolean(L, 1);
+  if (!lua_isnoneornil(L, 1)) rt->debug = lua_toboolean(L, 1); /* nil: as it is */
   if (lua_isnumber(L, 2)) {
     double s = lua_tonumber(L, 2);
     rt->slow_ns = s > 0 && s < 1e9 ? (uint64_t)(s * 1e9) : 0;

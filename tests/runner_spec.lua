@@ -11,6 +11,7 @@ local is_err = require "support.is_err"
 local arg_error = require "support.arg_error"
 local outside_task = require "support.outside_task"
 local run_lua = require "support.run_lua"
+local proc = require "support.proc"
 
 -- runs `code` in a fresh lua5.4 with luaio loaded; it must succeed; returns its stdout
 local function script(code)
@@ -94,7 +95,7 @@ describe("Runner", function()
     local ok, e = outside_task(aio.Runner)
     assert.is_false(ok)
     assert.is_true(is_err("RuntimeError", e))
-    assert.matches("running event loop", e.message, 1, true)
+    assert.matches("while an event loop is running", e.message, 1, true)
     -- the clock stayed as it was
     local t0 = aio.time()
     aio.sleep(0.001)
@@ -112,6 +113,32 @@ describe("Runner", function()
     assert.equal("RuntimeError\nRuntimeError\n", out)
   end)
 
+  it("is one at a time: the loop is the Lua state's", function()
+    local out = script [[
+      local r1 = aio.Runner()
+      local ok, e = pcall(aio.Runner, { clock = "virtual" })
+      print(ok, e.name, e.message:match("another Runner is open") ~= nil)
+      r1:close()
+      local r2 <close> = aio.Runner { clock = "virtual" }
+      print(r2:run(aio.time))
+    ]]
+    assert.equal("false\tRuntimeError\ttrue\n0.0\n", out)
+  end)
+
+  it("leaves LUAIO_DEBUG's debug mode on unless told (slow_callback_duration alone)", function()
+    local status, out, err = proc.run { lua = true, env = { LUAIO_DEBUG = "1" }, code = [[
+      local aio = require "luaio"
+      local r <close> = aio.Runner { slow_callback_duration = 0.5 }
+      r:run(function()
+        local h = aio.call_later(60, print)
+        print(aio.open_resources()[1].site ~= nil)
+        h:cancel()
+      end)
+    ]] }
+    assert.equal(0, status, err)
+    assert.equal("true\n", out)
+  end)
+
   it("rejects bad options and bad arguments", function()
     local out = script [[
       local function msg(f, ...) return tostring(select(2, pcall(f, ...))) end
@@ -122,13 +149,14 @@ describe("Runner", function()
       print(msg(aio.Runner, { autojump = "1" }))
       print(msg(aio.Runner, { debug = "yes" }))
       print(msg(aio.Runner, { slow_callback_duration = 0 }))
+      print(msg(aio.Runner, { autojump = 1 }))
       local r <close> = aio.Runner()
       print(msg(r.run, r, 42))
       print(msg(r.run, {}, function() end))
     ]]
     local lines = {}
     for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
-    assert.equal(9, #lines)
+    assert.equal(10, #lines)
     for _, l in ipairs(lines) do assert.matches("bad argument #1 to '", l, 1, true) end
     assert.matches("table expected, got number", lines[1], 1, true)
     assert.matches("unknown option 'clok'", lines[2], 1, true)
@@ -137,8 +165,9 @@ describe("Runner", function()
     assert.matches("number for 'autojump' expected", lines[5], 1, true)
     assert.matches("boolean for 'debug' expected", lines[6], 1, true)
     assert.matches("'slow_callback_duration' must be positive", lines[7], 1, true)
-    assert.matches("function or coroutine object expected, got number", lines[8], 1, true)
-    assert.matches("Runner expected", lines[9], 1, true)
+    assert.matches("'autojump' needs clock = \"virtual\"", lines[8], 1, true)
+    assert.matches("function or coroutine object expected, got number", lines[9], 1, true)
+    assert.matches("Runner expected", lines[10], 1, true)
   end)
 
   it("aio.run outside a loop is a Runner's run followed by close", function()

@@ -24,7 +24,11 @@ local function check_clock(opts, fname)
   if clock ~= nil and clock ~= "real" and clock ~= "virtual" then
     argerror(1, fname, "'clock' must be \"real\" or \"virtual\"", 3)
   end
-  return clock, check_seconds(opts.autojump, "autojump", fname, true) or 0
+  local autojump = check_seconds(opts.autojump, "autojump", fname, true)
+  if autojump and clock ~= "virtual" then
+    argerror(1, fname, "'autojump' needs clock = \"virtual\"", 3)
+  end
+  return clock, autojump or 0
 end
 
 -- the clock and debug settings a Runner or virtual clock replaced, to put back on close
@@ -41,10 +45,14 @@ local RUNNER_OPTS = { clock = true, autojump = true, debug = true, slow_callback
 
 local function refuse_in_loop(fname)
   if running() then
-    error(aio.RuntimeError(("luaio.%s: cannot be called from a running event loop (use "
-      .. "aio.spawn, or call it from a task)"):format(fname)), 3)
+    error(aio.RuntimeError(("luaio.%s: cannot be called while an event loop is running (in "
+      .. "a task or a callback; a Runner starts the loop itself)"):format(fname)), 3)
   end
 end
+
+-- The loop is the Lua state's: one Runner has it at a time (two open at once would share
+-- its tasks, clock and debug mode). A Runner collected without close lets it go.
+local open_runner = setmetatable({}, { __mode = "v" })
 
 function aio.Runner(opts)
   opts = check_opts(opts, RUNNER_OPTS, "Runner", 1)
@@ -55,7 +63,12 @@ function aio.Runner(opts)
     typeerror(1, "Runner", "boolean for 'debug'", debug, 2)
   end
   refuse_in_loop("Runner")
+  if open_runner[1] then
+    error(aio.RuntimeError("luaio.Runner: another Runner is open (close it first: the loop "
+      .. "is the Lua state's, one Runner has it at a time)"), 2)
+  end
   local self, saved = setmetatable({}, Runner), {}
+  open_runner[1] = self
   if clock then saved.clock, saved.autojump = set_clock(clock, autojump) end
   if debug ~= nil or slow then saved.debug, saved.slow = set_debug(debug, slow) end
   self._saved = saved
@@ -80,6 +93,7 @@ function Runner:close()
   refuse_in_loop("Runner.close")
   self._closed = true
   local ok, err = pcall(core_shutdown)
+  if open_runner[1] == self then open_runner[1] = nil end
   restore(self._saved)
   if not ok then error(err, 0) end
 end
