@@ -163,7 +163,8 @@ void luaio_module_close(luaio_runtime *rt) {
   luaL_unref(L, LUA_REGISTRYINDEX, rt->priv);
   luaL_unref(L, LUA_REGISTRYINDEX, rt->resources);
   luaL_unref(L, LUA_REGISTRYINDEX, rt->resource_sites);
-  rt->anchors = rt->priv = rt->resources = rt->resource_sites = LUA_NOREF;
+  luaL_unref(L, LUA_REGISTRYINDEX, rt->resource_owners);
+  rt->anchors = rt->priv = rt->resources = rt->resource_sites = rt->resource_owners = LUA_NOREF;
   lua_settop(L, top);
   lua_gc(L, LUA_GCCOLLECT); /* finalizers close what unreachable objects still hold open */
   luaio_runtime_release(rt);

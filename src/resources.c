@@ -73,9 +73,26 @@ static int by_seq(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* tmp[slot] = {kind, site, object}; the C array gets (seq, slot) */
-static void add(lua_State *L, luaio_runtime *rt, int tmp, int obj, const char *kind, uint64_t seq,
-                entry **es, int *n, int *cap) {
+/* tmp[slot] = {kind, site, object}; the C array gets (seq, slot). A resource with an
+ * owner (a Server's listening sockets) is listed as its owner, once (`seen`). */
+static void add(lua_State *L, luaio_runtime *rt, int tmp, int seen, int obj, const char *kind,
+                uint64_t seq, entry **es, int *n, int *cap) {
+  int site_of = obj;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->resource_owners);
+  lua_pushvalue(L, obj);
+  lua_rawget(L, -2);
+  lua_remove(L, -2);
+  if (!lua_isnil(L, -1)) {
+    lua_pushvalue(L, -1);
+    if (lua_rawget(L, seen) != LUA_TNIL) { lua_pop(L, 2); return; }
+    lua_pop(L, 1);
+    lua_pushvalue(L, -1);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, seen);
+    obj = lua_gettop(L); /* the owner, listed in place of the resource */
+  } else {
+    lua_pop(L, 1);
+  }
   if (*n == *cap) {
     int ncap = *cap ? *cap * 2 : 16;
     /* a userdata, so a memory error frees it: the old one becomes garbage */
@@ -89,7 +106,7 @@ static void add(lua_State *L, luaio_runtime *rt, int tmp, int obj, const char *k
   lua_pushstring(L, kind);
   lua_setfield(L, -2, "kind");
   lua_rawgeti(L, LUA_REGISTRYINDEX, rt->resource_sites);
-  lua_pushvalue(L, obj);
+  lua_pushvalue(L, site_of);
   lua_rawget(L, -2);
   lua_setfield(L, -3, "site");
   lua_pop(L, 1);
@@ -98,6 +115,7 @@ static void add(lua_State *L, luaio_runtime *rt, int tmp, int obj, const char *k
   (*es)[*n].seq = seq;
   (*es)[*n].slot = *n + 1;
   lua_rawseti(L, tmp, ++*n);
+  if (obj != site_of) lua_pop(L, 1); /* the owner */
 }
 
 /* Pushes the list of open resources created after `after`, in creation order, above a
@@ -107,6 +125,8 @@ static int push_list(lua_State *L, luaio_runtime *rt, uint64_t after) {
   lua_newtable(L);
   int tmp = lua_gettop(L);
   lua_pushnil(L); /* tmp + 1: the entry array's userdata */
+  lua_newtable(L); /* tmp + 2: owners listed already */
+  int seen = tmp + 2;
   entry *es = NULL;
   int n = 0, cap = 0;
   lua_rawgeti(L, LUA_REGISTRYINDEX, rt->resources);
@@ -122,7 +142,7 @@ static int push_list(lua_State *L, luaio_runtime *rt, uint64_t after) {
       lua_pushnil(L);
       lua_rawset(L, res);
     } else if (seq > after) {
-      add(L, rt, tmp, lua_gettop(L), k->name, seq, &es, &n, &cap);
+      add(L, rt, tmp, seen, lua_gettop(L), k->name, seq, &es, &n, &cap);
     }
   }
   lua_pop(L, 1);
@@ -133,7 +153,7 @@ static int push_list(lua_State *L, luaio_runtime *rt, uint64_t after) {
   while (lua_next(L, anchors)) {
     luaio_handle *h = luaL_testudata(L, -1, LUAIO_HANDLE);
     if (h && h->seq > after && !h->cancelled && !h->ran)
-      add(L, rt, tmp, lua_gettop(L), handle_kind.name, h->seq, &es, &n, &cap);
+      add(L, rt, tmp, seen, lua_gettop(L), handle_kind.name, h->seq, &es, &n, &cap);
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
@@ -143,11 +163,24 @@ static int push_list(lua_State *L, luaio_runtime *rt, uint64_t after) {
     lua_rawgeti(L, tmp, es[i].slot);
     lua_rawseti(L, -2, i + 1);
   }
+  lua_remove(L, seen);
   /* leave: [seqs userdata (or nil)] [list] */
   lua_replace(L, tmp);
   lua_insert(L, tmp);  /* swap: the userdata at tmp, the list on top */
   lua_settop(L, tmp + 1);
   return n;
+}
+
+/* aio._resource_owner(resource, owner): list the resource as its owner (a Server for
+ * each of its listening sockets) */
+static int l_resource_owner(lua_State *L) {
+  luaio_runtime *rt = luaio_rt(L);
+  if (rt->resource_owners == LUA_NOREF) return 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, rt->resource_owners);
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, 2);
+  lua_rawset(L, -3);
+  return 0;
 }
 
 static int l_open_resources(lua_State *L) {
@@ -209,6 +242,8 @@ static void new_weak_table(lua_State *L, int *ref) {
 void luaio_resources_open(lua_State *L, luaio_runtime *rt) {
   new_weak_table(L, &rt->resources);
   new_weak_table(L, &rt->resource_sites);
-  static const luaL_Reg funcs[] = {{"open_resources", l_open_resources}, {NULL, NULL}};
+  new_weak_table(L, &rt->resource_owners);
+  static const luaL_Reg funcs[] = {{"open_resources", l_open_resources},
+                                   {"_resource_owner", l_resource_owner}, {NULL, NULL}};
   luaio_register(L, funcs, rt);
 }

@@ -77,7 +77,7 @@ luaio_runtime *luaio_runtime_new(lua_State *L, uv_loop_t *loop) {
   uv_idle_init(loop, &rt->host_idle);
   luaio_signals_init(rt);
   rt->handler_ref = rt->anchors = rt->failed = rt->deferred = rt->priv = LUA_NOREF;
-  rt->resources = rt->resource_sites = LUA_NOREF; /* resources.c: made when the module opens */
+  rt->resources = rt->resource_sites = rt->resource_owners = LUA_NOREF; /* resources.c: made when the module opens */
   rt->last_poll = luaio_now();
   lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
   rt->L = lua_tothread(L, -1);

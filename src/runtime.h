@@ -66,6 +66,7 @@ struct luaio_runtime {
   /* resources.c: open resources (aio.open_resources, the leak report at loop close) */
   int resources;           /* registry ref: weak-keyed table, resource -> seq * 16 + kind */
   int resource_sites;      /* registry ref: weak-keyed table, resource -> "file:line" */
+  int resource_owners;     /* registry ref: weak-keyed table, resource -> what it is listed as */
   uint64_t resource_seq;   /* creation order of resources and scheduled handles */
   uint64_t resource_reported; /* the leak report covered resources up to this one */
   const struct luaio_resource_kind *resource_kinds[16]; /* LUAIO_RESOURCE_KINDS_MAX */

@@ -430,7 +430,7 @@ function aio.print_call_graph(task, file) end
 ---@class luaio.OpenResource
 ---@field kind "server"|"stream"|"datagram"|"process"|"file"|"watcher"|"handle"
 ---@field site string? "file:line" that created it, recorded in debug mode only
----@field object any the resource itself (ServerSocket, StreamWriter, DatagramSocket, Process, File, FsWatcher or Handle)
+---@field object any the resource itself (Server, StreamWriter, DatagramSocket, Process, File, FsWatcher or Handle)
 
 --- Every resource open now, in creation order (servers, streams, datagram sockets,
 --- processes, files, watchers, scheduled handles).

@@ -5,6 +5,8 @@ local aio, priv = ...
 
 local resolve, connect, listen, addr_info = aio._resolve, aio._connect, aio._listen, aio._addr_info
 aio._resolve, aio._connect, aio._listen, aio._addr_info = nil, nil, nil, nil
+local resource_owner = aio._resource_owner
+aio._resource_owner = nil
 
 local check_opts, is_cancel = priv.check_opts, priv.is_cancel
 local type, error, pcall, ipairs, tostring, tonumber, setmetatable, getmetatable =
@@ -234,6 +236,7 @@ function aio.start_server(cb, host, port, opts)
       end
     else
       server.sockets[#server.sockets + 1] = s
+      resource_owner(s, server) -- aio.open_resources lists the Server
     end
   end
   if #server.sockets == 0 then error(aio.OSError("no address to listen on", { code = "EADDRNOTAVAIL" }), 2) end
@@ -248,7 +251,9 @@ function aio.start_unix_server(cb, path, opts)
   local limit = check_limit(opts, "start_unix_server", 3)
   local backlog = check_backlog(opts, "start_unix_server", 3)
   local s = listen(server_body(cb, opts, "start_unix_server", 3), "unix", path, backlog, limit)
-  return setmetatable({ sockets = { s }, _closed = false, path = path }, Server)
+  local server = setmetatable({ sockets = { s }, _closed = false, path = path }, Server)
+  resource_owner(s, server)
+  return server
 end
 
 aio.Server = Server
