@@ -13,6 +13,23 @@
 /* like lua.c, the process keeps one pointer for its handlers */
 static luaio_runtime *signal_runtime;
 
+/* An ExceptionGroup's sub-exceptions (its `errors`), each with the stack where it was
+ * raised when the group kept it (`tracebacks`), after the group's own report. */
+static void report_sub_errors(lua_State *L, int err) {
+  if (!lua_istable(L, err) || !lua_checkstack(L, 6)) return;
+  if (lua_getfield(L, err, "errors") != LUA_TTABLE) { lua_pop(L, 1); return; }
+  lua_getfield(L, err, "tracebacks");
+  int n = (int)lua_rawlen(L, -2);
+  for (int i = 1; i <= n; i++) {
+    lua_rawgeti(L, -2, i);
+    fprintf(stderr, "sub-exception %d of %d: %s\n", i, n, luaL_tolstring(L, -1, NULL));
+    if (lua_istable(L, -3) && lua_rawgeti(L, -3, i) == LUA_TSTRING)
+      fprintf(stderr, "%s\n", lua_tostring(L, -1));
+    lua_pop(L, 3);
+  }
+  lua_pop(L, 2);
+}
+
 /* Runs the function below nargs arguments as the main task; on failure prints the
  * error and the failed task's traceback. Returns 0 on success, 1 on error, 130 when
  * an interrupt (SIGINT) cancelled it. */
@@ -36,6 +53,7 @@ int luaio_main_run(lua_State *L, int nargs, int nresults) {
   } else {
     fprintf(stderr, "%s: %s\n", PROGNAME, msg);
     if (tb) fprintf(stderr, "%s\n", tb);
+    report_sub_errors(L, lua_absindex(L, -2));
   }
   fflush(stderr);
   free(tb);

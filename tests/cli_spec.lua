@@ -325,6 +325,25 @@ describe("the script as the main task", function()
     assert.matches("stack traceback", err)
   end)
 
+  it("an ExceptionGroup's report lists each sub-exception with the stack where it was raised", function()
+    local st, _, err = proc.run { code = [[
+      local aio = require "luaio"
+      local function first_child() aio.sleep(0) error("first-failed") end
+      local function second_child() aio.sleep(0) error("second-failed") end
+      do
+        local tg <close> = aio.TaskGroup()
+        tg:spawn(first_child)
+        tg:spawn(second_child)
+      end
+    ]] }
+    assert.equal(1, st)
+    assert.matches("ExceptionGroup: unhandled errors in a TaskGroup %(2 sub%-exceptions%)", err)
+    local i1 = err:find("sub%-exception 1 of 2: [^\n]*first%-failed\nstack traceback:")
+    local i2 = err:find("sub%-exception 2 of 2: [^\n]*second%-failed\nstack traceback:")
+    assert.truthy(i1 and i2 and i1 < i2, err)
+    assert.truthy(err:find("in function 'first_child'", i1, true) or err:find(":2:", i1, true), err)
+  end)
+
   it("an error after a suspension names the file and the calling line", function()
     local d = mktemp()
     write(d .. "/s.lua", [[

@@ -208,6 +208,8 @@ local aio = {}
 ---@class ExceptionGroup: Error
 --- The children's errors in the order they happened, then the block's own.
 ---@field errors any[]
+--- Where each child whose error is errors[i] failed (its traceback), nil for the block's own.
+---@field tracebacks (string|nil)[]
 
 --- An error class, such as `aio.TimeoutError`: `aio.TimeoutError("msg")` builds an error;
 --- `getmetatable(err) == aio.TimeoutError` tests for one.

@@ -233,6 +233,7 @@ local function tg_on_done(self, t)
     local e = t:exception()
     if e ~= nil then
       self.errors[#self.errors + 1] = e
+      self.tracebacks[#self.errors] = t:traceback() -- where each child failed, for reports
       if not self.aborting and not self.parent_cancel_requested then
         tg_abort(self)
         -- interrupt the block so it can leave; undone in __close
@@ -285,15 +286,15 @@ function TaskGroup:__close(err)
   -- the cancellation the group caused itself is not the caller's
   if self.parent_cancel_requested and self.parent:uncancel() == 0 then propagate = nil end
   if propagate and #self.errors == 0 then error(propagate, 0) end
-  local errs = {}
-  for i, e in ipairs(self.errors) do errs[i] = e end
+  local errs, tbs = {}, {}
+  for i, e in ipairs(self.errors) do errs[i], tbs[i] = e, self.tracebacks[i] end
   if err ~= nil and not is_cancel(err) then errs[#errs + 1] = err end
   if #errs == 0 then return end
   error(aio.ExceptionGroup(("unhandled errors in a TaskGroup (%d sub-exception%s)")
-    :format(#errs, #errs == 1 and "" or "s"), { errors = errs }), 0)
+    :format(#errs, #errs == 1 and "" or "s"), { errors = errs, tracebacks = tbs }), 0)
 end
 
 function aio.TaskGroup()
   if not in_task() then error("luaio.TaskGroup: must be used inside a task", 2) end
-  return setmetatable({ parent = aio.current_task(), tasks = {}, count = 0, errors = {} }, TaskGroup)
+  return setmetatable({ parent = aio.current_task(), tasks = {}, count = 0, errors = {}, tracebacks = {} }, TaskGroup)
 end

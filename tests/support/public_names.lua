@@ -22,7 +22,7 @@ M.fields = {
   "Queue.maxsize", "Barrier.parties", "Server.sockets",
   "Scheduler.limit", "Scheduler.pending_limit", "Scheduler.close_timeout", "Scheduler.wait_timeout",
   "Error.name", "Error.message", "Error.traceback", "OSError.code", "IncompleteReadError.partial",
-  "IncompleteReadError.expected", "LimitOverrunError.consumed", "ExceptionGroup.errors",
+  "IncompleteReadError.expected", "LimitOverrunError.consumed", "ExceptionGroup.errors", "ExceptionGroup.tracebacks",
   "Process.pid", "Process.stdin", "Process.stdout", "Process.stderr", "Process.returncode",
   "SSLError.reason", "SSLError.verify_code", "SSLError.verify_message", "RedisError.code",
   "JobQueue.name", "JobQueue.url", "JobRef.id", "JobRef.queue", "JobWorker.id", "JobWorker.name",
