@@ -470,6 +470,10 @@ describe("open_connection / start_server", function()
     assert.has_error(function() aio.start_server(cb, "127.0.0.1", 0, { backlg = 1 }) end,
       "bad argument #4 to 'start_server' (unknown option 'backlg')")
     assert.has_error(function() aio.start_server(cb, "127.0.0.1", 0, { backlog = -1 }) end)
+    assert.has_error(function() aio.start_server(cb, "127.0.0.1", 0, { reuse_port = "yes" }) end,
+      "bad argument #4 to 'start_server' (reuse_port must be a boolean, got string)")
+    assert.has_error(function() aio.start_server(cb, "127.0.0.1", 0, { reuse_address = 1 }) end,
+      "bad argument #4 to 'start_server' (reuse_address must be a boolean, got number)")
     assert.has_error(function() aio.start_server("nope", "127.0.0.1", 0) end)
     assert.has_error(function() aio.start_server(cb, "127.0.0.1", "x") end)
     assert.has_error(function() aio.start_unix_server(cb, "") end)

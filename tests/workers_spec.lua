@@ -329,6 +329,11 @@ print(ok, e.name, e.message)
       check_argerr("workers", catch(aio.workers, 2, o))
     end
     check_argerr("workers", catch(aio.workers, 2, "x"))
+    -- the error points at the caller's line, not into the library
+    local _, e1 = pcall(function() aio.workers(0) end)
+    assert.matches("workers_spec%.lua:%d+: bad argument #1 to 'workers'", e1)
+    local _, e2 = pcall(function() aio.workers(2, { bogus = 1 }) end)
+    assert.matches("workers_spec%.lua:%d+: bad argument #2 to 'workers'", e2)
   end))
 
   it("needs a task (after checking its arguments)", async(function()

@@ -205,6 +205,13 @@ local function check_backlog(opts, fname, argn)
   return b
 end
 
+local function check_flags(opts, fname, argn)
+  for _, k in ipairs { "reuse_address", "reuse_port" } do
+    local v = opts[k]
+    if v ~= nil and type(v) ~= "boolean" then argerror(argn, fname, k .. " must be a boolean, got " .. type(v)) end
+  end
+end
+
 local SERVER_OPTS = { limit = true, backlog = true, reuse_address = true, reuse_port = true, family = true,
   ssl = true, ssl_handshake_timeout = true }
 
@@ -222,6 +229,7 @@ function aio.start_server(cb, host, port, opts)
   opts = check_opts(opts, SERVER_OPTS, "start_server", 4)
   local limit = check_limit(opts, "start_server", 4)
   local backlog = check_backlog(opts, "start_server", 4)
+  check_flags(opts, "start_server", 4)
   local main = server_body(cb, opts, "start_server", 4)
   local addrs = resolve(host, port, check_family(opts, "start_server", 4), true)
   local server = setmetatable({ sockets = {}, _closed = false }, Server)

@@ -21,7 +21,7 @@ local STOP_SIGNALS = { SIGINT = 2, SIGTERM = 15 }
 
 function aio.worker_id() return WORKER_ID end
 
-local function bad(argn, msg) argerror(argn, FNAME, msg, 3) end
+local function bad(argn, msg) argerror(argn, FNAME, msg, 4) end -- the caller of aio.workers
 
 local function check_args(n, opts)
   if mtype(n) == "float" and n == n // 1 then n = math.tointeger(n) end
@@ -32,7 +32,6 @@ local function check_args(n, opts)
   if n < 1 or n > MAX_WORKERS then
     bad(1, ("the number of workers must be from 1 to %d, got %d"):format(MAX_WORKERS, n))
   end
-  opts = check_opts(opts, OPTS, FNAME, 2)
   local restarts = opts.restarts
   if restarts == nil then restarts = 10
   elseif mtype(restarts) ~= "integer" or restarts < 0 then
@@ -146,6 +145,7 @@ local function supervise(n, restarts, extra_env, stdin, h)
 end
 
 function aio.workers(n, opts)
+  opts = check_opts(opts, OPTS, FNAME, 2)
   local restarts, env, stdin
   n, restarts, env, stdin = check_args(n, opts)
   check_in_task(FNAME)
