@@ -177,21 +177,67 @@ void luaio_debug_push_created(lua_State *L, luaio_task *t) {
   lua_pop(L, 1);
 }
 
-/* ---- call graphs ---- */
-luaio_task *luaio_task_awaiter(luaio_task *t, int i) {
-  luaio_node *head = &t->fut.waiters;
-  if (!head->next) return NULL;
-  for (luaio_node *n = head->next; n != head; n = n->next) {
-    luaio_task *a = NULL;
-    if (n->kind == NODE_TASK) { /* only an await links a task into a future's waiters */
-      a = luaio_container(n, luaio_task, node);
-    } else if (n->kind == NODE_WATCH) {
-      luaio_watch *w = luaio_container(n, luaio_watch, node);
-      if (w->awaiter) a = w->awaiter(w);
+/* ---- call graphs ----
+ * Who awaits a future: the tasks parked on it, the awaiter a watch names (a gather), and
+ * what the Lua layer linked it to when it awaits on its behalf (shield's outer future,
+ * a TaskGroup's owner, a job's waiters): the registry table under key_awaited_by,
+ * light userdata of the future -> the future or task awaiting it (weak values; the link
+ * is dropped when the future completes). */
+static const char key_awaited_by = 0;
+#define LINK_DEPTH_MAX 8
+
+static luaio_task *future_awaiter(lua_State *L, luaio_future *f, int *i, int depth) {
+  luaio_node *head = &f->waiters;
+  if (head->next) {
+    for (luaio_node *n = head->next; n != head; n = n->next) {
+      luaio_task *a = NULL;
+      if (n->kind == NODE_TASK) { /* only an await links a task into a future's waiters */
+        a = luaio_container(n, luaio_task, node);
+      } else if (n->kind == NODE_WATCH) {
+        luaio_watch *w = luaio_container(n, luaio_watch, node);
+        if (w->awaiter) a = w->awaiter(w);
+      }
+      if (a && a->state == T_WAITING && (*i)-- == 0) return a;
     }
-    if (a && a->state == T_WAITING && i-- == 0) return a;
   }
-  return NULL;
+  if (!L || depth >= LINK_DEPTH_MAX || !lua_checkstack(L, 3)) return NULL;
+  luaio_task *a = NULL;
+  int top = lua_gettop(L);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &key_awaited_by) == LUA_TTABLE &&
+      lua_rawgetp(L, -1, f) == LUA_TUSERDATA) {
+    luaio_future *g = lua_touserdata(L, -1);
+    if (g->is_task) { /* a task awaiting it on its own terms (a TaskGroup's owner) */
+      if (((luaio_task *)g)->state != T_DONE && (*i)-- == 0) a = (luaio_task *)g;
+    } else {
+      a = future_awaiter(L, g, i, depth + 1);
+    }
+  }
+  lua_settop(L, top);
+  return a;
+}
+
+luaio_task *luaio_task_awaiter(lua_State *L, luaio_task *t, int i) {
+  return future_awaiter(L, &t->fut, &i, 0);
+}
+
+/* aio._awaited_by(future, awaiter_or_nil): links (or unlinks) a future to the future or
+ * task that awaits it on its behalf */
+static int l_awaited_by(lua_State *L) {
+  luaio_future *f = luaio_tofuture(L, 1);
+  if (!lua_isnil(L, 2)) luaio_tofuture(L, 2);
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &key_awaited_by) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "v");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &key_awaited_by);
+  }
+  lua_pushvalue(L, 2);
+  lua_rawsetp(L, -2, f);
+  return 0;
 }
 
 void luaio_debug_note_awaiters(lua_State *L, int tidx, luaio_task *t) {
@@ -204,7 +250,7 @@ void luaio_debug_note_awaiters(lua_State *L, int tidx, luaio_task *t) {
     lua_pushliteral(L, "");
   }
   luaio_task *a;
-  for (int i = 0; i < AWAITED_BY_MAX && (a = luaio_task_awaiter(t, i)) != NULL; i++) {
+  for (int i = 0; i < AWAITED_BY_MAX && (a = luaio_task_awaiter(L, t, i)) != NULL; i++) {
     luaio_push_task(L, a);
     push_task_label(L, lua_gettop(L));
     lua_pushfstring(L, "\nawaited by %s\n", lua_tostring(L, -1));
@@ -245,7 +291,7 @@ static int l_call_graph(lua_State *L) {
   }
   lua_newtable(L);
   int list = lua_gettop(L), n = 0, max = rt->ntasks + 1;
-  for (luaio_task *cur = t->state == T_DONE ? NULL : t; cur && n < max; cur = luaio_task_awaiter(cur, 0)) {
+  for (luaio_task *cur = t->state == T_DONE ? NULL : t; cur && n < max; cur = luaio_task_awaiter(L, cur, 0)) {
     luaL_checkstack(L, 4, NULL);
     push_entry(L, cur);
     lua_rawseti(L, list, ++n);
@@ -303,7 +349,8 @@ void luaio_debug_open(lua_State *L, luaio_runtime *rt) {
   rt->slow_ns = SLOW_DEFAULT_NS;
   static const luaL_Reg funcs[] = {
     {"_debug", l_debug}, {"_debug_site", l_debug_site},
-    {"_debug_never_awaited", l_never_awaited}, {"call_graph", l_call_graph}, {NULL, NULL}
+    {"_debug_never_awaited", l_never_awaited}, {"call_graph", l_call_graph},
+    {"_awaited_by", l_awaited_by}, {NULL, NULL}
   };
   luaio_register(L, funcs, rt);
 }

@@ -27,9 +27,10 @@ void luaio_debug_dispatch(luaio_runtime *rt, lua_State *L, luaio_node *n);
 void luaio_debug_record_created(lua_State *L, int tidx);
 /* Pushes where task t was created ("file:line"), or nil when debug mode was off. */
 void luaio_debug_push_created(lua_State *L, struct luaio_task *t);
-/* The i-th task (from 0) awaiting t now — awaiting it directly, or through a watch that
- * names its awaiter (a gather) — or NULL. */
-struct luaio_task *luaio_task_awaiter(struct luaio_task *t, int i);
+/* The i-th task (from 0) awaiting t now — awaiting it directly, through a watch that
+ * names its awaiter (a gather), or through a link the Lua layer made (aio._awaited_by:
+ * shield, TaskGroup, a job's waiters) — or NULL. */
+struct luaio_task *luaio_task_awaiter(lua_State *L, struct luaio_task *t, int i);
 /* The task at tidx is failing (its error not yet set) and someone awaits it: appends to
  * its traceback "awaited by <name>" and the stack where each awaiter is suspended (an
  * awaiter that fails in turn re-raises it with its own traceback and awaiters: the chain

@@ -183,7 +183,7 @@ static void put_task(dump *d, luaio_task *t, int depth) {
   }
   lua_pop(L, 1);
   luaio_task *a;
-  for (int i = 0; (a = luaio_task_awaiter(t, i)) != NULL; i++) {
+  for (int i = 0; (a = luaio_task_awaiter(L, t, i)) != NULL; i++) {
     indent(d, ind + 4);
     luaio_push_task_name(L, a);
     putf(d, "awaited by Task-%d \"%s\"\n", a->id, lua_tostring(L, -1));

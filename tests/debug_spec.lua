@@ -233,6 +233,37 @@ describe("aio.call_graph", function()
     assert.same({}, aio.call_graph(c2)) -- done: in no graph
   end))
 
+  it("follows shield, a TaskGroup's owner and Job:wait to the task that awaits", async(function()
+    local fut = aio.Future()
+    local names = function(t)
+      local out = {}
+      for _, e in ipairs(aio.call_graph(t)) do out[#out + 1] = e.task end
+      return out
+    end
+    local leaf = aio.spawn(function() fut:await() end)
+    local shielder = aio.spawn(function() aio.shield(leaf) end)
+    local child
+    local owner = aio.spawn(function()
+      local tg <close> = aio.TaskGroup()
+      child = tg:spawn(function() fut:await() end)
+    end)
+    local s = aio.Scheduler()
+    local job = s:spawn(function() fut:await() end)
+    local waiter = aio.spawn(function() job:wait() end)
+    settle()
+    assert.same({ leaf, shielder }, names(leaf))
+    assert.same({ child, owner }, names(child))
+    local job_task
+    for _, t in ipairs(aio.all_tasks()) do
+      if t ~= leaf and t ~= shielder and t ~= owner and t ~= child and t ~= waiter and t ~= aio.current_task() then job_task = t end
+    end
+    assert.same({ job_task, waiter }, names(job_task))
+    fut:set_result(1)
+    shielder:await(); owner:await(); waiter:await()
+    s:close()
+    assert.same({}, names(leaf))
+  end))
+
   it("starts from the current task by default, at the line that asks", async(function()
     local g, line
     local inner = aio.spawn(function()

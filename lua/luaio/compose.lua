@@ -202,7 +202,9 @@ function aio.shield(aw)
   if inner:done() then return inner:result() end
   check_in_task("shield")
   local outer = Future()
+  priv.awaited_by(inner, outer) -- call graphs: the shield's caller awaits inner
   inner:add_done_callback(function(f)
+    priv.awaited_by(f, nil)
     if outer:done() then
       if not f:cancelled() then f:exception() end -- retrieved: nobody else will
     elseif f:cancelled() then
@@ -227,6 +229,7 @@ local function tg_abort(self)
 end
 
 local function tg_on_done(self, t)
+  priv.awaited_by(t, nil)
   self.tasks[t] = nil
   self.count = self.count - 1
   if not t:cancelled() then
@@ -248,6 +251,7 @@ end
 local function tg_add(self, t)
   self.tasks[t] = true
   self.count = self.count + 1
+  if self.parent then priv.awaited_by(t, self.parent) end -- call graphs: the owner awaits it
   t:add_done_callback(function(task) tg_on_done(self, task) end)
   return t
 end

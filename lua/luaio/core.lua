@@ -52,6 +52,9 @@ function priv.async_body(af) return async_bodies[af] end
 local debug_site, never_awaited = aio._debug_site, aio._debug_never_awaited
 aio._debug_site, aio._debug_never_awaited = nil, nil
 priv.debug = (aio._debug())
+-- call graphs: awaited_by(f, awaiter) says who awaits f on its behalf (shield, TaskGroup,
+-- Job:wait), nil to forget it
+priv.awaited_by, aio._awaited_by = aio._awaited_by, nil
 local Guard = { __gc = function(g)
   if not g.c.started then never_awaited(g.site) end
 end }

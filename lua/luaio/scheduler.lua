@@ -614,6 +614,7 @@ function Job:wait(timeout)
   local w = self._waiters
   if not w then w = {}; self._waiters = w end
   w[#w + 1] = f
+  if self._task then priv.awaited_by(self._task, f) end -- call graphs: the caller awaits it
   -- a private future: cancelling the caller does not cancel the job
   if not await_until(f, deadline_of(timeout)) then
     job_close(self, self._sched._close_timeout)
