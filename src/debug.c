@@ -41,7 +41,7 @@ static int task_frame(luaio_task *t, lua_Debug *ar) {
     if (lua_gettop(co) < 2 || !lua_checkstack(co, 1)) return 0;
     lua_pushvalue(co, 2);
     lua_getinfo(co, ">S", ar);
-    ar->currentline = ar->linedefined;
+    ar->currentline = ar->linedefined > 0 ? ar->linedefined : 1; /* a main chunk: its first line */
     return *ar->what != 'C';
   }
   return user_frame(co, 0, ar);

@@ -299,6 +299,10 @@ describe("aio.call_graph", function()
     assert.matches("bad argument #1 to 'print_call_graph' %(Task expected, got number%)",
       catch(aio.print_call_graph, 42))
     assert.matches("bad argument #2 to 'print_call_graph'", catch(aio.print_call_graph, nil, 42))
+    local closed = io.tmpfile()
+    closed:close()
+    assert.matches("bad argument #2 to 'print_call_graph' %(the file is closed%)",
+      catch(aio.print_call_graph, nil, closed))
   end)
 end)
 

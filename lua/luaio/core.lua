@@ -178,6 +178,7 @@ function aio.print_call_graph(task, file)
   if file ~= nil and not ((type(file) == "table" or type(file) == "userdata") and file.write) then
     argerror(2, "print_call_graph", "expected a file or an object with a write method", 2)
   end
+  if io.type(file) == "closed file" then argerror(2, "print_call_graph", "the file is closed", 2) end
   local graph = call_graph(task)
   if not graph then return end
   local out = {}
