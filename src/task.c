@@ -622,6 +622,15 @@ static int l_shutdown(lua_State *L) {
   return 0;
 }
 
+/* core.chain(err, traceback): the current task is about to re-raise err, which failed
+ * elsewhere with that traceback (a shielded task, a job): its own traceback will carry it
+ * as for a directly awaited task's error. */
+static int l_chain(lua_State *L) {
+  luaio_task *t = luaio_rt(L)->current;
+  if (t && lua_type(L, 2) == LUA_TSTRING) luaio_task_set_chain(L, t, 1, 2);
+  return 0;
+}
+
 static int l_main_task(lua_State *L) {
   luaio_push_main_task(L);
   return 1;
@@ -661,7 +670,7 @@ void luaio_task_open(lua_State *L, luaio_runtime *rt) {
   lua_setfield(L, -2, "_Coroutine");
   static const luaL_Reg funcs[] = {
     {"spawn", l_spawn}, {"current_task", l_current_task}, {"all_tasks", l_all_tasks},
-    {"_run", l_run}, {"_shutdown", l_shutdown}, {"_running", l_running},
+    {"_run", l_run}, {"_shutdown", l_shutdown}, {"_running", l_running}, {"_chain", l_chain},
     {"_in_task", l_in_task}, {"_main_task", l_main_task}, {NULL, NULL}
   };
   luaio_register(L, funcs, rt);

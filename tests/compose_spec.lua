@@ -347,6 +347,19 @@ describe("as_completed", function()
 end)
 
 describe("shield", function()
+  it("re-raises the shielded task's error with the stack where it failed", virtual(function()
+    local function shielded_body() aio.sleep(0) error("shielded-boom") end
+    local inner = aio.spawn(shielded_body)
+    local outer = aio.spawn(function() aio.shield(inner) end)
+    assert.is_false(pcall(outer.await, outer))
+    assert.is_false(pcall(inner.await, inner))
+    local tb = outer:traceback()
+    assert.matches("shielded%-boom", tostring(outer:exception()))
+    assert.truthy(tb:find("(raised in an awaited task)", 1, true), tb)
+    assert.truthy(tb:find("shielded_body", 1, true) or tb:find(debug.getinfo(shielded_body, "S").short_src .. ":"
+      .. debug.getinfo(shielded_body, "S").linedefined, 1, true), tb)
+  end))
+
   it("returns all results of the awaitable", virtual(function()
     local r = table.pack(aio.shield(aio.spawn(function() aio.sleep(0) return "s", nil end)))
     assert.equal(2, r.n)

@@ -739,6 +739,19 @@ describe("Scheduler", function()
   end)
 
   describe("Job", function()
+    it("wait re-raises the job's error with the stack where the job failed", virtual(function()
+      local s = aio.Scheduler()
+      local function job_body() aio.sleep(0) error("job-boom") end
+      local job = s:spawn(job_body)
+      local waiter = aio.spawn(function() job:wait() end)
+      assert.is_false(pcall(waiter.await, waiter))
+      local tb = waiter:traceback()
+      assert.truthy(tb:find("(raised in an awaited task)", 1, true), tb)
+      local src = debug.getinfo(job_body, "S")
+      assert.truthy(tb:find(src.short_src .. ":" .. src.linedefined, 1, true), tb)
+      s:close()
+    end))
+
     it("wait returns the results and never involves the handler", virtual(function()
       local calls, handler = recorder()
       local s = aio.Scheduler { exception_handler = handler }

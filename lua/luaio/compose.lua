@@ -197,6 +197,16 @@ function aio.as_completed(fs, timeout)
   end
 end
 
+-- outer's results, or its error re-raised with the shielded task's traceback
+local function shield_results(inner, ok, ...)
+  if ok then return ... end
+  local e = ...
+  if inner.traceback and inner:done() and not inner:cancelled() and rawequal(inner:exception(), e) then
+    priv.chain(e, inner:traceback())
+  end
+  error(e, 0)
+end
+
 function aio.shield(aw)
   local inner = ensure_future(aw, "shield", 1)
   if inner:done() then return inner:result() end
@@ -214,7 +224,7 @@ function aio.shield(aw)
       if e ~= nil then outer:set_exception(e) else outer:set_result(f:result()) end
     end
   end)
-  return outer:await()
+  return shield_results(inner, pcall(outer.await, outer))
 end
 
 -- ---- TaskGroup: structured concurrency, as asyncio 3.13 ----

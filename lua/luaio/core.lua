@@ -55,6 +55,8 @@ priv.debug = (aio._debug())
 -- call graphs: awaited_by(f, awaiter) says who awaits f on its behalf (shield, TaskGroup,
 -- Job:wait), nil to forget it
 priv.awaited_by, aio._awaited_by = aio._awaited_by, nil
+-- chain(err, traceback): the current task re-raises err, which failed where traceback says
+priv.chain, aio._chain = aio._chain, nil
 local Guard = { __gc = function(g)
   if not g.c.started then never_awaited(g.site) end
 end }

@@ -551,7 +551,10 @@ local function outcome(job)
     if r then return unpack(r, 1, r.n) end
     return
   end
-  if o == "failed" then job._retrieved = true end
+  if o == "failed" then
+    job._retrieved = true
+    priv.chain(job._err, job._tb) -- the report shows where the job failed
+  end
   error(job._err, 0)
 end
 
