@@ -152,29 +152,48 @@ local function pop(self)
   return e
 end
 
--- a pub/sub push in subscribe mode; returns true when it was one
+-- leaves subscribe mode when nothing is subscribed and no subscribe is on its way
+local function maybe_leave_sub(self)
+  local sub = self._sub
+  if not sub or (sub.count or 0) > 0 then return end
+  for i = self._head, self._tail do
+    if getmetatable(self._fifo[i]) == SubEntry then return end
+  end
+  self._sub = nil
+  sub.queue:put_nowait(false) -- ends the iterator
+end
+
+-- a pub/sub push in subscribe mode; returns true when it was one. RESP2 sends pushes only
+-- after the replies to every command sent before: while a command's reply is awaited at
+-- the FIFO's head, a reply that looks like a push ({"message", ...} from LRANGE) is that
+-- command's reply.
 local function on_push(self, v)
   local sub = self._sub
   if type(v) ~= "table" then return false end
+  local head = self._fifo[self._head]
+  if head ~= nil and getmetatable(head) ~= SubEntry then return false end
   local kind = v[1]
   if kind == "message" then
     sub.queue:put_nowait({ type = "message", channel = v[2], data = v[3] })
   elseif kind == "pmessage" then
     sub.queue:put_nowait({ type = "pmessage", pattern = v[2], channel = v[3], data = v[4] })
   elseif kind == "subscribe" or kind == "psubscribe" then
-    local e = self._fifo[self._head]
-    if getmetatable(e) == SubEntry then
-      e.got = e.got + 1
-      if e.got == e.n then
+    if math_type(v[3]) == "integer" then sub.count = v[3] end
+    if head ~= nil then
+      head.got = head.got + 1
+      if head.got == head.n then
         pop(self)
-        if not e.fut:done() then e.fut:set_result(true) end
+        if not head.fut:done() then head.fut:set_result(true) end
       end
     end
   elseif kind == "unsubscribe" or kind == "punsubscribe" then
-    if v[3] == 0 and getmetatable(self._fifo[self._head]) ~= SubEntry then
-      self._sub = nil
-      sub.queue:put_nowait(false) -- ends the iterator
-    end
+    if math_type(v[3]) == "integer" then sub.count = v[3] end
+    if v[3] == 0 then maybe_leave_sub(self) end
+  elseif getmetatable(v) == RedisError and head ~= nil then
+    -- SUBSCRIBE refused as a whole (NOPERM, NOAUTH, OOM ...): one error reply, no push
+    pop(self)
+    if not head.fut:done() then head.fut:set_exception(v) end
+    maybe_leave_sub(self)
   else
     return false
   end
@@ -218,15 +237,19 @@ local function reader_loop(self)
       fail(self, OSError("connection closed by the Redis server", { code = "ECONNRESET" }))
       return
     end
-    local n, perr = parser:feed(data, out)
-    if not n then
-      fail(self, RedisError("protocol error: " .. tostring(perr)))
+    local fok, n, perr = pcall(parser.feed, parser, data, out)
+    if not fok or not n then
+      fail(self, fok and RedisError("protocol error: " .. tostring(perr)) or n)
       return
     end
     for i = 1, n do
       local v = out[i]
       out[i] = nil
-      dispatch(self, v)
+      local dok, derr = pcall(dispatch, self, v)
+      if not dok then
+        fail(self, derr)
+        return
+      end
     end
   end
 end
@@ -290,8 +313,32 @@ end
 ---------------------------------------------------------------------------------------------
 -- Client
 
+-- commands whose replies do not come one per command (pushes, a stream, none at all, RESP3):
+-- they would break the matching of replies to calls, so call and pipeline refuse them
+local REFUSED = {
+  SUBSCRIBE = "use subscribe()", PSUBSCRIBE = "use psubscribe()",
+  SSUBSCRIBE = "sharded pub/sub is not supported", UNSUBSCRIBE = "use unsubscribe()",
+  PUNSUBSCRIBE = "use punsubscribe()", SUNSUBSCRIBE = "sharded pub/sub is not supported",
+  MONITOR = "it streams replies", SYNC = "it streams replies", PSYNC = "it streams replies",
+}
+
+-- argerror level: `level` is the level of the method calling check_raw
+local function check_raw(fname, level, cmd, arg2, arg3)
+  if type(cmd) ~= "string" or #cmd > 12 then return end
+  local u = cmd:upper()
+  local why = REFUSED[u]
+  if u == "CLIENT" and type(arg2) == "string" and arg2:upper() == "REPLY"
+      and not (type(arg3) == "string" and arg3:upper() == "ON") then
+    why = "every call needs its reply (CLIENT REPLY OFF|SKIP)"
+  elseif u == "HELLO" and arg2 ~= nil and tostring(arg2) ~= "2" then
+    why = "the client speaks RESP2 only"
+  end
+  if why then argerror(1, fname, ("'%s' is refused: %s"):format(cmd, why), level + 1) end
+end
+
 function Client:call(...)
   check_self(self, Client, "call")
+  check_raw("call", 2, ...)
   return command(self, "call", 1, ...)
 end
 
@@ -344,6 +391,7 @@ end
 
 function Pipeline:call(...)
   check_self(self, Pipeline, "call")
+  check_raw("call", 2, ...)
   return pipe_add(self, "call", 1, ...)
 end
 
