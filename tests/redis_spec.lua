@@ -653,6 +653,30 @@ describe("luaio.redis", function()
     end))
   end)
 
+  describe("flow control", function()
+    it("callers wait while a server that does not read leaves megabytes unsent", async(function()
+      local hold = aio.Event()
+      local fake = aio.start_server(function() hold:wait() end, "127.0.0.1", 0)
+      local a, b = fake.sockets[1]:getsockname()
+      local c = redis.connect("redis://127.0.0.1:" .. (type(a) == "table" and a.port or b))
+      local big = string.rep("x", 100000)
+      local ts = {}
+      for i = 1, 300 do ts[i] = aio.spawn(function() return c:set("k", big) end) end
+      local most = 0
+      for _ = 1, 30 do
+        aio.sleep(0.005)
+        local q = c._w:get_write_buffer_size() + c._outbytes
+        if q > most then most = q end
+      end
+      -- 30 MB asked for; without flow control most of it would wait in luaio's buffer
+      assert.is_true(most < 3e6, "queued " .. most)
+      c:close()
+      for i = 1, 300 do assert.is_true(is_err("OSError", catch(function() return ts[i]:await() end))) end
+      hold:set()
+      fake:close()
+    end))
+  end)
+
   describe("luaio.redis as redis-py", function()
     it("GET of a missing key is nil, INCR of text raises, the connection survives", async(function()
       local c <close> = client()

@@ -39,6 +39,9 @@ Pipeline.__index = Pipeline
 local PipeEntry, SubEntry = {}, {}
 
 local READ_SIZE = 65536
+-- flow control: a caller waits for the socket to take the written data (drain) before it
+-- queues its command while more than this many bytes wait in the write buffer
+local WRITE_HIGH = 1024 * 1024
 
 ---------------------------------------------------------------------------------------------
 -- URL
@@ -95,10 +98,33 @@ local function closed_error()
   return OSError("Redis client is closed", { code = "ENOTCONN" })
 end
 
+local function wake_drain_waiters(self)
+  local ws = self._drain_waiters
+  if not ws then return end
+  self._drain_waiters = nil
+  for i = 1, #ws do
+    if not ws[i]:done() then ws[i]:set_result(true) end
+  end
+end
+
+-- waits until the socket has taken the buffered data, then wakes the throttled callers
+local function drainer(self)
+  local ok, e = pcall(self._w.drain, self._w)
+  if self._drainer == aio.current_task() then self._drainer = nil end
+  wake_drain_waiters(self)
+  if not ok and is_cancel(e) then error(e, 0) end
+end
+
 -- every pending call fails with err; the connection is closed; a subscription ends with err
 local function fail(self, err)
   if self._err then return end
   self._err = err
+  local d = self._drainer
+  if d then
+    self._drainer = nil
+    d:cancel()
+  end
+  wake_drain_waiters(self)
   local fifo = self._fifo
   for i = self._head, self._tail do
     local e = fifo[i]
@@ -109,7 +135,7 @@ local function fail(self, err)
     end
   end
   self._head, self._tail = 1, 0
-  self._out, self._nout = {}, 0
+  self._out, self._nout, self._outbytes = {}, 0, 0
   local sub = self._sub
   if sub then
     self._sub = nil
@@ -125,9 +151,10 @@ local function flush(self)
   if n == 0 or self._err then return end
   local data = n == 1 and self._out[1] or concat(self._out, "", 1, n)
   for i = 1, n do self._out[i] = nil end
-  self._nout = 0
+  self._nout, self._outbytes = 0, 0
   local ok, e = pcall(self._w.write, self._w, data)
-  if not ok then fail(self, e) end
+  if not ok then fail(self, e) return end
+  self._wbuf = self._w:get_write_buffer_size()
 end
 
 -- queues one encoded command (or several) and its FIFO entry
@@ -138,6 +165,7 @@ local function push(self, data, entry)
   local n = self._nout + 1
   self._nout = n
   self._out[n] = data
+  self._outbytes = self._outbytes + #data
   if not self._flushing then
     self._flushing = true
     aio.call_soon(flush, self)
@@ -262,11 +290,37 @@ local function check_usable(self, fname)
   end
 end
 
+-- waits while the write buffer is above WRITE_HIGH (before anything is queued, so a
+-- cancellation here leaves the FIFO as it was)
+local function throttle(self, fname)
+  -- _wbuf is the write buffer's size after the last flush (it only shrinks until the next
+  -- one): callers test it first, so only a full buffer costs a look at the writer
+  local w = self._w
+  while true do
+    self._wbuf = w:get_write_buffer_size()
+    if self._outbytes + self._wbuf <= WRITE_HIGH then return end
+    if self._outbytes > 0 then
+      aio.sleep(0) -- the queued commands go out first (flush runs this round)
+    else
+      -- one drainer task per client; each caller waits on its own future, which fail()
+      -- also resolves (a drain can outlive a closed connection whose peer stopped reading)
+      local f = Future()
+      local ws = self._drain_waiters
+      if not ws then ws = {}; self._drain_waiters = ws end
+      ws[#ws + 1] = f
+      if not self._drainer then self._drainer = aio.spawn(drainer, self) end
+      f:await()
+    end
+    check_usable(self, fname)
+  end
+end
+
 -- sends one command and returns its reply; an error reply raises
 local function command(self, fname, base, ...)
   local data = encode(fname, base, ...)
   check_in_task(fname)
   check_usable(self, fname)
+  if self._outbytes + self._wbuf > WRITE_HIGH then throttle(self, fname) end
   local fut = Future()
   push(self, data, fut)
   local v = fut:await()
@@ -280,7 +334,7 @@ end
 local function new_client(r, w)
   local self = setmetatable({
     _r = r, _w = w, _parser = new_reader(null),
-    _fifo = {}, _head = 1, _tail = 0, _out = {}, _nout = 0, _flushing = false,
+    _fifo = {}, _head = 1, _tail = 0, _out = {}, _nout = 0, _outbytes = 0, _wbuf = 0, _flushing = false,
   }, Client)
   self._task = aio.spawn(reader_loop, self)
   return self
@@ -376,6 +430,7 @@ function Client:pipeline(fn)
   check_usable(self, "pipeline")
   local n = p._n
   if n == 0 then return { n = 0 } end
+  throttle(self, "pipeline")
   local e = setmetatable({ fut = Future(), n = n, got = 0, out = { n = n } }, PipeEntry)
   push(self, concat(p._cmds, "", 1, n), e)
   return e.fut:await()
@@ -438,6 +493,7 @@ local function unsubscribe(self, fname, cmd, ...)
   local n = self._nout + 1
   self._nout = n
   self._out[n] = data
+  self._outbytes = self._outbytes + #data
   if not self._flushing then
     self._flushing = true
     aio.call_soon(flush, self)
