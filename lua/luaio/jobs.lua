@@ -211,7 +211,7 @@ return {id, 1}
 local STEP = NOW .. [[
 local Q, IP, ST = KEYS[1], KEYS[2], KEYS[3]
 local want, keep, n = count(ARGV[2]), count(ARGV[3]), count(ARGV[4])
-if not (want and keep and n) or want > 1000 or #ARGV ~= 4 + 5 * n then
+if not (want and keep and n) or want > 1000 or n > 1000 or #ARGV ~= 4 + 5 * n then
   return redis.error_reply('ERR luaio.jobs step: bad arguments')
 end
 -- outcomes: decide from what is stored, then write
@@ -234,6 +234,8 @@ for i = 1, n do
   end
   st[i] = s
 end
+-- (ZREM from IP last, for all of them at once: n <= 1000 ids, well within unpack's limit)
+local done, stats = {}, { complete = 0, failed = 0, retried = 0 }
 a = 5
 for i = 1, n do
   local id, kind, payload, delay = ARGV[a], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
@@ -243,19 +245,21 @@ for i = 1, n do
   if s == 3 then
     redis.call('ZADD', Q, now, id)
     redis.call('HSET', jk, 'lease', '')
-    redis.call('ZREM', IP, id)
   elseif s == 2 then
     redis.call('ZADD', Q, now + count(delay), id)
     redis.call('HINCRBY', jk, 'failures', 1)
     redis.call('HSET', jk, 'lease', '')
-    redis.call('ZREM', IP, id)
-    redis.call('HINCRBY', ST, 'retried', 1)
+    stats.retried = stats.retried + 1
   elseif s == 1 then
     if keep > 0 then redis.call('SET', Q .. ':result:' .. id, kind .. payload, 'PX', keep) end
     redis.call('DEL', jk)
-    redis.call('ZREM', IP, id)
-    redis.call('HINCRBY', ST, kind == 'c' and 'complete' or 'failed', 1)
+    if kind == 'c' then stats.complete = stats.complete + 1 else stats.failed = stats.failed + 1 end
   end
+  if s >= 1 and s <= 3 then done[#done + 1] = id end
+end
+if #done > 0 then redis.call('ZREM', IP, unpack(done)) end
+for k, v in pairs(stats) do
+  if v > 0 then redis.call('HINCRBY', ST, k, v) end
 end
 -- taking: expired leases first, then due queued jobs; read every hash, then write
 local taken = {}
@@ -270,23 +274,36 @@ if want > 0 then
   for i, id in ipairs(ids) do
     hs[i] = redis.call('HMGET', Q .. ':job:' .. id, 'fn', 'args', 'timeout', 'failures')
   end
-  local recovered = 0
+  -- leases first (all at once: want <= 1000 ids, 2000 values), then the tokens, then out
+  -- of Q: a failure half-way leaves a job leased (and maybe still queued), never lost
+  local leases, live, qrem, iprem, recovered = {}, {}, {}, {}, 0
   for i, id in ipairs(ids) do
-    local h, from = hs[i], i <= nexp and IP or Q
+    local h = hs[i]
     if h[1] then
-      local jk = Q .. ':job:' .. id
       local timeout = count(h[3]) or 300000
-      redis.call('ZADD', IP, now + timeout, id)
-      local token = ARGV[1] .. ':' .. redis.call('HINCRBY', jk, 'tries', 1)
-      redis.call('HSET', jk, 'lease', token)
-      if from == Q then redis.call('ZREM', Q, id) else recovered = recovered + 1 end
-      local b = #taken
-      taken[b + 1], taken[b + 2], taken[b + 3], taken[b + 4], taken[b + 5], taken[b + 6] =
-        id, h[1], h[2], token, timeout, h[4]
+      leases[#leases + 1] = now + timeout
+      leases[#leases + 1] = id
+      live[#live + 1] = i
+      h[3] = timeout
+      if i > nexp then qrem[#qrem + 1] = id else recovered = recovered + 1 end
+    elseif i > nexp then
+      qrem[#qrem + 1] = id -- an id without its hash: nothing to run
     else
-      redis.call('ZREM', from, id) -- an id without its hash: nothing to run
+      iprem[#iprem + 1] = id
     end
   end
+  if #leases > 0 then redis.call('ZADD', IP, unpack(leases)) end
+  for _, i in ipairs(live) do
+    local id, h = ids[i], hs[i]
+    local jk = Q .. ':job:' .. id
+    local token = ARGV[1] .. ':' .. redis.call('HINCRBY', jk, 'tries', 1)
+    redis.call('HSET', jk, 'lease', token)
+    local b = #taken
+    taken[b + 1], taken[b + 2], taken[b + 3], taken[b + 4], taken[b + 5], taken[b + 6] =
+      id, h[1], h[2], token, h[3], h[4]
+  end
+  if #qrem > 0 then redis.call('ZREM', Q, unpack(qrem)) end
+  if #iprem > 0 then redis.call('ZREM', IP, unpack(iprem)) end
   if recovered > 0 then redis.call('HINCRBY', ST, 'recovered', recovered) end
 end
 local due = -1
