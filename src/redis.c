@@ -3,6 +3,7 @@
  * lua/luaio/redis.lua moves the bytes over luaio's streams. */
 #include <string.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <hiredis/hiredis.h>
 #include "redis.h"
 #include "errors.h"
@@ -30,33 +31,86 @@ static void drop_cur(rreader *rr) {
   }
 }
 
-/* pushes an error reply: RedisError with the server's message and `code`, its first word
- * ("ERR", "WRONGTYPE", "NOAUTH" ...) */
+/* pushes an error reply: RedisError with the server's message (all of it, an embedded NUL
+ * included) and `code`, its first word ("ERR", "WRONGTYPE", "NOAUTH" ...) */
 static void push_reply_error(lua_State *L, const char *s, size_t len) {
+  luaio_push_error(L, "RedisError", "");
   lua_pushlstring(L, s, len);
-  luaio_push_error(L, "RedisError", lua_tostring(L, -1));
+  lua_setfield(L, -2, "message");
   size_t w = 0;
   while (w < len && s[w] != ' ') w++;
   lua_pushlstring(L, s, w);
   lua_setfield(L, -2, "code");
-  lua_remove(L, -2);
+}
+
+/* a reply nested deeper than this is refused (hiredis 1.x parses any depth; converting it
+ * recursively would exhaust the C stack) */
+#define MAX_DEPTH 1000
+#define LUAIO_XSTR(x) #x
+#define LUAIO_STR(x) LUAIO_XSTR(x)
+
+/* 1 when `rep` nests deeper than `limit` more levels (bounded recursion) */
+static int too_deep(const redisReply *rep, int limit) {
+  if (rep->type != REDIS_REPLY_ARRAY
+#ifdef REDIS_REPLY_MAP
+      && rep->type != REDIS_REPLY_MAP && rep->type != REDIS_REPLY_SET
+#endif
+#ifdef REDIS_REPLY_PUSH
+      && rep->type != REDIS_REPLY_PUSH
+#endif
+#ifdef REDIS_REPLY_ATTR
+      && rep->type != REDIS_REPLY_ATTR
+#endif
+     ) return 0;
+  if (limit <= 0) return 1;
+  for (size_t i = 0; i < rep->elements; i++)
+    if (too_deep(rep->element[i], limit - 1)) return 1;
+  return 0;
 }
 
 /* pushes the Lua value of reply `rep`; `null` is the stack index of the null sentinel,
- * pushed for a nil inside an array (top level: nil) */
+ * pushed for a nil inside an array (top level: nil). The caller checked the depth
+ * (too_deep). RESP3 types only come after HELLO 3, which the client refuses; they are
+ * mapped anyway where hiredis defines them (a map as a flat key, value list, like RESP2). */
 static void push_reply(lua_State *L, redisReply *rep, int null, int top) {
   switch (rep->type) {
   case REDIS_REPLY_STRING:
   case REDIS_REPLY_STATUS:
+#ifdef REDIS_REPLY_VERB
+  case REDIS_REPLY_VERB:
+#endif
+#ifdef REDIS_REPLY_BIGNUM
+  case REDIS_REPLY_BIGNUM:
+#endif
     lua_pushlstring(L, rep->str, rep->len);
     break;
   case REDIS_REPLY_INTEGER:
     lua_pushinteger(L, (lua_Integer)rep->integer);
     break;
+#ifdef REDIS_REPLY_DOUBLE
+  case REDIS_REPLY_DOUBLE:
+    lua_pushnumber(L, (lua_Number)rep->dval);
+    break;
+#endif
+#ifdef REDIS_REPLY_BOOL
+  case REDIS_REPLY_BOOL:
+    lua_pushboolean(L, rep->integer != 0);
+    break;
+#endif
   case REDIS_REPLY_ERROR:
     push_reply_error(L, rep->str, rep->len);
     break;
   case REDIS_REPLY_ARRAY:
+#ifdef REDIS_REPLY_MAP
+  case REDIS_REPLY_MAP:
+  case REDIS_REPLY_SET:
+#endif
+#ifdef REDIS_REPLY_PUSH
+  case REDIS_REPLY_PUSH:
+#endif
+#ifdef REDIS_REPLY_ATTR
+  case REDIS_REPLY_ATTR:
+#endif
     luaL_checkstack(L, 4, "nested Redis reply");
     lua_createtable(L, rep->elements > 0x7fffffff ? 0x7fffffff : (int)rep->elements, 1);
     for (size_t i = 0; i < rep->elements; i++) {
@@ -66,9 +120,13 @@ static void push_reply(lua_State *L, redisReply *rep, int null, int top) {
     lua_pushinteger(L, (lua_Integer)rep->elements);
     lua_setfield(L, -2, "n");
     break;
-  default: /* REDIS_REPLY_NIL */
+  case REDIS_REPLY_NIL:
     if (top) lua_pushnil(L);
     else lua_pushvalue(L, null);
+    break;
+  default: /* a type this file does not know: its caller gets an error, the stream goes on */
+    luaio_push_error(L, "RedisError", lua_pushfstring(L, "unsupported Redis reply type %d", rep->type));
+    lua_remove(L, -2);
   }
 }
 
@@ -90,7 +148,10 @@ static int r_feed(lua_State *L) {
     if (redisReaderGetReply(rr->r, &reply) != REDIS_OK) goto proto;
     if (!reply) break;
     rr->cur = reply;
-    push_reply(L, rr->cur, 4, 0);
+    if (too_deep(rr->cur, MAX_DEPTH))
+      luaio_push_error(L, "RedisError", "reply nested deeper than " LUAIO_STR(MAX_DEPTH) " levels: refused");
+    else
+      push_reply(L, rr->cur, 4, 0);
     drop_cur(rr);
     lua_rawseti(L, 3, ++n);
   }
@@ -98,7 +159,12 @@ static int r_feed(lua_State *L) {
   return 1;
 proto:
   lua_pushnil(L);
-  lua_pushstring(L, rr->r->errstr[0] ? rr->r->errstr : "protocol error");
+  if (strstr(rr->r->errstr, "nested multi bulk"))
+    /* hiredis 0.14 cannot parse more than 7 levels: the stream cannot be read further */
+    lua_pushfstring(L, "reply nested deeper than hiredis %d.%d allows (%s)", HIREDIS_MAJOR, HIREDIS_MINOR,
+                    rr->r->errstr);
+  else
+    lua_pushstring(L, rr->r->errstr[0] ? rr->r->errstr : "protocol error");
   return 2;
 }
 
@@ -141,7 +207,11 @@ static void add_arg(lua_State *L, luaL_Buffer *b, int idx, const char *fname, in
       len = (size_t)snprintf(num, sizeof num, LUA_INTEGER_FMT, (LUAI_UACINT)lua_tointeger(L, idx));
     } else {
       lua_Number x = lua_tonumber(L, idx);
-      len = (size_t)snprintf(num, sizeof num, LUA_NUMBER_FMT, (LUAI_UACNUMBER)x);
+      /* the shortest of %.14g (as Lua prints) .. %.17g that reads back as the same double */
+      for (int prec = 14; prec <= 17; prec++) {
+        len = (size_t)snprintf(num, sizeof num, "%.*g", prec, (double)x);
+        if (prec == 17 || strtod(num, NULL) == (double)x) break;
+      }
       /* as tostring: a float that looks like an integer keeps its ".0" */
       if (num[strspn(num, "-0123456789")] == '\0') { memcpy(num + len, ".0", 3); len += 2; }
     }

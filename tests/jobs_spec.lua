@@ -13,6 +13,7 @@ local is_err = require "support.is_err"
 local check_argerr = require "support.arg_error"
 local outside_task = require "support.outside_task"
 local poll = require "support.poll"
+local with_handler = require "support.with_handler"
 local fs = require "support.fs"
 local redis_server = require "support.redis_server"
 
@@ -441,6 +442,242 @@ describe("luaio.jobs", function()
       e = catch(w.run, w)
       assert.is_true(is_err("OSError", e))
       w:close()
+    end))
+  end)
+
+  describe("review regressions", function()
+    it("a worker with limit 5000 takes 4200 due jobs without losing any (batches of 1000)", async(function()
+      local name = qname()
+      local q <close> = jobs.Queue(srv.url, name)
+      local N = 4200
+      local ts = {}
+      for i = 1, N do ts[i] = aio.spawn(function() return q:enqueue("f", { i }) end) end
+      for i = 1, N do ts[i]:await() end
+      local done = 0
+      local w = with_worker({ srv.url, name, limit = 5000, heartbeat = false, functions = {
+        f = function() done = done + 1 end,
+      } }, function()
+        poll(function() return done == N end, "every job to run", 20)
+      end)
+      assert.equal(1000, w.batch)
+      local info = q:info()
+      assert.equal(0, info.queued)
+      assert.equal(0, info.in_progress)
+      assert.equal(N, info.complete)
+      local c <close> = raw()
+      assert.equal(0, #c:keys(name .. ":job:*"))
+    end, 30))
+
+    it("times too large for Redis are argument errors; below 1 ms is 1 ms, not 0", async(function()
+      local name = qname()
+      local q <close> = jobs.Queue(srv.url, name)
+      check_argerr("Worker", catch(jobs.Worker, { srv.url, name, keep_result = 1e17, functions = {} }))
+      check_argerr("Worker", catch(jobs.Worker, { srv.url, name, heartbeat = 1e13, functions = {} }))
+      check_argerr("enqueue", catch(q.enqueue, q, "f", {}, { timeout = 1e17 }))
+      check_argerr("enqueue", catch(q.enqueue, q, "f", {}, { defer = 2e12 }))
+      check_argerr("enqueue", catch(q.enqueue, q, "f", {}, { retries = 2^60 }))
+      check_argerr("Queue", catch(jobs.Queue, srv.url, name, { timeout = 1e300 }))
+      local ref = q:enqueue("f", {}, { timeout = 0.0004 })
+      local c <close> = raw()
+      assert.equal("1", c:hget(name .. ":job:" .. ref.id, "timeout"))
+      -- the largest allowed values go through
+      ref = q:enqueue("f", {}, { timeout = 1e12, defer = 1e12 })
+      assert.equal("1000000000000000", c:hget(name .. ":job:" .. ref.id, "timeout"))
+      with_worker({ srv.url, name, keep_result = 1e12, functions = { f = function() end } }, function()
+        local r2 = q:enqueue("f", {})
+        r2:result(5)
+        assert.is_true(c:pttl(name .. ":result:" .. r2.id) > 1e14)
+      end)
+    end))
+
+    it("outcomes Redis refuses for good are dropped and reported: the worker is not wedged", async(function()
+      local name = qname()
+      local q <close> = jobs.Queue(srv.url, name)
+      local c <close> = raw()
+      local ref = q:enqueue("f", {})
+      -- limit 1: no step while the job runs, so the failing one carries its outcome
+      local w = jobs.Worker { srv.url, name, limit = 1, poll_interval = 0.02, heartbeat = false, functions = {
+        f = function() aio.sleep(0.2); return "done" end,
+      } }
+      local seen = with_handler(function()
+        local t = aio.spawn(function() return w:run() end)
+        poll(function() return c:zcard(name .. ":inprogress") == 1 end, "the job to be taken")
+        c:del(name); c:set(name, "not a sorted set") -- every step now fails with WRONGTYPE
+        local e = catch(function() return t:await() end)
+        assert.equal("WRONGTYPE", e.code)
+      end)
+      assert.equal(1, #seen)
+      assert.matches("refused to record 1 outcome", seen[1].message)
+      assert.equal(0, #w._outbox)
+      c:del(name)
+      local t = aio.spawn(function() return w:run() end)
+      assert.equal("done", ref:result(5))
+      w:close()
+      t:await()
+    end))
+
+    it("an idle worker's heartbeat wakes for a job with a short timeout", async(function()
+      local name = qname()
+      local q <close> = jobs.Queue(srv.url, name)
+      local runs = 0
+      with_worker({ srv.url, name, heartbeat = 3, poll_interval = 0.02, functions = {
+        slow = function() runs = runs + 1; aio.sleep(0.8); return "ok" end,
+      } }, function()
+        aio.sleep(0.1) -- idle: the heartbeat sleeps its 3 s
+        local ref = q:enqueue("slow", {}, { timeout = 0.3 })
+        assert.equal("ok", ref:result(5))
+      end)
+      assert.equal(1, runs)
+      assert.equal(0, q:info().recovered)
+    end))
+
+    it("a CancelledError the worker did not cause is an ordinary failure (retries apply)", async(function()
+      local name = qname()
+      local q <close> = jobs.Queue(srv.url, name)
+      local runs = 0
+      with_worker({ srv.url, name, retry_backoff = 0, functions = {
+        f = function()
+          runs = runs + 1
+          local t = aio.spawn(function() aio.sleep(10) end)
+          aio.call_soon(function() t:cancel() end)
+          return t:await()
+        end,
+      } }, function()
+        local ref = q:enqueue("f", {}, { retries = 1 })
+        local e = catch(ref.result, ref, 5)
+        assert.is_true(is_err("RuntimeError", e))
+        assert.matches("CancelledError", e.message)
+        assert.equal("failed", ref:status())
+      end)
+      assert.equal(2, runs)
+      local info = q:info()
+      assert.equal(1, info.retried)
+      assert.equal(1, info.failed)
+    end))
+
+    it("a stale heartbeat does not cancel a job the worker re-took with a new token", async(function()
+      local name = qname()
+      local q <close> = jobs.Queue(srv.url, name)
+      local starts, cancelled = 0, 0
+      with_worker({ srv.url, name, heartbeat = 0.1, poll_interval = 0.05, functions = {
+        f = function()
+          starts = starts + 1
+          local ok, e = pcall(function()
+            if starts == 1 then -- blocks the loop past the lease: the worker re-takes its job
+              local t0 = os.clock()
+              while os.clock() - t0 < 0.6 do end
+            end
+            aio.sleep(0.6)
+          end)
+          if not ok then cancelled = cancelled + 1; error(e, 0) end
+          return "ok"
+        end,
+      } }, function()
+        local ref = q:enqueue("f", {}, { timeout = 0.3 })
+        assert.equal("ok", ref:result(5))
+      end)
+      assert.equal(1, starts)
+      assert.equal(0, cancelled)
+    end))
+
+    it("a lost copy finishing late keeps the entry of the copy that replaced it", async(function()
+      local name = qname()
+      local q <close> = jobs.Queue(srv.url, name)
+      local c <close> = raw()
+      local starts, lost1 = 0, false
+      with_worker({ srv.url, name, heartbeat = 0.05, poll_interval = 0.02, functions = {
+        f = function()
+          starts = starts + 1
+          local me = starts
+          local ok, e = pcall(aio.sleep, me == 1 and 10 or 1.2)
+          if not ok then
+            lost1 = true
+            aio.sleep(0.3) -- cleanup after its cancellation, while copy 2 runs
+            error(e, 0)
+          end
+          return me
+        end,
+      } }, function()
+        local ref = q:enqueue("f", {}, { timeout = 0.3 })
+        poll(function() return starts == 1 end, "copy 1 to start")
+        local jk = name .. ":job:" .. ref.id
+        c:hset(jk, "lease", "other:9") -- lost: the heartbeat cancels copy 1
+        poll(function() return lost1 end, "copy 1 to be cancelled")
+        -- back in the queue at once: the worker starts copy 2 while copy 1 cleans up
+        c:hset(jk, "lease", "")
+        c:zrem(name .. ":inprogress", ref.id)
+        c:zadd(name, 0, ref.id)
+        assert.equal(2, ref:result(5))
+      end)
+      assert.equal(2, starts)
+    end))
+
+    it("a connection that died of a protocol error is replaced", async(function()
+      local conns = 0
+      local fake = aio.start_server(function(r, w)
+        conns = conns + 1
+        while true do
+          local d = r:read(65536)
+          if d == "" then return end
+          local _, loads = d:gsub("\r\nLOAD\r\n", "")
+          if loads > 0 then
+            for _ = 1, loads do w:write("$40\r\n" .. string.rep("a", 40) .. "\r\n") end
+          else
+            w:write("?garbage\r\n")
+          end
+        end
+      end, "127.0.0.1", 0)
+      local a, b = fake.sockets[1]:getsockname()
+      local url = "redis://127.0.0.1:" .. (type(a) == "table" and a.port or b)
+      local q <close> = jobs.Queue(url, "x")
+      for i = 1, 3 do
+        local e = catch(q.enqueue, q, "f", {})
+        assert.is_true(is_err("RedisError", e))
+        assert.equal(i, conns)
+      end
+      local w = jobs.Worker { url, "x", functions = {} }
+      for i = 1, 2 do
+        assert.is_true(is_err("RedisError", catch(w.run, w)))
+        assert.equal(3 + i, conns)
+      end
+      w:close()
+      fake:close()
+    end))
+
+    it("info() has only its six counts; recovered counts no id whose hash is gone", async(function()
+      local name = qname()
+      local q <close> = jobs.Queue(srv.url, name)
+      local c <close> = raw()
+      local info = q:info()
+      assert.same({ queued = 0, in_progress = 0, complete = 0, failed = 0, retried = 0, recovered = 0 }, info)
+      c:zadd(name .. ":inprogress", 0, "ghost") -- an expired lease whose job hash is gone
+      with_worker({ srv.url, name, poll_interval = 0.02, functions = {} }, function()
+        poll(function() return c:zcard(name .. ":inprogress") == 0 end, "the ghost to be dropped")
+      end)
+      assert.equal(0, q:info().recovered)
+    end))
+
+    it("a second close() waits until the first has finished", async(function()
+      local name = qname()
+      local q <close> = jobs.Queue(srv.url, name)
+      local started, finish = aio.Event(), aio.Event()
+      local w = jobs.Worker { srv.url, name, functions = {
+        f = function() started:set(); finish:wait(); return 1 end,
+      } }
+      local t = aio.spawn(function() w:run() end)
+      local ref = q:enqueue("f", {})
+      started:wait()
+      t:cancel() -- run() ends; the job goes on in the worker's scheduler
+      assert.is_true(is_err("CancelledError", catch(function() return t:await() end)))
+      local first = aio.spawn(function() w:close() end)
+      aio.sleep(0.02)
+      local second = aio.spawn(function() w:close() end)
+      aio.sleep(0.05)
+      assert.is_false(second:done())
+      finish:set()
+      second:await()
+      assert.is_true(first:done())
+      assert.equal(1, ref:result(1))
     end))
   end)
 

@@ -555,6 +555,128 @@ describe("luaio.redis", function()
     end)
   end)
 
+  describe("review regressions", function()
+    it("a SUBSCRIBE the server refuses (NOPERM) fails subscribe and leaves subscribe mode", async(function()
+      local admin <close> = client()
+      admin:call("ACL", "SETUSER", "spec_nochan", "on", ">pw", "~*", "+@all", "resetchannels")
+      local c <close> = redis.connect(("redis://spec_nochan:pw@127.0.0.1:%d"):format(srv.port))
+      local e = catch(aio.wait_for, aio.spawn(function() return c:subscribe("news") end), 2)
+      assert.is_true(is_err("RedisError", e))
+      assert.equal("NOPERM", e.code)
+      assert.is_nil(c:get("nothing")) -- out of subscribe mode
+      e = catch(c.psubscribe, c, "n*")
+      assert.equal("NOPERM", e.code)
+      assert.equal("PONG", c:ping())
+      -- a refusal while other channels are subscribed keeps the subscription
+      admin:call("ACL", "SETUSER", "spec_nochan", "resetchannels", "&ok")
+      local c2 <close> = redis.connect(("redis://spec_nochan:pw@127.0.0.1:%d"):format(srv.port))
+      local it = c2:subscribe("ok")
+      assert.equal("NOPERM", catch(c2.subscribe, c2, "other").code)
+      admin:publish("ok", "still")
+      assert.equal("still", it().data)
+      admin:call("ACL", "DELUSER", "spec_nochan")
+    end))
+
+    it("a reply to a command sent before SUBSCRIBE that looks like a message is that reply", async(function()
+      local c <close> = client()
+      c:rpush("l", "message", "chan", "payload")
+      local a = aio.spawn(function() return c:lrange("l", 0, -1) end)
+      local b = aio.spawn(function() return c:subscribe("news") end)
+      assert.same({ "message", "chan", "payload", n = 3 }, aio.wait_for(a, 2))
+      assert.is_function(aio.wait_for(b, 2))
+      local pub <close> = client()
+      pub:publish("news", "x")
+      assert.equal("x", aio.wait_for(b, 1)().data)
+    end))
+
+    it("call and pipeline refuse commands that break the reply matching", async(function()
+      local c <close> = client()
+      for _, cmd in ipairs({ { "SUBSCRIBE", "ch" }, { "psubscribe", "c*" }, { "SSUBSCRIBE", "s" },
+          { "unsubscribe" }, { "MONITOR" }, { "CLIENT", "REPLY", "OFF" }, { "client", "reply", "skip" },
+          { "HELLO", 3 }, { "SYNC" } }) do
+        local e = catch(c.call, c, table.unpack(cmd))
+        check_argerr("call", e)
+        assert.matches("refused", tostring(e))
+        e = catch(c.pipeline, c, function(p) p:call(table.unpack(cmd)) end)
+        check_argerr("call", e)
+      end
+      assert.matches("use subscribe%(%)", tostring(catch(c.call, c, "SUBSCRIBE", "ch")))
+      assert.equal("OK", c:call("CLIENT", "REPLY", "ON"))
+      assert.equal("PONG", c:ping()) -- nothing was sent
+    end))
+
+    it("a reply nested deeper than the reader allows fails clearly (and 7 levels work)", async(function()
+      local c <close> = client()
+      local function nest(depth)
+        return "local t = {} local x = t for i=1," .. (depth - 1) ..
+          " do local n = {} x[1] = n x = n end x[1] = 'leaf' return t"
+      end
+      local r = c:eval(nest(7), 0)
+      for _ = 1, 6 do r = r[1] end
+      assert.same({ "leaf", n = 1 }, r)
+      local e = catch(c.eval, c, nest(40), 0)
+      assert.is_true(is_err("RedisError", e))
+      assert.matches("nested deeper than", e.message)
+    end))
+
+    it("a Lua error while reading replies fails the pending calls instead of hanging", async(function()
+      local c <close> = client()
+      local mt = getmetatable(c._parser)
+      local methods = type(mt.__index) == "table" and mt.__index or mt
+      local feed = methods.feed
+      methods.feed = function() methods.feed = feed; error("feed broke") end
+      local e = catch(aio.wait_for, aio.spawn(function() return c:ping() end), 2)
+      methods.feed = feed
+      assert.matches("feed broke", tostring(e))
+      assert.is_true(c:is_closed())
+    end))
+
+    it("an error reply keeps an embedded NUL; floats go out exactly", async(function()
+      -- Redis itself cuts its messages at a NUL: a fake server sends one
+      local fake = aio.start_server(function(r, w)
+        r:read(100)
+        w:write("-MY a\0b\r\n")
+        r:read(100)
+      end, "127.0.0.1", 0)
+      local a, b = fake.sockets[1]:getsockname()
+      local f <close> = redis.connect("redis://127.0.0.1:" .. (type(a) == "table" and a.port or b))
+      local e = catch(f.ping, f)
+      assert.equal("MY a\0b", e.message)
+      assert.equal("MY", e.code)
+      f:close()
+      fake:close()
+      local c <close> = client()
+      c:set("third", 1 / 3)
+      assert.equal(1 / 3, tonumber(c:get("third")))
+      c:set("tenth", 0.1)
+      assert.equal("0.1", c:get("tenth"))
+    end))
+  end)
+
+  describe("flow control", function()
+    it("callers wait while a server that does not read leaves megabytes unsent", async(function()
+      local hold = aio.Event()
+      local fake = aio.start_server(function() hold:wait() end, "127.0.0.1", 0)
+      local a, b = fake.sockets[1]:getsockname()
+      local c = redis.connect("redis://127.0.0.1:" .. (type(a) == "table" and a.port or b))
+      local big = string.rep("x", 100000)
+      local ts = {}
+      for i = 1, 300 do ts[i] = aio.spawn(function() return c:set("k", big) end) end
+      local most = 0
+      for _ = 1, 30 do
+        aio.sleep(0.005)
+        local q = c._w:get_write_buffer_size() + c._outbytes
+        if q > most then most = q end
+      end
+      -- 30 MB asked for; without flow control most of it would wait in luaio's buffer
+      assert.is_true(most < 3e6, "queued " .. most)
+      c:close()
+      for i = 1, 300 do assert.is_true(is_err("OSError", catch(function() return ts[i]:await() end))) end
+      hold:set()
+      fake:close()
+    end))
+  end)
+
   describe("luaio.redis as redis-py", function()
     it("GET of a missing key is nil, INCR of text raises, the connection survives", async(function()
       local c <close> = client()

@@ -25,6 +25,8 @@ local spack, sunpack, byte, mtype, floor, huge =
 local Future = aio.Future
 
 local DEFAULT_QUEUE = "luaio:queue"
+-- jobs taken and outcomes recorded per step, leases renewed per heartbeat script
+local MAX_BATCH = 1000
 
 -- ---- the serialiser ----------------------------------------------------------------------
 -- A tagged binary form: "_" nil, "t"/"f" booleans, "i" + 8-byte integer, "d" + 8-byte
@@ -164,103 +166,145 @@ local function decode_error(s)
 end
 
 -- ---- Redis scripts -----------------------------------------------------------------------
--- each runs atomically in Redis; "now" is always the server's clock (ms)
+-- each runs atomically in Redis; "now" is always the server's clock (ms). Redis does not
+-- roll a script back when it fails half-way, so every script reads and checks everything
+-- first and only then writes, in an order where a failure between two writes leaves the
+-- job recoverable (in Q:inprogress with a lease, or in Q). No script unpacks a list whose
+-- length it does not bound (Redis's Lua 5.1 unpacks about 8000 values at most).
 local NOW = [[
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function count(s)
+  local v = tonumber(s)
+  if v and v >= 0 and v < 9007199254740992 and v == math.floor(v) then return v end
+end
 ]]
 
 -- KEYS: queue, seq. ARGV: id ("" = generate), fn, args, defer ms, timeout ms, retries
 local ENQUEUE = NOW .. [[
 local Q = KEYS[1]
+local defer, timeout, retries = count(ARGV[4]), count(ARGV[5]), count(ARGV[6])
+if not (defer and timeout and retries) then
+  return redis.error_reply('ERR luaio.jobs enqueue: bad defer, timeout or retries')
+end
 local id = ARGV[1]
 if id == '' then id = tostring(redis.call('INCR', KEYS[2])) end
 local jk = Q .. ':job:' .. id
 if redis.call('EXISTS', jk) == 1 or redis.call('EXISTS', Q .. ':result:' .. id) == 1 then
   return {id, 0}
 end
-redis.call('HSET', jk, 'fn', ARGV[2], 'args', ARGV[3], 'timeout', ARGV[5], 'retries', ARGV[6],
+redis.call('HSET', jk, 'fn', ARGV[2], 'args', ARGV[3], 'timeout', timeout, 'retries', retries,
   'tries', 0, 'failures', 0, 'lease', '', 'enq', now)
-redis.call('ZADD', Q, now + tonumber(ARGV[4]), id)
+redis.call('ZADD', Q, now + defer, id)
 return {id, 1}
 ]]
 
--- The worker's one round trip: record outcomes, then take up to `want` runnable jobs.
--- KEYS: queue, inprogress, stats. ARGV: worker id, want, keep ms, n outcomes, then per
--- outcome: id, lease token, kind ("c" complete, "f" failed, "r" released), payload, retry
--- delay ms. An outcome counts only from the holder of the job's current lease, and never
--- for a job already finished: a late finisher whose lease was taken over is ignored.
--- Returns {statuses, taken, ms until the next queued job is due or -1}; a status is 0
--- ignored, 1 finished, 2 queued again for a retry, 3 released; taken holds, per job: id,
--- fn, args, lease token, timeout ms, failures.
+-- The worker's one round trip: record outcomes, then take up to `want` (at most 1000)
+-- runnable jobs. KEYS: queue, inprogress, stats. ARGV: worker id, want, keep ms, n
+-- outcomes, then per outcome: id, lease token, kind ("c" complete, "f" failed, "r"
+-- released), payload, retry delay ms. An outcome counts only from the holder of the job's
+-- current lease, and never for a job already finished: a late finisher whose lease was
+-- taken over is ignored. Returns {statuses, taken, ms until the next queued job is due or
+-- -1}; a status is 0 ignored, 1 finished, 2 queued again for a retry, 3 released, 4
+-- refused (a malformed outcome: nothing written); taken holds, per job: id, fn, args,
+-- lease token, timeout ms, failures.
 local STEP = NOW .. [[
-local Q, IP = KEYS[1], KEYS[2]
-local keep = tonumber(ARGV[3])
-local n = tonumber(ARGV[4])
-local st = {}
+local Q, IP, ST = KEYS[1], KEYS[2], KEYS[3]
+local want, keep, n = count(ARGV[2]), count(ARGV[3]), count(ARGV[4])
+if not (want and keep and n) or want > 1000 or n > 1000 or #ARGV ~= 4 + 5 * n then
+  return redis.error_reply('ERR luaio.jobs step: bad arguments')
+end
+-- outcomes: decide from what is stored, then write
+local st, seen = {}, {}
 local a = 5
 for i = 1, n do
-  local id, token, kind, payload, delay = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], tonumber(ARGV[a + 4])
+  local id, token, kind, delay = ARGV[a], ARGV[a + 1], ARGV[a + 2], count(ARGV[a + 4])
   a = a + 5
-  local jk, rk = Q .. ':job:' .. id, Q .. ':result:' .. id
   local s = 0
-  if redis.call('HGET', jk, 'lease') == token and redis.call('EXISTS', rk) == 0 then
-    redis.call('ZREM', IP, id)
-    if kind == 'r' then
-      redis.call('HSET', jk, 'lease', '')
-      redis.call('ZADD', Q, now, id)
-      s = 3
-    else
-      if kind == 'f' then
-        local failures = redis.call('HINCRBY', jk, 'failures', 1)
-        if failures <= tonumber(redis.call('HGET', jk, 'retries')) then
-          redis.call('HSET', jk, 'lease', '')
-          redis.call('ZADD', Q, now + delay, id)
-          redis.call('HINCRBY', KEYS[3], 'retried', 1)
-          s = 2
-        end
-      end
-      if s == 0 then
-        if keep > 0 then redis.call('SET', rk, kind .. payload, 'PX', keep) end
-        redis.call('DEL', jk)
-        redis.call('HINCRBY', KEYS[3], kind == 'c' and 'complete' or 'failed', 1)
-        s = 1
-      end
+  if not delay or (kind ~= 'c' and kind ~= 'f' and kind ~= 'r') then
+    s = 4
+  elseif not seen[id] then
+    seen[id] = true
+    local h = redis.call('HMGET', Q .. ':job:' .. id, 'lease', 'failures', 'retries')
+    if h[1] == token and redis.call('EXISTS', Q .. ':result:' .. id) == 0 then
+      if kind == 'r' then s = 3
+      elseif kind == 'f' and (tonumber(h[2]) or 0) < (tonumber(h[3]) or 0) then s = 2
+      else s = 1 end
     end
   end
   st[i] = s
 end
+-- (ZREM from IP last, for all of them at once: n <= 1000 ids, well within unpack's limit)
+local done, stats = {}, { complete = 0, failed = 0, retried = 0 }
+a = 5
+for i = 1, n do
+  local id, kind, payload, delay = ARGV[a], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  a = a + 5
+  local s = st[i]
+  local jk = Q .. ':job:' .. id
+  if s == 3 then
+    redis.call('ZADD', Q, now, id)
+    redis.call('HSET', jk, 'lease', '')
+  elseif s == 2 then
+    redis.call('ZADD', Q, now + count(delay), id)
+    redis.call('HINCRBY', jk, 'failures', 1)
+    redis.call('HSET', jk, 'lease', '')
+    stats.retried = stats.retried + 1
+  elseif s == 1 then
+    if keep > 0 then redis.call('SET', Q .. ':result:' .. id, kind .. payload, 'PX', keep) end
+    redis.call('DEL', jk)
+    if kind == 'c' then stats.complete = stats.complete + 1 else stats.failed = stats.failed + 1 end
+  end
+  if s >= 1 and s <= 3 then done[#done + 1] = id end
+end
+if #done > 0 then redis.call('ZREM', IP, unpack(done)) end
+for k, v in pairs(stats) do
+  if v > 0 then redis.call('HINCRBY', ST, k, v) end
+end
+-- taking: expired leases first, then due queued jobs; read every hash, then write
 local taken = {}
-local want = tonumber(ARGV[2])
 if want > 0 then
   local ids = redis.call('ZRANGEBYSCORE', IP, '-inf', now, 'LIMIT', 0, want)
   local nexp = #ids
-  if nexp > 0 then
-    redis.call('ZREM', IP, unpack(ids))
-    redis.call('HINCRBY', KEYS[3], 'recovered', nexp)
-  end
   if nexp < want then
     local more = redis.call('ZRANGEBYSCORE', Q, '-inf', now, 'LIMIT', 0, want - nexp)
-    if #more > 0 then
-      redis.call('ZREM', Q, unpack(more))
-      for _, id in ipairs(more) do ids[#ids + 1] = id end
-    end
+    for _, id in ipairs(more) do ids[#ids + 1] = id end
   end
-  local leases = {}
-  for _, id in ipairs(ids) do
-    local jk = Q .. ':job:' .. id
-    local h = redis.call('HMGET', jk, 'fn', 'args', 'timeout', 'failures')
+  local hs = {}
+  for i, id in ipairs(ids) do
+    hs[i] = redis.call('HMGET', Q .. ':job:' .. id, 'fn', 'args', 'timeout', 'failures')
+  end
+  -- leases first (all at once: want <= 1000 ids, 2000 values), then the tokens, then out
+  -- of Q: a failure half-way leaves a job leased (and maybe still queued), never lost
+  local leases, live, qrem, iprem, recovered = {}, {}, {}, {}, 0
+  for i, id in ipairs(ids) do
+    local h = hs[i]
     if h[1] then
-      local token = ARGV[1] .. ':' .. redis.call('HINCRBY', jk, 'tries', 1)
-      redis.call('HSET', jk, 'lease', token)
-      leases[#leases + 1] = now + tonumber(h[3])
+      local timeout = count(h[3]) or 300000
+      leases[#leases + 1] = now + timeout
       leases[#leases + 1] = id
-      local b = #taken
-      taken[b + 1], taken[b + 2], taken[b + 3], taken[b + 4], taken[b + 5], taken[b + 6] =
-        id, h[1], h[2], token, h[3], h[4]
+      live[#live + 1] = i
+      h[3] = timeout
+      if i > nexp then qrem[#qrem + 1] = id else recovered = recovered + 1 end
+    elseif i > nexp then
+      qrem[#qrem + 1] = id -- an id without its hash: nothing to run
+    else
+      iprem[#iprem + 1] = id
     end
   end
   if #leases > 0 then redis.call('ZADD', IP, unpack(leases)) end
+  for _, i in ipairs(live) do
+    local id, h = ids[i], hs[i]
+    local jk = Q .. ':job:' .. id
+    local token = ARGV[1] .. ':' .. redis.call('HINCRBY', jk, 'tries', 1)
+    redis.call('HSET', jk, 'lease', token)
+    local b = #taken
+    taken[b + 1], taken[b + 2], taken[b + 3], taken[b + 4], taken[b + 5], taken[b + 6] =
+      id, h[1], h[2], token, h[3], h[4]
+  end
+  if #qrem > 0 then redis.call('ZREM', Q, unpack(qrem)) end
+  if #iprem > 0 then redis.call('ZREM', IP, unpack(iprem)) end
+  if recovered > 0 then redis.call('HINCRBY', ST, 'recovered', recovered) end
 end
 local due = -1
 local first = redis.call('ZRANGE', Q, 0, 0, 'WITHSCORES')
@@ -277,16 +321,17 @@ return {st, taken, due}
 -- the ids whose lease was lost.
 local HEARTBEAT = NOW .. [[
 local Q, IP = KEYS[1], KEYS[2]
-local lost = {}
-for i = 1, #ARGV, 2 do
+local lost, renew = {}, {}
+for i = 1, #ARGV - 1, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
   local h = redis.call('HMGET', Q .. ':job:' .. id, 'lease', 'timeout')
   if h[1] == token then
-    redis.call('ZADD', IP, now + tonumber(h[2]), id)
+    renew[#renew + 1] = { now + (count(h[2]) or 300000), id }
   else
     lost[#lost + 1] = id
   end
 end
+for _, r in ipairs(renew) do redis.call('ZADD', IP, r[1], r[2]) end
 return lost
 ]]
 
@@ -349,10 +394,17 @@ local function run_script(c, name, nkeys, ...)
 end
 
 -- ---- options -----------------------------------------------------------------------------
+-- the longest time any option may give: 1e12 s (about 31,700 years) is 1e15 ms, which
+-- Redis's scripts still add to "now" exactly (doubles are exact below 2^53)
+local MAX_SECONDS = 1e12
+
 local function check_positive(v, what, fname, argn, allow_zero)
   if v ~= nil and (type(v) ~= "number" or v ~= v or v < 0 or (v == 0 and not allow_zero) or v == huge) then
     argerror(argn, fname, ("%s must be a %s number, got %s"):format(what,
       allow_zero and "non-negative finite" or "positive finite", type(v) == "number" and tostring(v) or type(v)), 3)
+  end
+  if v ~= nil and v > MAX_SECONDS then
+    argerror(argn, fname, ("%s must be at most 1e12 seconds, got %s"):format(what, tostring(v)), 3)
   end
   return v
 end
@@ -363,13 +415,20 @@ local function check_count(v, what, fname, argn)
     argerror(argn, fname, ("%s must be a non-negative integer, got %s"):format(what,
       type(v) == "number" and tostring(v) or type(v)), 3)
   end
-  if v and v < 0 then
-    argerror(argn, fname, ("%s must be a non-negative integer, got %d"):format(what, v), 3)
+  if v and (v < 0 or v >= 2^53) then
+    argerror(argn, fname, ("%s must be a non-negative integer below 2^53, got %d"):format(what, v), 3)
   end
   return v
 end
 
-local function ms(seconds) return floor(seconds * 1000 + 0.5) end
+-- seconds (checked: 0 .. MAX_SECONDS) as whole milliseconds, an integer; a positive time
+-- below a millisecond is 1 ms, not 0
+local function ms(seconds)
+  if seconds > MAX_SECONDS then seconds = MAX_SECONDS end
+  local m = floor(seconds * 1000 + 0.5)
+  if m == 0 and seconds > 0 then m = 1 end
+  return math.tointeger(m)
+end
 
 -- ---- Queue and JobRef --------------------------------------------------------------------
 local Queue = { __name = "luaio.JobQueue" }
@@ -400,7 +459,9 @@ end
 -- call that saw it raised OSError); concurrent first users share one attempt
 local function conn_of(q)
   if q._closed then error(aio.RuntimeError("Queue is closed"), 0) end
-  if q._conn then return q._conn end
+  local cur = q._conn
+  if cur and not cur:is_closed() then return cur end
+  q._conn = nil
   local pending = q._connecting
   if pending then
     pending:await()
@@ -418,8 +479,9 @@ local function conn_of(q)
   return c
 end
 
+-- a connection that died (OSError, a protocol error ...) is replaced on the next call
 local function forget_conn(q, c, err)
-  if is_oserror(err) and q._conn == c then
+  if (is_oserror(err) or c:is_closed()) and q._conn == c then
     q._conn = nil
     pcall(c.close, c)
   end
@@ -479,11 +541,7 @@ function Queue:info()
   local info = { queued = r[1], in_progress = r[2], complete = 0, failed = 0, retried = 0, recovered = 0 }
   local h = r[3]
   if type(h) == "table" then
-    if h[1] ~= nil then
-      for i = 1, #h, 2 do info[h[i]] = tonumber(h[i + 1]) end
-    else
-      for k, v in pairs(h) do info[k] = tonumber(v) end
-    end
+    for i = 1, #h, 2 do info[h[i]] = tonumber(h[i + 1]) end
   end
   return info
 end
@@ -596,13 +654,15 @@ local function new_worker(opts)
     close_timeout = check_positive(opts.close_timeout, "close_timeout", "Worker", 1, true) or 0.1,
   }
   return setmetatable({
-    url = url, name = name, functions = fns, limit = limit, batch = batch or limit,
+    url = url, name = name, functions = fns, limit = limit,
+    batch = math.min(batch or limit, MAX_BATCH),
     heartbeat = hb, poll_interval = check_positive(opts.poll_interval, "poll_interval", "Worker", 1) or 0.05,
     keep_result = keep, retry_backoff = backoff == nil and 1 or backoff,
     wait_timeout = check_positive(opts.wait_timeout, "wait_timeout", "Worker", 1, true) or 60,
     id = nil,
     _sched = sched, _conn = nil, _running = {}, _nrunning = 0, _outbox = {},
-    _waker = nil, _run_task = nil, _hb_task = nil, _hb_error = nil,
+    _waker = nil, _run_task = nil, _hb_task = nil, _hb_error = nil, _hb_waker = nil,
+    _hb_deadline = nil, _closing = nil,
     _stopping = false, _closed = false, _run_done = nil,
   }, Worker)
 end
@@ -635,7 +695,8 @@ local function retry_delay(w, failures)
     if ok and type(d) == "number" and d == d and d >= 0 and d < huge then return ms(d) end
     return ms(1)
   end
-  return ms(b * 2 ^ (failures - 1))
+  if b == 0 then return 0 end
+  return ms(b * 2 ^ (failures - 1)) -- ms caps it at MAX_SECONDS
 end
 
 local function outcome_of(ok, ...)
@@ -643,6 +704,15 @@ local function outcome_of(ok, ...)
   local s, path, why = encode(pack(...), "result")
   if s then return "c", s end
   return "f", encode_error(aio.ValueError(("%s is %s: cannot be serialised"):format(path, why)))
+end
+
+-- a CancelledError is the worker's own cancellation (a lost lease, close) only when the
+-- job's task was asked to cancel; one that merely came out of the function (an awaited
+-- helper task somebody cancelled) is an ordinary failure
+local function cancelled_by_worker(v)
+  if not is_cancel(v) then return false end
+  local t = aio.current_task()
+  return t ~= nil and t:cancelling() > 0
 end
 
 local function call_job(w, e)
@@ -656,14 +726,22 @@ local function call_job(w, e)
   if mtype(n) ~= "integer" or n < 0 then n = #args end
   local kind, v = outcome_of(pcall(fn, unpack(args, 1, n)))
   if kind then return kind, v end
-  if is_cancel(v) then return "x", v end
+  if cancelled_by_worker(v) then return "x", v end
+  if is_cancel(v) then
+    -- stored as CancelledError, it would look to result()'s caller like its own cancellation
+    v = aio.RuntimeError("the job function raised CancelledError (the worker did not cancel it)")
+  end
   return "f", encode_error(v)
 end
 
 local function job_body(w, e)
   local ok, kind, payload = pcall(call_job, w, e)
-  if not ok then kind, payload = "f", encode_error(kind) end
-  w._running[e.id] = nil
+  if not ok then
+    if cancelled_by_worker(kind) then kind, payload = "x", kind
+    else kind, payload = "f", encode_error(kind) end
+  end
+  -- a lost copy still finishing must not remove the entry of the copy that replaced it
+  if w._running[e.id] == e then w._running[e.id] = nil end
   w._nrunning = w._nrunning - 1
   if kind == "x" then
     -- cancelled: a lost lease (nothing to record) or the worker closing (give it back)
@@ -678,20 +756,62 @@ local function job_body(w, e)
   wake(w)
 end
 
+-- seconds between renewals of e's lease: three per timeout, at most `heartbeat`
+local function renew_period(w, e)
+  local p = e.timeout / 3
+  if p > w.heartbeat then p = w.heartbeat end
+  return p
+end
+
+local function wake_heartbeat(w)
+  local f = w._hb_waker
+  if f then
+    w._hb_waker = nil
+    if not f:done() then f:set_result(true) end
+  end
+end
+
+-- sleeps until w._hb_deadline, which spawn_jobs may move earlier (then it wakes us)
+local function heartbeat_sleep(w)
+  while true do
+    local left = w._hb_deadline - aio.time()
+    if left <= 0 then return end
+    local f = Future()
+    w._hb_waker = f
+    local h = aio.call_later(left, function() if not f:done() then f:set_result(false) end end)
+    local ok, err = pcall(f.await, f)
+    h:cancel()
+    if w._hb_waker == f then w._hb_waker = nil end
+    if not ok then error(err, 0) end
+  end
+end
+
 local function heartbeat_loop(w)
   while true do
     local interval = w.heartbeat
     for _, e in pairs(w._running) do
-      if e.timeout / 3 < interval then interval = e.timeout / 3 end
+      if not e.lost then
+        local p = renew_period(w, e)
+        if p < interval then interval = p end
+      end
     end
-    aio.sleep(interval)
-    local args, n = {}, 0
+    w._hb_deadline = aio.time() + interval
+    heartbeat_sleep(w)
+    -- the tokens this heartbeat renews: a job re-taken meanwhile (new token) is not lost
+    -- because this heartbeat's old token no longer matches
+    local sent, args, n = {}, {}, 0
     for id, e in pairs(w._running) do
-      args[n + 1], args[n + 2] = id, e.token
-      n = n + 2
+      if not e.lost then
+        sent[id] = e.token
+        args[n + 1], args[n + 2] = id, e.token
+        n = n + 2
+      end
     end
-    if n > 0 then
-      local ok, lost = pcall(run_script, w._conn, "heartbeat", 2, w.name, w.name .. ":inprogress", unpack(args, 1, n))
+    for i = 1, n, 2 * MAX_BATCH do
+      local j = i + 2 * MAX_BATCH - 1
+      if j > n then j = n end
+      local ok, lost = pcall(run_script, w._conn, "heartbeat", 2, w.name, w.name .. ":inprogress",
+        unpack(args, i, j))
       if not ok then
         if is_cancel(lost) then error(lost, 0) end
         w._hb_error = lost
@@ -700,7 +820,7 @@ local function heartbeat_loop(w)
       end
       for _, id in ipairs(lost) do
         local e = w._running[id]
-        if e and not e.lost then
+        if e and not e.lost and e.token == sent[id] then
           e.lost = true
           local job = e.job
           aio.spawn(function() pcall(job.close, job) end)
@@ -719,37 +839,88 @@ local function spawn_jobs(w, taken)
       mine.token = taken[i + 3]
       goto continue
     end
-    local e = {
-      id = taken[i], fn = taken[i + 1], args = taken[i + 2], token = taken[i + 3],
-      timeout = tonumber(taken[i + 4]) / 1000, failures = tonumber(taken[i + 5]) or 0,
-    }
-    w._running[e.id] = e
-    w._nrunning = w._nrunning + 1
-    e.job = w._sched:spawn(job_body, w, e)
+    do
+      local e = {
+        id = taken[i], fn = taken[i + 1], args = taken[i + 2], token = taken[i + 3],
+        timeout = tonumber(taken[i + 4]) / 1000, failures = tonumber(taken[i + 5]) or 0,
+      }
+      w._running[e.id] = e
+      w._nrunning = w._nrunning + 1
+      e.job = w._sched:spawn(job_body, w, e)
+      -- the heartbeat may be asleep for longer than this job's lease allows: wake it
+      if w._hb_deadline then
+        local due = aio.time() + renew_period(w, e)
+        if due < w._hb_deadline then
+          w._hb_deadline = due
+          wake_heartbeat(w)
+        end
+      end
+    end
     ::continue::
   end
 end
 
+-- Redis errors that mean "not now" rather than "never": outcomes are kept and sent again
+local TRANSIENT = {
+  LOADING = true, BUSY = true, OOM = true, TRYAGAIN = true, MASTERDOWN = true, READONLY = true,
+  NOREPLICAS = true, CLUSTERDOWN = true, MISCONF = true, NOSCRIPT = true,
+}
+
 local function flush_and_take(w, want)
   local outs = w._outbox
-  w._outbox = {}
+  local nout = #outs
+  if nout > MAX_BATCH then
+    -- at most MAX_BATCH per step; the rest waits for the next one
+    w._outbox = table.move(outs, MAX_BATCH + 1, nout, 1, {})
+    for i = nout, MAX_BATCH + 1, -1 do outs[i] = nil end
+    nout = MAX_BATCH
+  else
+    w._outbox = {}
+  end
   local argv, n = {}, 0
-  for _, o in ipairs(outs) do
+  for i = 1, nout do
+    local o = outs[i]
     argv[n + 1], argv[n + 2], argv[n + 3], argv[n + 4], argv[n + 5] = o[1], o[2], o[3], o[4], o[5]
     n = n + 5
   end
-  local ok, r = pcall(run_script, w._conn, "step", 3, w.name, w.name .. ":inprogress", w.name .. ":stats",
-    w.id, want, ms(w.keep_result), #outs, unpack(argv, 1, n))
+  local c = w._conn
+  local ok, r = pcall(run_script, c, "step", 3, w.name, w.name .. ":inprogress", w.name .. ":stats",
+    w.id, want, ms(w.keep_result), nout, unpack(argv, 1, n))
   if not ok then
-    -- not recorded: keep them for the next attempt, before anything that finished since
-    for i = #w._outbox, 1, -1 do outs[#outs + 1] = w._outbox[i] end
-    w._outbox = outs
+    if nout > 0 and getmetatable(r) == aio.RedisError and not c:is_closed() and not TRANSIENT[r.code] then
+      -- Redis refused the step itself, and would refuse it again: sending these outcomes
+      -- forever would wedge the worker. Their jobs run again when their lease expires.
+      aio.call_exception_handler({
+        message = ("jobs.Worker: Redis refused to record %d outcome(s); dropped (the jobs run again)"):format(nout),
+        exception = r,
+      })
+    else
+      -- not recorded: keep them for the next attempt, before anything that finished since
+      local later = w._outbox
+      for i = 1, #later do outs[#outs + 1] = later[i] end
+      w._outbox = outs
+    end
     error(r, 0)
+  end
+  local st = r[1]
+  for i = 1, nout do
+    if st[i] == 4 then
+      aio.call_exception_handler({
+        message = ("jobs.Worker: Redis refused the outcome of job '%s' (malformed); dropped"):format(outs[i][1]),
+      })
+    end
   end
   return r[2], r[3]
 end
 
+local function drop_conn(w)
+  local c = w._conn
+  w._conn = nil
+  if c then pcall(c.close, c) end
+end
+
 local function run_loop(w)
+  if w._conn and w._conn:is_closed() then drop_conn(w) end
   if not w._conn then
     w._conn = connect(w.url)
     if not w.id then w.id = "w" .. w._conn:call("INCR", w.name .. ":seq") end
@@ -778,12 +949,6 @@ local function run_loop(w)
   end
 end
 
-local function drop_conn(w)
-  local c = w._conn
-  w._conn = nil
-  if c then pcall(c.close, c) end
-end
-
 function Worker:run()
   check_self(self, Worker, "run")
   check_in_task("JobWorker:run")
@@ -795,27 +960,20 @@ function Worker:run()
   local ok, err = pcall(run_loop, self)
   self._run_task = nil
   self._run_done = nil
+  self._hb_deadline = nil
   if self._hb_task then
     self._hb_task:cancel()
     self._hb_task = nil
   end
   done:set_result(ok)
   if not ok then
-    if is_oserror(err) or self._stopping then drop_conn(self) end
+    -- a connection that died (OSError, a protocol error ...) is replaced by the next run()
+    if is_oserror(err) or self._stopping or (self._conn and self._conn:is_closed()) then drop_conn(self) end
     error(err, 0)
   end
 end
 
--- stops taking jobs, waits up to wait_timeout for the running ones (then cancels them as
--- Scheduler:close does, giving each close_timeout; a cancelled job is put back in the
--- queue at once), records every outcome and closes the connection
-function Worker:close()
-  check_self(self, Worker, "close")
-  if self._closed then return end
-  if self._stopping then
-    if self._run_done then self._run_done:await() end
-    return
-  end
+local function close_worker(self)
   self._stopping = true
   wake(self)
   self._sched:wait_and_close(self.wait_timeout)
@@ -826,9 +984,10 @@ function Worker:close()
   if #self._outbox > 0 then
     -- nobody is running the loop: record what finished ourselves
     local ok, err = pcall(function()
+      if self._conn and self._conn:is_closed() then drop_conn(self) end
       if not self._conn then self._conn = connect(self.url) end
       if not self.id then self.id = "w0" end
-      flush_and_take(self, 0)
+      while #self._outbox > 0 do flush_and_take(self, 0) end
     end)
     if not ok then
       aio.call_exception_handler({
@@ -839,6 +998,24 @@ function Worker:close()
   end
   self._closed = true
   drop_conn(self)
+end
+
+-- stops taking jobs, waits up to wait_timeout for the running ones (then cancels them as
+-- Scheduler:close does, giving each close_timeout; a cancelled job is put back in the
+-- queue at once), records every outcome and closes the connection. A second call waits
+-- until the first has finished.
+function Worker:close()
+  check_self(self, Worker, "close")
+  if self._closed then return end
+  if self._closing then
+    self._closing:await()
+    return
+  end
+  local done = Future()
+  self._closing = done
+  local ok, err = pcall(close_worker, self)
+  done:set_result(true)
+  if not ok then error(err, 0) end
 end
 
 function Worker:__close() self:close() end

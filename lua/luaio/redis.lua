@@ -39,6 +39,9 @@ Pipeline.__index = Pipeline
 local PipeEntry, SubEntry = {}, {}
 
 local READ_SIZE = 65536
+-- flow control: a caller waits for the socket to take the written data (drain) before it
+-- queues its command while more than this many bytes wait in the write buffer
+local WRITE_HIGH = 1024 * 1024
 
 ---------------------------------------------------------------------------------------------
 -- URL
@@ -95,10 +98,33 @@ local function closed_error()
   return OSError("Redis client is closed", { code = "ENOTCONN" })
 end
 
+local function wake_drain_waiters(self)
+  local ws = self._drain_waiters
+  if not ws then return end
+  self._drain_waiters = nil
+  for i = 1, #ws do
+    if not ws[i]:done() then ws[i]:set_result(true) end
+  end
+end
+
+-- waits until the socket has taken the buffered data, then wakes the throttled callers
+local function drainer(self)
+  local ok, e = pcall(self._w.drain, self._w)
+  if self._drainer == aio.current_task() then self._drainer = nil end
+  wake_drain_waiters(self)
+  if not ok and is_cancel(e) then error(e, 0) end
+end
+
 -- every pending call fails with err; the connection is closed; a subscription ends with err
 local function fail(self, err)
   if self._err then return end
   self._err = err
+  local d = self._drainer
+  if d then
+    self._drainer = nil
+    d:cancel()
+  end
+  wake_drain_waiters(self)
   local fifo = self._fifo
   for i = self._head, self._tail do
     local e = fifo[i]
@@ -109,7 +135,7 @@ local function fail(self, err)
     end
   end
   self._head, self._tail = 1, 0
-  self._out, self._nout = {}, 0
+  self._out, self._nout, self._outbytes = {}, 0, 0
   local sub = self._sub
   if sub then
     self._sub = nil
@@ -125,9 +151,10 @@ local function flush(self)
   if n == 0 or self._err then return end
   local data = n == 1 and self._out[1] or concat(self._out, "", 1, n)
   for i = 1, n do self._out[i] = nil end
-  self._nout = 0
+  self._nout, self._outbytes = 0, 0
   local ok, e = pcall(self._w.write, self._w, data)
-  if not ok then fail(self, e) end
+  if not ok then fail(self, e) return end
+  self._wbuf = self._w:get_write_buffer_size()
 end
 
 -- queues one encoded command (or several) and its FIFO entry
@@ -138,6 +165,7 @@ local function push(self, data, entry)
   local n = self._nout + 1
   self._nout = n
   self._out[n] = data
+  self._outbytes = self._outbytes + #data
   if not self._flushing then
     self._flushing = true
     aio.call_soon(flush, self)
@@ -152,29 +180,48 @@ local function pop(self)
   return e
 end
 
--- a pub/sub push in subscribe mode; returns true when it was one
+-- leaves subscribe mode when nothing is subscribed and no subscribe is on its way
+local function maybe_leave_sub(self)
+  local sub = self._sub
+  if not sub or (sub.count or 0) > 0 then return end
+  for i = self._head, self._tail do
+    if getmetatable(self._fifo[i]) == SubEntry then return end
+  end
+  self._sub = nil
+  sub.queue:put_nowait(false) -- ends the iterator
+end
+
+-- a pub/sub push in subscribe mode; returns true when it was one. RESP2 sends pushes only
+-- after the replies to every command sent before: while a command's reply is awaited at
+-- the FIFO's head, a reply that looks like a push ({"message", ...} from LRANGE) is that
+-- command's reply.
 local function on_push(self, v)
   local sub = self._sub
   if type(v) ~= "table" then return false end
+  local head = self._fifo[self._head]
+  if head ~= nil and getmetatable(head) ~= SubEntry then return false end
   local kind = v[1]
   if kind == "message" then
     sub.queue:put_nowait({ type = "message", channel = v[2], data = v[3] })
   elseif kind == "pmessage" then
     sub.queue:put_nowait({ type = "pmessage", pattern = v[2], channel = v[3], data = v[4] })
   elseif kind == "subscribe" or kind == "psubscribe" then
-    local e = self._fifo[self._head]
-    if getmetatable(e) == SubEntry then
-      e.got = e.got + 1
-      if e.got == e.n then
+    if math_type(v[3]) == "integer" then sub.count = v[3] end
+    if head ~= nil then
+      head.got = head.got + 1
+      if head.got == head.n then
         pop(self)
-        if not e.fut:done() then e.fut:set_result(true) end
+        if not head.fut:done() then head.fut:set_result(true) end
       end
     end
   elseif kind == "unsubscribe" or kind == "punsubscribe" then
-    if v[3] == 0 and getmetatable(self._fifo[self._head]) ~= SubEntry then
-      self._sub = nil
-      sub.queue:put_nowait(false) -- ends the iterator
-    end
+    if math_type(v[3]) == "integer" then sub.count = v[3] end
+    if v[3] == 0 then maybe_leave_sub(self) end
+  elseif getmetatable(v) == RedisError and head ~= nil then
+    -- SUBSCRIBE refused as a whole (NOPERM, NOAUTH, OOM ...): one error reply, no push
+    pop(self)
+    if not head.fut:done() then head.fut:set_exception(v) end
+    maybe_leave_sub(self)
   else
     return false
   end
@@ -218,15 +265,19 @@ local function reader_loop(self)
       fail(self, OSError("connection closed by the Redis server", { code = "ECONNRESET" }))
       return
     end
-    local n, perr = parser:feed(data, out)
-    if not n then
-      fail(self, RedisError("protocol error: " .. tostring(perr)))
+    local fok, n, perr = pcall(parser.feed, parser, data, out)
+    if not fok or not n then
+      fail(self, fok and RedisError("protocol error: " .. tostring(perr)) or n)
       return
     end
     for i = 1, n do
       local v = out[i]
       out[i] = nil
-      dispatch(self, v)
+      local dok, derr = pcall(dispatch, self, v)
+      if not dok then
+        fail(self, derr)
+        return
+      end
     end
   end
 end
@@ -239,11 +290,37 @@ local function check_usable(self, fname)
   end
 end
 
+-- waits while the write buffer is above WRITE_HIGH (before anything is queued, so a
+-- cancellation here leaves the FIFO as it was)
+local function throttle(self, fname)
+  -- _wbuf is the write buffer's size after the last flush (it only shrinks until the next
+  -- one): callers test it first, so only a full buffer costs a look at the writer
+  local w = self._w
+  while true do
+    self._wbuf = w:get_write_buffer_size()
+    if self._outbytes + self._wbuf <= WRITE_HIGH then return end
+    if self._outbytes > 0 then
+      aio.sleep(0) -- the queued commands go out first (flush runs this round)
+    else
+      -- one drainer task per client; each caller waits on its own future, which fail()
+      -- also resolves (a drain can outlive a closed connection whose peer stopped reading)
+      local f = Future()
+      local ws = self._drain_waiters
+      if not ws then ws = {}; self._drain_waiters = ws end
+      ws[#ws + 1] = f
+      if not self._drainer then self._drainer = aio.spawn(drainer, self) end
+      f:await()
+    end
+    check_usable(self, fname)
+  end
+end
+
 -- sends one command and returns its reply; an error reply raises
 local function command(self, fname, base, ...)
   local data = encode(fname, base, ...)
   check_in_task(fname)
   check_usable(self, fname)
+  if self._outbytes + self._wbuf > WRITE_HIGH then throttle(self, fname) end
   local fut = Future()
   push(self, data, fut)
   local v = fut:await()
@@ -257,7 +334,7 @@ end
 local function new_client(r, w)
   local self = setmetatable({
     _r = r, _w = w, _parser = new_reader(null),
-    _fifo = {}, _head = 1, _tail = 0, _out = {}, _nout = 0, _flushing = false,
+    _fifo = {}, _head = 1, _tail = 0, _out = {}, _nout = 0, _outbytes = 0, _wbuf = 0, _flushing = false,
   }, Client)
   self._task = aio.spawn(reader_loop, self)
   return self
@@ -290,8 +367,32 @@ end
 ---------------------------------------------------------------------------------------------
 -- Client
 
+-- commands whose replies do not come one per command (pushes, a stream, none at all, RESP3):
+-- they would break the matching of replies to calls, so call and pipeline refuse them
+local REFUSED = {
+  SUBSCRIBE = "use subscribe()", PSUBSCRIBE = "use psubscribe()",
+  SSUBSCRIBE = "sharded pub/sub is not supported", UNSUBSCRIBE = "use unsubscribe()",
+  PUNSUBSCRIBE = "use punsubscribe()", SUNSUBSCRIBE = "sharded pub/sub is not supported",
+  MONITOR = "it streams replies", SYNC = "it streams replies", PSYNC = "it streams replies",
+}
+
+-- argerror level: `level` is the level of the method calling check_raw
+local function check_raw(fname, level, cmd, arg2, arg3)
+  if type(cmd) ~= "string" or #cmd > 12 then return end
+  local u = cmd:upper()
+  local why = REFUSED[u]
+  if u == "CLIENT" and type(arg2) == "string" and arg2:upper() == "REPLY"
+      and not (type(arg3) == "string" and arg3:upper() == "ON") then
+    why = "every call needs its reply (CLIENT REPLY OFF|SKIP)"
+  elseif u == "HELLO" and arg2 ~= nil and tostring(arg2) ~= "2" then
+    why = "the client speaks RESP2 only"
+  end
+  if why then argerror(1, fname, ("'%s' is refused: %s"):format(cmd, why), level + 1) end
+end
+
 function Client:call(...)
   check_self(self, Client, "call")
+  check_raw("call", 2, ...)
   return command(self, "call", 1, ...)
 end
 
@@ -329,6 +430,7 @@ function Client:pipeline(fn)
   check_usable(self, "pipeline")
   local n = p._n
   if n == 0 then return { n = 0 } end
+  throttle(self, "pipeline")
   local e = setmetatable({ fut = Future(), n = n, got = 0, out = { n = n } }, PipeEntry)
   push(self, concat(p._cmds, "", 1, n), e)
   return e.fut:await()
@@ -344,6 +446,7 @@ end
 
 function Pipeline:call(...)
   check_self(self, Pipeline, "call")
+  check_raw("call", 2, ...)
   return pipe_add(self, "call", 1, ...)
 end
 
@@ -390,6 +493,7 @@ local function unsubscribe(self, fname, cmd, ...)
   local n = self._nout + 1
   self._nout = n
   self._out[n] = data
+  self._outbytes = self._outbytes + #data
   if not self._flushing then
     self._flushing = true
     aio.call_soon(flush, self)
