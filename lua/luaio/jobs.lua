@@ -13,8 +13,10 @@
 --   Q:stats         hash: complete, failed, retried, recovered
 local aio, priv = ...
 
+-- argument errors point at the script's line that called the library (redis.lua)
 local check_opts, argerror, typeerror, is_cancel, check_in_task =
-  priv.check_opts, priv.argerror, priv.typeerror, priv.is_cancel, priv.check_in_task
+  priv.lib_args.check_opts, priv.lib_args.argerror, priv.lib_args.typeerror, priv.is_cancel,
+  priv.check_in_task
 local type, error, pcall, pairs, ipairs, tostring, tonumber, setmetatable, getmetatable,
   rawget, next =
   type, error, pcall, pairs, ipairs, tostring, tonumber, setmetatable, getmetatable,
@@ -444,6 +446,7 @@ local QUEUE_OPTS = { poll_interval = true, timeout = true }
 
 local function new_queue(url, name, opts)
   if type(url) ~= "string" then typeerror(1, "Queue", "string", url, 2) end
+  priv.redis._parse_url(url, "Queue", 1) -- a bad URL is refused now, not at the first call
   if name ~= nil and type(name) ~= "string" then typeerror(2, "Queue", "string", name, 2) end
   if name == "" then argerror(2, "Queue", "queue name must not be empty", 2) end
   opts = check_opts(opts, QUEUE_OPTS, "Queue", 3)
@@ -619,6 +622,7 @@ local function new_worker(opts)
   check_opts(opts, WORKER_OPTS, "Worker", 1)
   local url = opts.url or opts[1]
   if type(url) ~= "string" then argerror(1, "Worker", "url must be a string, got " .. type(url), 3) end
+  priv.redis._parse_url(url, "Worker", 1, "url: ")
   local name = opts.name or opts[2] or DEFAULT_QUEUE
   if type(name) ~= "string" or name == "" then
     argerror(1, "Worker", "name must be a non-empty string, got " .. (name == "" and "\"\"" or type(name)), 2)
