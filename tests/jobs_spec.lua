@@ -667,9 +667,7 @@ describe("luaio.jobs", function()
       local t = aio.spawn(function() w:run() end)
       local ref = q:enqueue("f", {})
       started:wait()
-      t:cancel() -- run() ends; the job goes on in the worker's scheduler
-      assert.is_true(is_err("CancelledError", catch(function() return t:await() end)))
-      local first = aio.spawn(function() w:close() end)
+      local first = aio.spawn(function() w:close() end) -- waits for the job
       aio.sleep(0.02)
       local second = aio.spawn(function() w:close() end)
       aio.sleep(0.05)
@@ -677,7 +675,139 @@ describe("luaio.jobs", function()
       finish:set()
       second:await()
       assert.is_true(first:done())
+      t:await()
       assert.equal(1, ref:result(1))
+    end))
+  end)
+
+  describe("acceptance regressions", function()
+    local function at_caller(fname, argn, fn)
+      local ok, e = pcall(fn)
+      assert.is_false(ok)
+      assert.matches(("jobs_spec%%.lua:%%d+: bad argument #%d to '%s'"):format(argn, fname), tostring(e))
+      return e
+    end
+
+    it("cancelling run() puts the running jobs back at once and re-raises CancelledError", async(function()
+      local name = qname()
+      local q <close> = jobs.Queue(srv.url, name)
+      local started = aio.Event()
+      local ref = q:enqueue("long", {}, { timeout = 300 })
+      local w = jobs.Worker { srv.url, name, functions = {
+        long = function() started:set(); aio.sleep(30) end,
+      } }
+      local t = aio.spawn(function() w:run() end)
+      started:wait()
+      t:cancel()
+      assert.is_true(is_err("CancelledError", catch(function() return t:await() end)))
+      assert.equal("queued", ref:status())
+      w:close() -- already closed: nothing
+      assert.is_true(is_err("RuntimeError", catch(w.run, w)))
+    end))
+
+    for _, case in ipairs({ { "SIGTERM", 0 }, { "SIGINT", 130 } }) do
+      local sig, status = case[1], case[2]
+      it(sig .. " to a worker process puts its running job back in the queue before its timeout", async(function()
+        local name = qname()
+        local q <close> = jobs.Queue(srv.url, name)
+        local dir = fs.mktemp()
+        local script = dir .. "/w.lua"
+        fs.write(script, ([[
+local aio = require "luaio"
+local jobs = require "luaio.jobs"
+aio.run(function()
+  local w = jobs.Worker { %q, %q, functions = { long = function() aio.sleep(30) return "done" end } }
+  w:run()
+end)
+]]):format(srv.url, name))
+        local p = aio.create_subprocess_exec(BIN, { script }, { stderr = "pipe" })
+        local ref = q:enqueue("long", {}, { timeout = 300 })
+        poll(function() return ref:status() == "in_progress" end, "the job to start", 10)
+        local t0 = aio.time()
+        p:send_signal(sig)
+        assert.equal(status, p:wait())
+        p.stderr:read()
+        fs.rmdir(dir)
+        assert.is_true(aio.time() - t0 < 5)
+        assert.equal("queued", ref:status())
+      end, 20))
+    end
+
+    it("a busy server (BUSY) makes run() wait and try again, not raise", async(function()
+      local name = qname()
+      local q <close> = jobs.Queue(srv.url, name)
+      local ref = q:enqueue("f", { 7 })
+      local admin <close> = raw()
+      local old = admin:call("CONFIG", "GET", "busy-reply-threshold")[2]
+      admin:call("CONFIG", "SET", "busy-reply-threshold", "20")
+      local busy <close> = raw()
+      -- a read-only script that runs for 0.5 s: meanwhile Redis answers -BUSY to the others
+      local spin = aio.spawn(function()
+        return busy:eval([[
+local t = redis.call('TIME')
+local t0 = tonumber(t[1]) * 1000000 + tonumber(t[2])
+while true do
+  t = redis.call('TIME')
+  if tonumber(t[1]) * 1000000 + tonumber(t[2]) - t0 > 500000 then return 1 end
+end]], 0)
+      end)
+      aio.sleep(0.1)
+      local w = jobs.Worker { srv.url, name, functions = { f = function(x) return x * 2 end } }
+      local t = aio.spawn(function() w:run() end)
+      -- enqueue raises it: the caller decides
+      local e = catch(q.enqueue, q, "f", { 1 })
+      assert.is_true(is_err("RedisError", e))
+      assert.equal("BUSY", e.code)
+      assert.equal(1, spin:await())
+      assert.equal(14, ref:result(5))
+      assert.is_false(t:done())
+      w:close()
+      t:await()
+      admin:call("CONFIG", "SET", "busy-reply-threshold", old)
+    end))
+
+    it("a bad URL is an argument error of Queue / Worker when it is made", function()
+      at_caller("Queue", 1, function() jobs.Queue("http://x") end)
+      at_caller("Queue", 1, function() jobs.Queue("redis://h:99999") end)
+      local e = at_caller("Worker", 1, function() jobs.Worker { "redis://h/x", functions = {} } end)
+      assert.matches("url: bad database number", tostring(e))
+      at_caller("Worker", 1, function() jobs.Worker { url = "unix://", functions = {} } end)
+    end)
+
+    it("argument errors point at the caller's line", async(function()
+      local q <close> = jobs.Queue(srv.url, qname())
+      at_caller("Queue", 1, function() jobs.Queue(5) end)
+      at_caller("Queue", 2, function() jobs.Queue("redis://x", "") end)
+      at_caller("Queue", 3, function() jobs.Queue("redis://x", "q", { nope = 1 }) end)
+      at_caller("Queue", 3, function() jobs.Queue("redis://x", "q", { timeout = 0 }) end)
+      at_caller("enqueue", 1, function() q:enqueue(5) end)
+      at_caller("enqueue", 2, function() q:enqueue("f", "x") end)
+      at_caller("enqueue", 2, function() q:enqueue("f", { print }) end)
+      at_caller("enqueue", 3, function() q:enqueue("f", {}, { nope = 1 }) end)
+      at_caller("enqueue", 3, function() q:enqueue("f", {}, { defer = -1 }) end)
+      at_caller("enqueue", 3, function() q:enqueue("f", {}, { retries = 1.5 }) end)
+      at_caller("enqueue", 3, function() q:enqueue("f", {}, { job_id = "" }) end)
+      at_caller("enqueue", 1, function() q.enqueue({}, "f") end)
+      at_caller("job", 1, function() q:job({}) end)
+      at_caller("result", 1, function() q:job("x"):result(-1) end)
+      at_caller("status", 1, function() q:job("x").status({}) end)
+      at_caller("info", 1, function() q.info({}) end)
+      at_caller("Worker", 1, function() jobs.Worker(5) end)
+      for _, o in ipairs({
+        { "redis://x" }, { 5, functions = {} }, { "redis://x", functions = { f = 5 } },
+        { "redis://x", functions = { print } }, { "redis://x", "", functions = {} },
+        { "redis://x", functions = {}, limit = 0 }, { "redis://x", functions = {}, heartbeat = 0 },
+        { "redis://x", functions = {}, bogus = 1 }, { "redis://x", functions = {}, handle_signals = 1 },
+        { "redis://x", functions = {}, batch = 0 }, { "redis://x", functions = {}, retry_backoff = "x" },
+      }) do
+        at_caller("Worker", 1, function() jobs.Worker(o) end)
+      end
+      local w = jobs.Worker { srv.url, functions = {} }
+      at_caller("run", 1, function() w.run({}) end)
+      at_caller("close", 1, function() w.close({}) end)
+      at_caller("encode", 1, function() jobs.encode(print) end)
+      at_caller("decode", 1, function() jobs.decode(5) end)
+      w:close()
     end))
   end)
 
@@ -938,7 +1068,12 @@ end)
           while not stop do
             local ok2, e = pcall(w.run, w)
             if ok2 then return end
-            if getmetatable(e) ~= aio.OSError then error(e, 0) end
+            -- a restarted server refuses connections (OSError), then may answer LOADING
+            -- while it reads its data (run() itself waits that out; a script's own calls,
+            -- such as enqueue, may see it)
+            if getmetatable(e) ~= aio.OSError and not (getmetatable(e) == aio.RedisError and e.code == "LOADING") then
+              error(e, 0)
+            end
             reports[#reports + 1] = e
             aio.sleep(0.05)
           end

@@ -9,6 +9,7 @@ local catch = require "support.catch"
 local is_err = require "support.is_err"
 local check_argerr = require "support.arg_error"
 local outside_task = require "support.outside_task"
+local with_handler = require "support.with_handler"
 local run_lua = require "support.run_lua"
 local proc = require "support.proc"
 local redis_server = require "support.redis_server"
@@ -674,6 +675,89 @@ describe("luaio.redis", function()
       for i = 1, 300 do assert.is_true(is_err("OSError", catch(function() return ts[i]:await() end))) end
       hold:set()
       fake:close()
+    end))
+  end)
+
+  describe("acceptance regressions", function()
+    -- pcall(function() ... end): the error must name this file and line, not the library
+    local function at_caller(fname, argn, fn)
+      local ok, e = pcall(fn)
+      assert.is_false(ok)
+      assert.matches(("redis_spec%%.lua:%%d+: bad argument #%d to '%s'"):format(argn, fname), tostring(e))
+    end
+
+    it("URL errors are argument errors of connect at the caller's line (port out of range)", async(function()
+      at_caller("connect", 1, function() redis.connect("redis://127.0.0.1:99999") end)
+      at_caller("connect", 1, function() redis.connect("redis://127.0.0.1:0") end)
+      at_caller("connect", 1, function() redis.connect("http://x") end)
+      at_caller("connect", 1, function() redis.connect(42) end)
+      at_caller("connect", 1, function() redis.connect("redis://127.0.0.1/x") end)
+      at_caller("connect", 1, function() redis.connect("unix://") end)
+      at_caller("connect", 1, function() redis.connect("unix:///x?foo=1") end)
+      assert.matches("port must be from 1 to 65535", tostring(catch(redis.connect, "redis://h:70000")))
+      assert.equal(65535, redis._parse_url("redis://h:65535").port)
+    end))
+
+    it("argument errors of client and pipeline methods point at the caller's line", async(function()
+      local c <close> = client()
+      at_caller("set", 3, function() c:set("k", "v", "EX") end)
+      at_caller("set", 3, function() c:set("k", "v", { nope = 1 }) end)
+      at_caller("set", 3, function() c:set("k", "v", { ex = -1 }) end)
+      at_caller("set", 3, function() c:set("k", "v", { nx = 1 }) end)
+      at_caller("set", 2, function() c:set("k", true) end)
+      at_caller("get", 1, function() c:get({}) end)
+      at_caller("get", 1, function() c.get("notaclient", "k") end)
+      at_caller("call", 3, function() c:call("SET", "k", {}) end)
+      at_caller("call", 1, function() c:call() end)
+      at_caller("call", 1, function() c:call("SUBSCRIBE", "x") end)
+      at_caller("pipeline", 1, function() c:pipeline(42) end)
+      at_caller("subscribe", 1, function() c:subscribe() end)
+      at_caller("psubscribe", 1, function() c:psubscribe() end)
+      at_caller("hset", 2, function() c:hset("h", {}) end)
+      at_caller("hset", 2, function() c:hset("h", { a = {} }) end)
+      at_caller("mset", 1, function() c:mset({}) end)
+      at_caller("mset", 1, function() c:mset({ k = true }) end)
+      at_caller("close", 1, function() c.close({}) end)
+      at_caller("is_closed", 1, function() c.is_closed(5) end)
+      at_caller("hgetall", 1, function() c:hgetall({}) end)
+      c:pipeline(function(p)
+        at_caller("set", 3, function() p:set("k", "v", "EX") end)
+        at_caller("set", 3, function() p:set("k", "v", { ex = 0 }) end)
+        at_caller("call", 1, function() p:call("MONITOR") end)
+        at_caller("get", 1, function() p:get({}) end)
+        at_caller("mset", 1, function() p:mset({}) end)
+        at_caller("hset", 2, function() p:hset("h", {}) end)
+        at_caller("call", 1, function() p.call({}) end)
+      end)
+      assert.equal("PONG", c:ping())
+    end))
+
+    it("an empty password in the URL sends no AUTH", async(function()
+      assert.is_nil(redis._parse_url("redis://:@127.0.0.1:6379").password)
+      assert.is_nil(redis._parse_url("unix:///x?password=").password)
+      -- a user keeps its (empty) password: AUTH user "" (an ACL "nopass" user)
+      assert.same({ host = "h", port = 1, db = 0, user = "u", password = "" }, redis._parse_url("redis://u:@h:1"))
+      -- the shared server has no password: AUTH "" would be refused
+      local c <close> = redis.connect(("redis://:@127.0.0.1:%d"):format(srv.port))
+      assert.equal("PONG", c:ping())
+    end))
+
+    it("a call in flight when its client closes under a cancelled caller reports nothing", async(function()
+      local seen = with_handler(function()
+        for _ = 1, 5 do
+          local c = client()
+          local t = aio.spawn(function() c:call("BLPOP", "nothing-here", 0) end)
+          aio.sleep(0.02) -- the BLPOP is on its way and awaits its reply
+          c:close()       -- the client closes (at shutdown), then, before the caller has
+          t:cancel()      -- run again, its task is cancelled: it never sees the failure
+          assert.is_false(pcall(t.await, t))
+          assert.is_true(t:cancelled())
+        end
+        collectgarbage()
+        collectgarbage()
+        aio.sleep(0)
+      end)
+      assert.equal(0, #seen, seen[1] and tostring(seen[1].message))
     end))
   end)
 

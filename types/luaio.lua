@@ -2441,6 +2441,7 @@ function jobs.Queue(url, name, opts) end
 ---@field retry_backoff? number|fun(failures: integer): number
 ---@field wait_timeout? number
 ---@field close_timeout? number
+---@field handle_signals? boolean
 
 --- A worker of a queue (not yet running).
 ---@param opts luaio.JobWorkerOpts

@@ -13,8 +13,10 @@
 --   Q:stats         hash: complete, failed, retried, recovered
 local aio, priv = ...
 
+-- argument errors point at the script's line that called the library (redis.lua)
 local check_opts, argerror, typeerror, is_cancel, check_in_task =
-  priv.check_opts, priv.argerror, priv.typeerror, priv.is_cancel, priv.check_in_task
+  priv.lib_args.check_opts, priv.lib_args.argerror, priv.lib_args.typeerror, priv.is_cancel,
+  priv.check_in_task
 local type, error, pcall, pairs, ipairs, tostring, tonumber, setmetatable, getmetatable,
   rawget, next =
   type, error, pcall, pairs, ipairs, tostring, tonumber, setmetatable, getmetatable,
@@ -25,6 +27,8 @@ local spack, sunpack, byte, mtype, floor, huge =
 local Future = aio.Future
 
 local DEFAULT_QUEUE = "luaio:queue"
+-- a cancelled run() gives its jobs back within close_timeout + this many seconds
+local CANCEL_BOUND = 2
 -- jobs taken and outcomes recorded per step, leases renewed per heartbeat script
 local MAX_BATCH = 1000
 
@@ -360,6 +364,16 @@ end
 
 local function is_oserror(e) return getmetatable(e) == aio.OSError end
 
+-- Redis errors that mean "not now" rather than "never": outcomes are kept and sent again,
+-- and a worker waits and tries again (LOADING: a restarted server reading its data)
+local TRANSIENT = {
+  LOADING = true, BUSY = true, OOM = true, TRYAGAIN = true, MASTERDOWN = true, READONLY = true,
+  NOREPLICAS = true, CLUSTERDOWN = true, MISCONF = true, NOSCRIPT = true,
+}
+local function is_transient(e)
+  return getmetatable(e) == aio.RedisError and TRANSIENT[e.code] == true
+end
+
 -- a connection with the scripts loaded (their SHA1 is what EVALSHA names)
 local function connect(url)
   local c = redis().connect(url)
@@ -444,6 +458,7 @@ local QUEUE_OPTS = { poll_interval = true, timeout = true }
 
 local function new_queue(url, name, opts)
   if type(url) ~= "string" then typeerror(1, "Queue", "string", url, 2) end
+  priv.redis._parse_url(url, "Queue", 1) -- a bad URL is refused now, not at the first call
   if name ~= nil and type(name) ~= "string" then typeerror(2, "Queue", "string", name, 2) end
   if name == "" then argerror(2, "Queue", "queue name must not be empty", 2) end
   opts = check_opts(opts, QUEUE_OPTS, "Queue", 3)
@@ -611,7 +626,7 @@ Worker.__index = Worker
 local WORKER_OPTS = {
   [1] = true, [2] = true, url = true, name = true, functions = true, limit = true,
   heartbeat = true, poll_interval = true, keep_result = true, retry_backoff = true,
-  close_timeout = true, wait_timeout = true, batch = true,
+  close_timeout = true, wait_timeout = true, batch = true, handle_signals = true,
 }
 
 local function new_worker(opts)
@@ -619,6 +634,7 @@ local function new_worker(opts)
   check_opts(opts, WORKER_OPTS, "Worker", 1)
   local url = opts.url or opts[1]
   if type(url) ~= "string" then argerror(1, "Worker", "url must be a string, got " .. type(url), 3) end
+  priv.redis._parse_url(url, "Worker", 1, "url: ")
   local name = opts.name or opts[2] or DEFAULT_QUEUE
   if type(name) ~= "string" or name == "" then
     argerror(1, "Worker", "name must be a non-empty string, got " .. (name == "" and "\"\"" or type(name)), 2)
@@ -649,10 +665,13 @@ local function new_worker(opts)
     check_positive(backoff, "retry_backoff", "Worker", 1, true)
   end
   local keep = check_positive(opts.keep_result, "keep_result", "Worker", 1, true) or 3600
-  local sched = aio.Scheduler {
-    limit = limit, pending_limit = false,
-    close_timeout = check_positive(opts.close_timeout, "close_timeout", "Worker", 1, true) or 0.1,
-  }
+  local close_timeout = check_positive(opts.close_timeout, "close_timeout", "Worker", 1, true) or 0.1
+  local sched = aio.Scheduler { limit = limit, pending_limit = false, close_timeout = close_timeout }
+  local handle_signals = opts.handle_signals
+  if handle_signals == nil then handle_signals = true end
+  if type(handle_signals) ~= "boolean" then
+    argerror(1, "Worker", "handle_signals must be a boolean, got " .. type(handle_signals))
+  end
   return setmetatable({
     url = url, name = name, functions = fns, limit = limit,
     batch = math.min(batch or limit, MAX_BATCH),
@@ -660,6 +679,7 @@ local function new_worker(opts)
     keep_result = keep, retry_backoff = backoff == nil and 1 or backoff,
     wait_timeout = check_positive(opts.wait_timeout, "wait_timeout", "Worker", 1, true) or 60,
     id = nil,
+    handle_signals = handle_signals, _sched_close_timeout = close_timeout,
     _sched = sched, _conn = nil, _running = {}, _nrunning = 0, _outbox = {},
     _waker = nil, _run_task = nil, _hb_task = nil, _hb_error = nil, _hb_waker = nil,
     _hb_deadline = nil, _closing = nil,
@@ -812,6 +832,9 @@ local function heartbeat_loop(w)
       if j > n then j = n end
       local ok, lost = pcall(run_script, w._conn, "heartbeat", 2, w.name, w.name .. ":inprogress",
         unpack(args, i, j))
+      if not ok and is_transient(lost) then
+        break -- the server is busy or loading: the next round tries again
+      end
       if not ok then
         if is_cancel(lost) then error(lost, 0) end
         w._hb_error = lost
@@ -860,11 +883,6 @@ local function spawn_jobs(w, taken)
   end
 end
 
--- Redis errors that mean "not now" rather than "never": outcomes are kept and sent again
-local TRANSIENT = {
-  LOADING = true, BUSY = true, OOM = true, TRYAGAIN = true, MASTERDOWN = true, READONLY = true,
-  NOREPLICAS = true, CLUSTERDOWN = true, MISCONF = true, NOSCRIPT = true,
-}
 
 local function flush_and_take(w, want)
   local outs = w._outbox
@@ -919,12 +937,31 @@ local function drop_conn(w)
   if c then pcall(c.close, c) end
 end
 
-local function run_loop(w)
+local function connect_worker(w)
   if w._conn and w._conn:is_closed() then drop_conn(w) end
-  if not w._conn then
-    w._conn = connect(w.url)
-    if not w.id then w.id = "w" .. w._conn:call("INCR", w.name .. ":seq") end
+  if not w._conn then w._conn = connect(w.url) end
+  if not w.id then w.id = "w" .. w._conn:call("INCR", w.name .. ":seq") end
+end
+
+-- a temporary state of the server (LOADING after a restart, BUSY ...): run() waits and
+-- tries again, from TRANSIENT_FIRST seconds doubling up to TRANSIENT_MAX
+local TRANSIENT_FIRST, TRANSIENT_MAX = 0.05, 1
+local function next_delay(d)
+  d = d * 2
+  if d > TRANSIENT_MAX then d = TRANSIENT_MAX end
+  return d
+end
+
+local function run_loop(w)
+  local delay = TRANSIENT_FIRST
+  while true do
+    local ok, err = pcall(connect_worker, w)
+    if ok then break end
+    if not is_transient(err) then error(err, 0) end
+    sleep_until_woken(w, delay)
+    delay = next_delay(delay)
   end
+  delay = TRANSIENT_FIRST
   w._hb_error = nil
   if w.heartbeat then w._hb_task = aio.spawn(heartbeat_loop, w) end
   while true do
@@ -938,7 +975,14 @@ local function run_loop(w)
     if want == 0 and #w._outbox == 0 then
       sleep_until_woken(w)
     else
-      local taken, due = flush_and_take(w, want)
+      local ok, taken, due = pcall(flush_and_take, w, want)
+      if not ok then
+        if not is_transient(taken) then error(taken, 0) end
+        sleep_until_woken(w, delay)
+        delay = next_delay(delay)
+        goto continue
+      end
+      delay = TRANSIENT_FIRST
       if #taken > 0 then spawn_jobs(w, taken) end
       if #taken == 0 and want > 0 and #w._outbox == 0 then
         local t = w.poll_interval
@@ -946,37 +990,14 @@ local function run_loop(w)
         if t > 0 then sleep_until_woken(w, t) end
       end
     end
+    ::continue::
   end
 end
 
-function Worker:run()
-  check_self(self, Worker, "run")
-  check_in_task("JobWorker:run")
-  if self._closed or self._stopping then error(aio.RuntimeError("Worker is closed"), 2) end
-  if self._run_task then error(aio.RuntimeError("Worker is already running"), 2) end
-  self._run_task = true
-  local done = Future()
-  self._run_done = done
-  local ok, err = pcall(run_loop, self)
-  self._run_task = nil
-  self._run_done = nil
-  self._hb_deadline = nil
-  if self._hb_task then
-    self._hb_task:cancel()
-    self._hb_task = nil
-  end
-  done:set_result(ok)
-  if not ok then
-    -- a connection that died (OSError, a protocol error ...) is replaced by the next run()
-    if is_oserror(err) or self._stopping or (self._conn and self._conn:is_closed()) then drop_conn(self) end
-    error(err, 0)
-  end
-end
-
-local function close_worker(self)
+local function close_worker(self, wait_timeout)
   self._stopping = true
   wake(self)
-  self._sched:wait_and_close(self.wait_timeout)
+  self._sched:wait_and_close(wait_timeout or self.wait_timeout)
   wake(self)
   if self._run_done then
     pcall(function() self._run_done:await() end)
@@ -999,6 +1020,63 @@ local function close_worker(self)
   self._closed = true
   drop_conn(self)
 end
+
+function Worker:run()
+  check_self(self, Worker, "run")
+  check_in_task("JobWorker:run")
+  if self._closed or self._stopping then error(aio.RuntimeError("Worker is closed"), 2) end
+  if self._run_task then error(aio.RuntimeError("Worker is already running"), 2) end
+  self._run_task = true
+  local done = Future()
+  self._run_done = done
+  -- SIGTERM (a service manager, aio.workers forwarding it) cancels run() as Ctrl-C does
+  local me, sigwatch = aio.current_task(), nil
+  if self.handle_signals then
+    sigwatch = aio.spawn(function()
+      aio.wait_signal("SIGTERM")
+      if me and not me:done() then
+        self._sigterm = true
+        me:cancel("SIGTERM")
+      end
+    end)
+  end
+  local ok, err = pcall(run_loop, self)
+  if sigwatch then sigwatch:cancel() end
+  self._run_task = nil
+  self._run_done = nil
+  self._hb_deadline = nil
+  if self._hb_task then
+    self._hb_task:cancel()
+    self._hb_task = nil
+  end
+  if not ok and is_cancel(err) and not self._closing then
+    -- cancelled (Ctrl-C, SIGTERM, the caller): close at once as close() past wait_timeout
+    -- does, so the running jobs are back in the queue now, not when their leases expire;
+    -- shielded (a second cancellation does not cut it short) and bounded
+    local closing = Future()
+    self._closing = closing
+    local cleanup = aio.spawn(function()
+      pcall(aio.wait_for, aio.spawn(close_worker, self, 0), self._sched_close_timeout + CANCEL_BOUND)
+      self._closed = true
+      drop_conn(self)
+      if not closing:done() then closing:set_result(true) end
+    end)
+    pcall(aio.shield, cleanup)
+    if self._sigterm and me and me:cancelling() == 1 then
+      -- stopped by SIGTERM alone: run() returns as after close() (the process can end
+      -- with status 0, which aio.workers takes for a clean stop)
+      me:uncancel()
+      ok = true
+    end
+  end
+  done:set_result(ok)
+  if not ok then
+    -- a connection that died (OSError, a protocol error ...) is replaced by the next run()
+    if is_oserror(err) or self._stopping or (self._conn and self._conn:is_closed()) then drop_conn(self) end
+    error(err, 0)
+  end
+end
+
 
 -- stops taking jobs, waits up to wait_timeout for the running ones (then cancels them as
 -- Scheduler:close does, giving each close_timeout; a cancelled job is put back in the

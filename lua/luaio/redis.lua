@@ -8,9 +8,7 @@ local aio, priv = ...
 local new_reader, encode = aio._redis_reader, aio._redis_encode
 aio._redis_reader, aio._redis_encode = nil, nil
 
-local argerror, typeerror, check_self, check_opts, is_cancel =
-  priv.argerror, priv.typeerror, priv.check_self, priv.check_opts, priv.is_cancel
-local check_in_task = priv.check_in_task
+local is_cancel, check_in_task = priv.is_cancel, priv.check_in_task
 local Future, RedisError, OSError, RuntimeError = aio.Future, aio.RedisError, aio.OSError, aio.RuntimeError
 local FutureMT = getmetatable(Future())
 local type, error, pcall, select, setmetatable, getmetatable, tonumber, tostring, pairs, ipairs =
@@ -20,6 +18,43 @@ local math_type = math.type
 
 local M = {}
 M.RedisError = RedisError
+
+-- Argument errors point at the script's line that called the library, however deep in the
+-- library the check is (tail calls included): the library's own frames ("[luaio.*]") are
+-- skipped, as the C checks do (src/args.c). A C caller (pcall) gives no position. The
+-- `level` arguments of the calls below are kept for readability and not needed.
+local getinfo = debug.getinfo
+local function where()
+  local level = 2
+  while true do
+    local info = getinfo(level, "Sl")
+    if not info then return "" end
+    if info.source:sub(1, 8) ~= "=[luaio." then
+      if info.currentline > 0 then return info.short_src .. ":" .. info.currentline .. ": " end
+      return ""
+    end
+    level = level + 1
+  end
+end
+local function argerror(argn, fname, msg)
+  error(where() .. ("bad argument #%d to '%s' (%s)"):format(argn, fname, msg), 0)
+end
+local function typeerror(argn, fname, expected, v)
+  argerror(argn, fname, expected .. " expected, got " .. (v ~= v and "NaN" or type(v)))
+end
+local function check_self(self, cls, fname)
+  if getmetatable(self) ~= cls then typeerror(1, fname, cls.__name:sub(7), self) end
+end
+local function check_opts(opts, allowed, fname, argn)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then typeerror(argn, fname, "table", opts) end
+  for k in pairs(opts) do
+    if not allowed[k] then argerror(argn, fname, "unknown option '" .. tostring(k) .. "'") end
+  end
+  return opts
+end
+-- for jobs.lua (loaded after this file)
+priv.lib_args = { argerror = argerror, typeerror = typeerror, check_opts = check_opts }
 
 -- a nil inside an array reply (Lua lists cannot hold nil)
 local null = setmetatable({}, {
@@ -51,19 +86,26 @@ local function unescape(s)
 end
 
 -- redis://[[user]:password@]host[:port][/db] | unix://path[?db=N[&password=P]]
-local function parse_url(url)
-  if type(url) ~= "string" then typeerror(1, "connect", "string", url, 4) end
+-- A bad URL is an argument error of `fname` (argument `argn`; "connect", 1 by default):
+-- jobs.Queue and jobs.Worker check theirs when they are made. An empty password is none.
+local function parse_url(url, fname, argn, what)
+  fname, argn, what = fname or "connect", argn or 1, what or ""
+  local function bad(msg) argerror(argn, fname, what .. msg) end
+  if type(url) ~= "string" then
+    if what ~= "" then bad("string expected, got " .. type(url)) end
+    typeerror(argn, fname, "string", url)
+  end
   local cfg = { db = 0 }
   local scheme, rest = url:match("^(%a[%w+.-]*)://(.*)$")
   if scheme == "unix" then
     local path, query = rest:match("^([^?]*)%??(.*)$")
-    if path == "" then argerror(1, "connect", "unix:// URL without a path", 4) end
+    if path == "" then bad("unix:// URL without a path") end
     cfg.path = unescape(path)
     for k, v in query:gmatch("([^&=]+)=([^&]*)") do
       if k == "db" then cfg.db = tonumber(v)
       elseif k == "password" then cfg.password = unescape(v)
       elseif k == "username" or k == "user" then cfg.user = unescape(v)
-      else argerror(1, "connect", "unknown URL parameter '" .. k .. "'", 4) end
+      else bad("unknown URL parameter '" .. k .. "'") end
     end
   elseif scheme == "redis" then
     local authority, db = rest:match("^([^/]*)/?(.*)$")
@@ -77,16 +119,22 @@ local function parse_url(url)
     end
     local host, port = hostport:match("^%[(.*)%]:?(%d*)$")
     if not host then host, port = hostport:match("^([^:]*):?(%d*)$") end
-    if not host then argerror(1, "connect", "bad host in URL '" .. url .. "'", 4) end
+    if not host then bad("bad host in URL '" .. url .. "'") end
     cfg.host = host ~= "" and host or "127.0.0.1"
     cfg.port = port ~= "" and tonumber(port) or 6379
+    if cfg.port < 1 or cfg.port > 65535 then
+      bad("port must be from 1 to 65535 in URL '" .. url .. "'")
+    end
     if db ~= "" then cfg.db = tonumber(db) end
   else
-    argerror(1, "connect", "URL must start with redis:// or unix://, got '" .. url .. "'", 4)
+    bad("URL must start with redis:// or unix://, got '" .. url .. "'")
   end
   if not cfg.db or math_type(cfg.db) ~= "integer" or cfg.db < 0 then
-    argerror(1, "connect", "bad database number in URL '" .. url .. "'", 4)
+    bad("bad database number in URL '" .. url .. "'")
   end
+  -- redis://:@host, ?password= : no password, so no AUTH (a user with an empty password
+  -- still sends AUTH user "", as redis-py does: an ACL user may be "nopass")
+  if cfg.password == "" and not cfg.user then cfg.password = nil end
   return cfg
 end
 M._parse_url = parse_url
@@ -131,7 +179,12 @@ local function fail(self, err)
     fifo[i] = nil
     if e ~= nil then
       local fut = getmetatable(e) == FutureMT and e or e.fut
-      if not fut:done() then fut:set_exception(err) end
+      if not fut:done() then
+        fut:set_exception(err)
+        -- marked retrieved: its caller may have been cancelled meanwhile (a shutdown), and
+        -- a caller that awaits it still gets err
+        fut:exception()
+      end
     end
   end
   self._head, self._tail = 1, 0
