@@ -287,6 +287,13 @@ print("done")
     local cmd = ("(sh -c 'echo $$ > %s/pid; exec %s %s > %s/out 2> %s/err'; echo $? > %s/rc) >/dev/null 2>&1 &")
       :format(dir, bin, script, dir, dir, dir)
     assert(os.execute(cmd))
+    -- whatever happens, the script is told to go (or killed): no process outlives the test
+    finally(function()
+      local go = io.open(dir .. "/go", "w")
+      if go then go:close() end
+      local p = (slurp(dir .. "/pid") or ""):match("%d+")
+      if p and not fs.exists(dir .. "/rc") then os.execute("kill " .. p .. " 2>/dev/null") end
+    end)
     poll(function() return fs.exists(dir .. "/ready") end, "the script to start", 10)
     local pid = (slurp(dir .. "/pid") or ""):match("%d+")
     assert(os.execute("kill -USR1 " .. pid))
