@@ -270,6 +270,16 @@ describe("luaio.redis", function()
   end)
 
   describe("concurrency", function()
+    it("a client's pending write is not a handle the script left open", async(function()
+      local c <close> = client()
+      local t = aio.spawn(c.ping, c)
+      aio.sleep(0) -- t has queued its command; the client's flush is scheduled
+      local kinds = {}
+      for _, e in ipairs(aio.open_resources()) do kinds[#kinds + 1] = e.kind end
+      assert.same({ "stream" }, kinds)
+      assert.equal("PONG", t:await())
+    end))
+
     it("50 tasks share one client: every reply goes to its caller", async(function()
       local c <close> = client()
       local tasks = {}

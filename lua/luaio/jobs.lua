@@ -25,6 +25,7 @@ local concat, unpack, pack = table.concat, table.unpack, table.pack
 local spack, sunpack, byte, mtype, floor, huge =
   string.pack, string.unpack, string.byte, math.type, math.floor, math.huge
 local Future = aio.Future
+local call_later = priv.call_later
 
 local DEFAULT_QUEUE = "luaio:queue"
 -- a cancelled run() gives its jobs back within close_timeout + this many seconds
@@ -701,7 +702,7 @@ local function sleep_until_woken(w, timeout)
   w._waker = f
   local h
   if timeout then
-    h = aio.call_later(timeout, function() if not f:done() then f:set_result(false) end end)
+    h = call_later(timeout, function() if not f:done() then f:set_result(false) end end)
   end
   f:await()
   if h then h:cancel() end
@@ -798,7 +799,7 @@ local function heartbeat_sleep(w)
     if left <= 0 then return end
     local f = Future()
     w._hb_waker = f
-    local h = aio.call_later(left, function() if not f:done() then f:set_result(false) end end)
+    local h = call_later(left, function() if not f:done() then f:set_result(false) end end)
     local ok, err = pcall(f.await, f)
     h:cancel()
     if w._hb_waker == f then w._hb_waker = nil end

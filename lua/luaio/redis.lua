@@ -9,6 +9,7 @@ local new_reader, encode = aio._redis_reader, aio._redis_encode
 aio._redis_reader, aio._redis_encode = nil, nil
 
 local is_cancel, check_in_task = priv.is_cancel, priv.check_in_task
+local call_soon = priv.call_soon
 local Future, RedisError, OSError, RuntimeError = aio.Future, aio.RedisError, aio.OSError, aio.RuntimeError
 local FutureMT = getmetatable(Future())
 local type, error, pcall, select, setmetatable, getmetatable, tonumber, tostring, pairs, ipairs =
@@ -210,19 +211,24 @@ local function flush(self)
   self._wbuf = self._w:get_write_buffer_size()
 end
 
--- queues one encoded command (or several) and its FIFO entry
-local function push(self, data, entry)
-  local t = self._tail + 1
-  self._tail = t
-  self._fifo[t] = entry
+-- queues encoded commands to go out with the next flush (one write a loop round)
+local function send(self, data)
   local n = self._nout + 1
   self._nout = n
   self._out[n] = data
   self._outbytes = self._outbytes + #data
   if not self._flushing then
     self._flushing = true
-    aio.call_soon(flush, self)
+    call_soon(flush, self) -- the library's own: not a resource the script left open
   end
+end
+
+-- queues one encoded command (or several) and its FIFO entry
+local function push(self, data, entry)
+  local t = self._tail + 1
+  self._tail = t
+  self._fifo[t] = entry
+  send(self, data)
 end
 
 local function pop(self)
@@ -543,14 +549,7 @@ local function unsubscribe(self, fname, cmd, ...)
   local data = encode(fname, 0, cmd, ...)
   if self._err then error(self._err, 2) end
   if not self._sub then return end
-  local n = self._nout + 1
-  self._nout = n
-  self._out[n] = data
-  self._outbytes = self._outbytes + #data
-  if not self._flushing then
-    self._flushing = true
-    aio.call_soon(flush, self)
-  end
+  send(self, data)
 end
 
 function Client:unsubscribe(...) return unsubscribe(self, "unsubscribe", "UNSUBSCRIBE", ...) end
