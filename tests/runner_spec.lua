@@ -113,16 +113,22 @@ describe("Runner", function()
     assert.equal("RuntimeError\nRuntimeError\n", out)
   end)
 
-  it("is one at a time: the loop is the Lua state's", function()
+  it("is one at a time: a new one closes the one left open, as its close would", function()
     local out = script [[
-      local r1 = aio.Runner()
-      local ok, e = pcall(aio.Runner, { clock = "virtual" })
-      print(ok, e.name, e.message:match("another Runner is open") ~= nil)
-      r1:close()
-      local r2 <close> = aio.Runner { clock = "virtual" }
-      print(r2:run(aio.time))
+      -- the real clock moves while code runs; a virtual one stands still
+      local function real() local t0 = aio.time() os.execute("sleep 0.01") return aio.time() > t0 end
+      local r1 = aio.Runner { clock = "virtual" }
+      local bg
+      r1:run(function() bg = aio.spawn(aio.sleep, 100) aio.sleep(0) end)
+      local r2 <close> = aio.Runner()
+      print(bg:cancelled(), real()) -- r1's task cancelled, the real clock back
+      print(select(2, pcall(r1.run, r1, function() end)).name) -- r1 is closed
+      print(r2:run(function() return "r2" end))
+      -- the one-liner: aio.run after it runs on the real clock
+      print(aio.Runner { clock = "virtual" }:run(aio.time))
+      print(aio.run(real))
     ]]
-    assert.equal("false\tRuntimeError\ttrue\n0.0\n", out)
+    assert.equal("true\ttrue\nRuntimeError\nr2\n0.0\ntrue\n", out)
   end)
 
   it("leaves LUAIO_DEBUG's debug mode on unless told (slow_callback_duration alone)", function()

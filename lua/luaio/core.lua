@@ -149,12 +149,14 @@ end
 function aio.run(main, ...)
   if is_coro(main) then
     if in_task() then return reported(main:await()) end
+    if priv.take_loop then priv.take_loop() end -- a Runner left open (runner.lua)
     return core_run(true, function() return main:await() end)
   end
   if type(main) ~= "function" and not (getmetatable(main) or {}).__call then
     typeerror(1, "run", "function or coroutine object", main, 2)
   end
   if in_task() then return reported(main(...)) end
+  if priv.take_loop then priv.take_loop() end -- a Runner left open (runner.lua)
   return core_run(true, main, ...)
 end
 priv.core_run = core_run

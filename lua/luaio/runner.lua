@@ -51,8 +51,17 @@ local function refuse_in_loop(fname)
 end
 
 -- The loop is the Lua state's: one Runner has it at a time (two open at once would share
--- its tasks, clock and debug mode). A Runner collected without close lets it go.
+-- its tasks, clock and debug mode). A new Runner, or aio.run outside a loop, closes the one
+-- still open (a one-liner `aio.Runner{...}:run(f)` leaves one): its tasks are cancelled
+-- and its clock and debug mode put back, as its close would. One collected unclosed lets
+-- the loop go.
 local open_runner = setmetatable({}, { __mode = "v" })
+
+local function take_loop()
+  local prev = open_runner[1]
+  if prev and not prev._closed and not running() then prev:close() end
+end
+priv.take_loop = take_loop
 
 function aio.Runner(opts)
   opts = check_opts(opts, RUNNER_OPTS, "Runner", 1)
@@ -63,10 +72,7 @@ function aio.Runner(opts)
     typeerror(1, "Runner", "boolean for 'debug'", debug, 2)
   end
   refuse_in_loop("Runner")
-  if open_runner[1] then
-    error(aio.RuntimeError("luaio.Runner: another Runner is open (close it first: the loop "
-      .. "is the Lua state's, one Runner has it at a time)"), 2)
-  end
+  take_loop()
   local self, saved = setmetatable({}, Runner), {}
   open_runner[1] = self
   if clock then saved.clock, saved.autojump = set_clock(clock, autojump) end
