@@ -9,14 +9,28 @@ aio._await_future, aio._run = nil, nil
 local select, error, type, pcall, getmetatable, setmetatable, unpack =
   select, error, type, pcall, getmetatable, setmetatable, table.unpack
 
--- Argument errors in Lua's own format, naming the function as scripts call it. `level`
--- is error()'s level as seen from the caller of argerror / typeerror (2: that caller's
--- caller). A NaN names itself, as the C checks do.
-local function argerror(argn, fname, msg, level)
-  error(("bad argument #%d to '%s' (%s)"):format(argn, fname, msg), level + 1)
+-- Argument errors in Lua's own format, naming the function as scripts call it, at the
+-- script's line that called the library however deep in it the check is: the library's own
+-- frames ("[luaio.*]" chunks) are skipped, as the C checks do (src/args.c); a C caller
+-- (pcall) gives no position. A NaN names itself, as the C checks do. (The trailing `level`
+-- argument many callers still pass is not needed.)
+local getinfo = debug.getinfo
+local function where()
+  local level = 3
+  while true do
+    local info = getinfo(level, "Sl")
+    if not info then return "" end
+    if info.source:sub(1, 8) ~= "=[luaio." then
+      return info.currentline > 0 and (info.short_src .. ":" .. info.currentline .. ": ") or ""
+    end
+    level = level + 1
+  end
 end
-local function typeerror(argn, fname, expected, v, level)
-  argerror(argn, fname, expected .. " expected, got " .. (v ~= v and "NaN" or type(v)), level + 1)
+local function argerror(argn, fname, msg)
+  error(where() .. ("bad argument #%d to '%s' (%s)"):format(argn, fname, msg), 0)
+end
+local function typeerror(argn, fname, expected, v)
+  argerror(argn, fname, expected .. " expected, got " .. (v ~= v and "NaN" or type(v)))
 end
 priv.argerror, priv.typeerror = argerror, typeerror
 
@@ -187,8 +201,8 @@ function aio.print_call_graph(task, file)
   if not graph then return end
   local out = {}
   for i, e in ipairs(graph) do
-    local where = e.file and (" at %s:%d"):format(e.file, e.line) or ""
-    out[i] = ("%s%s%s"):format(i == 1 and "* " or "  awaited by ", e.task:get_name(), where)
+    local at = e.file and (" at %s:%d"):format(e.file, e.line) or ""
+    out[i] = ("%s%s%s"):format(i == 1 and "* " or "  awaited by ", e.task:get_name(), at)
   end
   if #out == 0 then out[1] = "* " .. tostring(task) .. " (done: not awaited by anyone)" end
   file = file or io.stdout

@@ -13,9 +13,9 @@
 --   Q:stats         hash: complete, failed, retried, recovered
 local aio, priv = ...
 
--- argument errors point at the script's line that called the library (redis.lua)
+-- argument errors point at the script's line that called the library (core.lua)
 local check_opts, argerror, typeerror, is_cancel, check_in_task =
-  priv.lib_args.check_opts, priv.lib_args.argerror, priv.lib_args.typeerror, priv.is_cancel,
+  priv.check_opts, priv.argerror, priv.typeerror, priv.is_cancel,
   priv.check_in_task
 local type, error, pcall, pairs, ipairs, tostring, tonumber, setmetatable, getmetatable,
   rawget, next =

@@ -20,42 +20,9 @@ local math_type = math.type
 local M = {}
 M.RedisError = RedisError
 
--- Argument errors point at the script's line that called the library, however deep in the
--- library the check is (tail calls included): the library's own frames ("[luaio.*]") are
--- skipped, as the C checks do (src/args.c). A C caller (pcall) gives no position. The
--- `level` arguments of the calls below are kept for readability and not needed.
-local getinfo = debug.getinfo
-local function where()
-  local level = 2
-  while true do
-    local info = getinfo(level, "Sl")
-    if not info then return "" end
-    if info.source:sub(1, 8) ~= "=[luaio." then
-      if info.currentline > 0 then return info.short_src .. ":" .. info.currentline .. ": " end
-      return ""
-    end
-    level = level + 1
-  end
-end
-local function argerror(argn, fname, msg)
-  error(where() .. ("bad argument #%d to '%s' (%s)"):format(argn, fname, msg), 0)
-end
-local function typeerror(argn, fname, expected, v)
-  argerror(argn, fname, expected .. " expected, got " .. (v ~= v and "NaN" or type(v)))
-end
-local function check_self(self, cls, fname)
-  if getmetatable(self) ~= cls then typeerror(1, fname, cls.__name:sub(7), self) end
-end
-local function check_opts(opts, allowed, fname, argn)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then typeerror(argn, fname, "table", opts) end
-  for k in pairs(opts) do
-    if not allowed[k] then argerror(argn, fname, "unknown option '" .. tostring(k) .. "'") end
-  end
-  return opts
-end
--- for jobs.lua (loaded after this file)
-priv.lib_args = { argerror = argerror, typeerror = typeerror, check_opts = check_opts }
+-- argument errors point at the script's line however deep in the library the check is
+local argerror, typeerror, check_opts, check_self =
+  priv.argerror, priv.typeerror, priv.check_opts, priv.check_self
 
 -- a nil inside an array reply (Lua lists cannot hold nil)
 local null = setmetatable({}, {
